@@ -1,0 +1,30 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+from pathlib import Path
+
+import pytest
+
+# ament_copyright is on no Python package registry; with ROS 2 installed from apt it runs.
+ament_copyright_main = pytest.importorskip('ament_copyright.main')
+
+PACKAGE = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.copyright
+@pytest.mark.linter
+def test_copyright():
+    paths = [str(PACKAGE / p) for p in ('arena_eval', 'launch', 'test', 'setup.py')]
+    rc = ament_copyright_main.main(argv=paths)
+    assert rc == 0, 'Found errors'
