@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""arena_eval: evaluate a batch of math expressions over ROS 2 sensor fields at 1 kHz.
+"""
+arena_eval: evaluate a batch of math expressions over ROS 2 sensor fields at 1 kHz.
 
 The public Python API is the expression engine; the ROS node lives in `arena_eval.node`.
 

@@ -12,14 +12,16 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""User-facing errors of the expression language: `ExpressionError` and source positions.
+"""
+User-facing errors of the expression language: `ExpressionError` and source positions.
 
 Every error a user can cause with an expression or a params file is one of these. It knows where it
 is (file, line, column, expression name) so it can be shown as one `file:line:col: error: ...`
 line, or with the source line and a caret under the offending column.
 
 >>> e = ExpressionError('unknown function', Pos('cfg.yaml', 3, 12), name='a',
-...                     source_line='a = sqrtt(x)', caret_col=5, caret_len=5, hint="did you mean 'sqrt'?")
+...                     source_line='a = sqrtt(x)', caret_col=5, caret_len=5,
+...                     hint="did you mean 'sqrt'?")
 >>> e.one_line()
 "cfg.yaml:3:12: error: unknown function [a] (did you mean 'sqrt'?)"
 """
@@ -42,7 +44,8 @@ class Pos:
 
 @dataclass(frozen=True)
 class Source:
-    """Where an expression's text came from, so errors can point into the original file.
+    """
+    Where an expression's text came from, so errors can point into the original file.
 
     `line`/`col` locate the text's first character in `file` (both 1-based). Positions inside a
     one-line text map to `col + offset`; a multi-line text maps later lines from column 1.
@@ -90,7 +93,7 @@ class ExpressionError(Exception):
         return text
 
     def caret(self):
-        """The one-line form, then the source line with a caret, then the hint."""
+        """Format as the one-line form, then the source line with a caret under the error."""
         lines = [self.one_line()]
         if self.source_line is not None and self.caret_col is not None:
             shown = self.source_line.replace('\t', ' ')

@@ -12,7 +12,8 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The one table of the language's operators and functions: name, arity, opcode, state, docs.
+"""
+The one table of the language's operators and functions: name, arity, opcode, state, docs.
 
 Everything that knows about an operation reads it from `TABLE`: the parser (names, arity, hints),
 the compiler (opcodes, constant folding through `fold`, state layout), the kernel (opcode numbers),
@@ -151,7 +152,8 @@ def _clamp(x, lo, hi):
 
 @dataclass(frozen=True)
 class Function:
-    """One operation of the language.
+    """
+    One operation of the language.
 
     `max_args` None means n-ary (compiled as a chain of the binary opcode). `const_args` are
     argument positions that must fold to a compile-time constant (window sizes). `state_slots`

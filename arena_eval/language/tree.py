@@ -12,12 +12,13 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The checked expression tree: the one contract between `parse` and `compile`.
+"""
+The checked expression tree: the one contract between `parse` and `compile`.
 
 Only three node kinds survive parsing: numbers, references and calls. Every operator is a call of
 its entry in `functions.TABLE` (`a + b` is `Call('add', (a, b))`, `a if c else b` is
-`Call('where', (c, a, b))`, `a < b < c` is `Call('and', (lt(a, b), lt(b, c)))`), so the compiler has
-one case per node kind and the function table is the only list of operations.
+`Call('where', (c, a, b))`, `a < b < c` is `Call('and', (lt(a, b), lt(b, c)))`), so the compiler
+has one case per node kind and the function table is the only list of operations.
 """
 
 from dataclasses import dataclass
@@ -36,7 +37,8 @@ class Num:
 
 @dataclass(frozen=True)
 class Ref:
-    """A name: an input path, another expression's name, or a built-in (`dt`, `t`).
+    """
+    A name: an input path, another expression's name, or a built-in (`dt`, `t`).
 
     Input paths are dotted with optional indices (`imu.angular_velocity.z`, `joints.position[2]`);
     which kind a name is gets decided by the compiler, which knows the batch.
