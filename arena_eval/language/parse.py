@@ -1,0 +1,695 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The expression grammar: text to the checked tree of `tree.py`, or an `ExpressionError`.
+
+Expressions are Python-flavoured and parsed by Python's own `ast` module, then whitelisted node by
+node: numbers, the operators of `functions.TABLE`, calls of `functions.CALLABLE` by bare name,
+input paths (`imu.linear_acceleration.x`, `joints.position[2]`) and names. Nothing is ever
+evaluated. `^` is power (rewritten to `**` at the token level, so it binds like `**`, not like
+Python's XOR), and every error points at a line and column of the user's original text.
+
+>>> parse_expression('2 ^ 3 ^ 2').func
+'pow'
+>>> parse_expression('joints.position[ 2 ]').name
+'joints.position[2]'
+>>> parse_statement('tilt = deg(acos(z))').name
+'tilt'
+>>> try:
+...     parse_expression('sqrtt(x)')
+... except ExpressionError as e:
+...     print(e.one_line())
+1:1: error: unknown function 'sqrtt' (did you mean 'sqrt'?)
+
+Only `ExpressionError` ever leaves `parse_statement` and `parse_expression`, whatever the input;
+the size limits `MAX_TEXT`, `MAX_DEPTH` and `MAX_NODES` keep every input bounded in time and stack.
+"""
+
+import ast
+import difflib
+import io
+import re
+import tokenize
+import warnings
+
+from .errors import ExpressionError, Source
+from .functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
+from .tree import Call, Num, Ref, Statement
+
+__all__ = ['MAX_DEPTH', 'MAX_INDEX', 'MAX_NODES', 'MAX_TEXT', 'parse_expression',
+           'parse_statement']
+
+MAX_TEXT = 10_000       # characters per statement
+MAX_DEPTH = 100         # levels of the checked tree
+MAX_NODES = 10_000      # nodes of the checked tree per statement
+MAX_INDEX = 2**31 - 1   # largest index in an input path (`joints.position[i]`)
+
+_BINOPS = {ast.Add: 'add', ast.Sub: 'sub', ast.Mult: 'mul', ast.Div: 'div', ast.Mod: 'mod',
+           ast.Pow: 'pow'}
+_BAD_BINOPS = {
+    ast.FloorDiv: ('//', 'use floor(a / b)'),
+    ast.BitAnd: ('&', "use 'and'"),
+    ast.BitOr: ('|', "use 'or'"),
+    ast.BitXor: ('^', None),
+    ast.LShift: ('<<', 'use a * 2 ** n'),
+    ast.RShift: ('>>', 'use floor(a / 2 ** n)'),
+    ast.MatMult: ('@', 'use *'),
+}
+_COMPARE = {ast.Lt: 'lt', ast.LtE: 'le', ast.Gt: 'gt', ast.GtE: 'ge', ast.Eq: 'eq',
+            ast.NotEq: 'ne'}
+_BAD_COMPARE = {
+    ast.Is: ('is', "use '=='"), ast.IsNot: ('is not', "use '!='"),
+    ast.In: ('in', 'compare with == and combine with or'),
+    ast.NotIn: ('not in', 'compare with != and combine with and'),
+}
+_UNSUPPORTED = {
+    ast.Lambda: ('lambda is not supported', 'name the expression as its own statement'),
+    ast.ListComp: ('comprehensions are not supported', None),
+    ast.SetComp: ('comprehensions are not supported', None),
+    ast.DictComp: ('comprehensions are not supported', None),
+    ast.GeneratorExp: ('generator expressions are not supported', None),
+    ast.NamedExpr: ('assignment expressions (:=) are not supported',
+                    'give the value its own statement: name = expression'),
+    ast.JoinedStr: ('f-strings are not supported', None),
+    ast.FormattedValue: ('f-strings are not supported', None),
+    ast.List: ('lists are not supported', 'an expression is one number'),
+    ast.Tuple: ('tuples are not supported', 'one expression per statement'),
+    ast.Set: ('sets are not supported', 'an expression is one number'),
+    ast.Dict: ('dicts are not supported', 'an expression is one number'),
+    ast.Starred: ('starred expressions (*x) are not supported', None),
+    ast.Await: ('await is not supported', None),
+    ast.Yield: ('yield is not supported', None),
+    ast.YieldFrom: ('yield is not supported', None),
+    ast.Slice: ('slices are not supported', 'index one element: a.b[2]'),
+}
+# Function names users bring from numpy, C or math textbooks.
+_ALIASES = {
+    'fabs': 'abs', 'arctan2': 'atan2', 'arctan': 'atan', 'arcsin': 'asin', 'arccos': 'acos',
+    'degrees': 'deg', 'radians': 'rad', 'ln': 'log', 'power': 'pow', 'sgn': 'sign',
+    'minimum_of': 'min', 'clip': 'clamp', 'average': 'mean', 'derivative': 'ddt',
+    'diff': 'delta', 'integrate': 'integral', 'if_else': 'where', 'select': 'where',
+}
+# Characters that look like the language's operators (pasted from documents).
+_LOOKALIKES = {
+    '\u2212': "'-'", '\u2013': "'-'", '\u00d7': "'*'", '\u00b7': "'*'", '\u22c5': "'*'",
+    '\u00f7': "'/'", '\u2215': "'/'", '\u00b2': "'**2'", '\u00b3': "'**3'", '\u221a': 'sqrt(x)',
+    '\u03c0': 'pi', '\u2264': "'<='", '\u2265': "'>='", '\u2260': "'!='", '\u00a0': 'a space',
+    '\u2018': 'no quotes', '\u2019': 'no quotes', '\u201c': 'no quotes', '\u201d': 'no quotes',
+}
+# Control characters and line separators other than tab and newline: Python, YAML and
+# `str.splitlines` disagree about them, which would make line numbers lie.
+_CONTROL = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]')
+# The name of a statement, read without parsing, to label its syntax errors.
+_NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
+_WORD_OPERATORS = frozenset(('is', 'in', 'not'))
+_SKIP_TOKENS = frozenset(
+    getattr(tokenize, n) for n in ('NL', 'NEWLINE', 'COMMENT', 'INDENT', 'DEDENT', 'ENDMARKER',
+                                   'ENCODING'))
+_STRING_TOKENS = frozenset(
+    getattr(tokenize, n) for n in ('STRING', 'FSTRING_START') if hasattr(tokenize, n))
+
+
+def parse_statement(text, source=None):
+    """Parse `name = expression` into a `Statement`; raise `ExpressionError` on anything else."""
+    try:
+        return _Parser(text, source, None, statement=True).statement()
+    except ExpressionError:
+        raise
+    except Exception as exc:  # noqa: B902 - a parser bug must still be an ExpressionError
+        raise _internal_error(text, source, exc) from None
+
+
+def parse_expression(text, source=None, name=None):
+    """
+    Parse an expression into a checked tree node (`Num`, `Ref` or `Call`).
+
+    `name` labels errors with the statement the expression belongs to.
+    """
+    try:
+        return _Parser(text, source, name, statement=False).expression()
+    except ExpressionError:
+        raise
+    except Exception as exc:  # noqa: B902 - a parser bug must still be an ExpressionError
+        raise _internal_error(text, source, exc) from None
+
+
+def _internal_error(text, source, exc):
+    if not isinstance(source, Source):
+        source = Source(text if isinstance(text, str) else '')
+    pos = source.pos(1, 1)
+    return ExpressionError(f'cannot parse this expression ({type(exc).__name__})', pos,
+                           hint='please report this as a bug in arena_eval')
+
+
+class _Parser:
+    """One text being parsed: its lines, the `^` rewrite's column map, and the node budget."""
+
+    def __init__(self, text, source, name, *, statement):
+        self.statement_mode = statement
+        self.name = name
+        if not isinstance(text, str):
+            self.source = source if isinstance(source, Source) else Source('')
+            self.lines = ['']
+            raise self.error(f'an expression must be a string, not {type(text).__name__}', 1, 0)
+        text = text.replace('\r\n', '\n')
+        self.source = source if isinstance(source, Source) else Source(text)
+        self.text = text
+        self.lines = text.split('\n')
+        if statement and name is None:
+            ahead = _NAME_AHEAD.match(text)
+            self.name = ahead.group(1) if ahead else None
+        self.nodes = 0
+        # Per rewritten line: orig column of each rewritten column (None: unchanged line).
+        self.colmap = {}
+        self.new_lines = list(self.lines)
+        self.ops = []  # (line, orig col, string) of every operator token, for carets
+
+    # ----- positions and errors -------------------------------------------------------------
+    def error(self, message, line, col, end=None, hint=None):
+        """Build an `ExpressionError` at 1-based `line`, 0-based original columns [col, end)."""
+        line = min(max(line, 1), len(self.lines))
+        text_line = self.lines[line - 1]
+        col = min(max(col, 0), len(text_line))
+        length = 1 if end is None else max(1, end - col)
+        return ExpressionError(message, self.source.pos(line, col + 1), name=self.name,
+                               source_line=text_line, caret_col=col + 1, caret_len=length,
+                               hint=hint)
+
+    def _orig_col(self, line, col):
+        cmap = self.colmap.get(line)
+        if cmap is None:
+            return col
+        if col < len(cmap):
+            return cmap[col]
+        return cmap[-1] + 1 + (col - len(cmap))
+
+    def _char_col(self, line, byte_col):
+        """Turn an ast byte offset in rewritten `line` into a character offset."""
+        if not 1 <= line <= len(self.new_lines):
+            return byte_col
+        text_line = self.new_lines[line - 1]
+        if text_line.isascii():
+            return byte_col
+        return len(text_line.encode('utf-8')[:byte_col].decode('utf-8', 'ignore'))
+
+    def span(self, node):
+        """(line, first col, end col) of an ast node in the original text; end on that line."""
+        line = node.lineno
+        col = self._orig_col(line, self._char_col(line, node.col_offset))
+        end_line = getattr(node, 'end_lineno', None) or line
+        if end_line == line and node.end_col_offset is not None:
+            end_char = self._char_col(line, node.end_col_offset)
+            end = self._orig_col(line, end_char - 1) + 1 if end_char > 0 else col
+        else:
+            end = len(self.lines[min(line, len(self.lines)) - 1])
+        return line, col, max(end, col + 1)
+
+    def node_error(self, node, message, hint=None):
+        line, col, end = self.span(node)
+        return self.error(message, line, col, end, hint)
+
+    def _where(self, node):
+        line, col, end = self.span(node)
+        return self.source.pos(line, col + 1), end - col
+
+    # ----- text to ast ----------------------------------------------------------------------
+    def _ast(self):
+        what = 'statement' if self.statement_mode else 'expression'
+        if len(self.text) > MAX_TEXT:
+            raise self.error(f'{what} is too long ({len(self.text)} characters, the limit is '
+                             f'{MAX_TEXT})', 1, 0, hint='split it into several named expressions')
+        bad = _CONTROL.search(self.text)
+        if bad:
+            line = self.text.count('\n', 0, bad.start()) + 1
+            col = bad.start() - (self.text.rfind('\n', 0, bad.start()) + 1)
+            char = bad.group()
+            label = 'NUL byte' if char == '\0' else f'control character U+{ord(char):04X}'
+            raise self.error(f'{label} in {what}', line, col)
+        significant = self._tokens()
+        if not significant:
+            raise self.error(f'empty {what}', 1, 0, hint=(
+                "write 'name = expression'" if self.statement_mode else 'write an expression'))
+        rewritten = '\n'.join(self.new_lines)
+        try:
+            with warnings.catch_warnings():
+                # `1if x else 2` and friends warn; a warning is not an error of ours.
+                warnings.simplefilter('ignore')
+                return ast.parse(rewritten, mode='exec' if self.statement_mode else 'eval')
+        except SyntaxError as exc:
+            raise self._syntax_error(exc) from None
+        except (RecursionError, MemoryError):
+            raise self.error(f'{what} is nested too deeply or too long for the parser', 1, 0,
+                             hint='split it into several named expressions') from None
+        except (ValueError, OverflowError) as exc:
+            raise self.error(f'cannot parse {what}: {exc}', 1, 0) from None
+
+    def _tokens(self):
+        """Check tokens, rewrite `^` to `**` and drop the first line's indent; count tokens."""
+        edits = {}  # line -> [(col, end, replacement)] in original columns
+        significant = 0
+        failure = None
+        try:
+            for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                if tok.type in _SKIP_TOKENS:
+                    continue
+                (line, col), (end_line, end) = tok.start, tok.end
+                line = min(line, len(self.lines))
+                end = end if end_line == line else len(self.lines[line - 1])
+                if significant == 0 and col > 0 and not self.lines[line - 1][:col].strip():
+                    # `ast.parse` rejects an indented first line; the user meant no indent.
+                    edits.setdefault(line, []).append((0, col, ''))
+                significant += 1
+                if tok.type in _STRING_TOKENS:
+                    raise self.error('strings are not allowed in expressions', line, col, end,
+                                     hint='input paths are written without quotes: '
+                                          'imu.linear_acceleration.x')
+                if tok.type == tokenize.NAME and not tok.string.isascii():
+                    raise self.error(f"names must be ASCII: '{tok.string}'", line, col, end,
+                                     hint=_lookalike_hint(tok.string))
+                if tok.type in (tokenize.OP, tokenize.ERRORTOKEN):
+                    if tok.string == '^':
+                        edits.setdefault(line, []).append((col, end, '**'))
+                    if tok.string.strip() and tok.string not in '()':
+                        self.ops.append((line, col, tok.string))
+                elif tok.type == tokenize.NAME and tok.string in _WORD_OPERATORS:
+                    self.ops.append((line, col, tok.string))
+        except ExpressionError:
+            raise
+        except Exception as exc:  # noqa: B902 - tokenize raises several kinds
+            # An unclosed bracket or string: ast.parse below finds and places the real error.
+            failure = exc
+            significant = max(significant, 1)
+        for line, line_edits in edits.items():
+            self._apply(line, sorted(line_edits))
+        if failure is not None:
+            self._tokenize_failed(failure)
+        return significant
+
+    def _apply(self, line, line_edits):
+        old = self.lines[line - 1]
+        parts, cmap, at = [], [], 0
+        for col, end, replacement in line_edits:
+            parts.append(old[at:col])
+            cmap.extend(range(at, col))
+            parts.append(replacement)
+            cmap.extend([col] * len(replacement))
+            at = end
+        parts.append(old[at:])
+        cmap.extend(range(at, len(old)))
+        self.new_lines[line - 1] = ''.join(parts)
+        if not cmap:
+            cmap = [len(old) - 1]
+        self.colmap[line] = cmap
+
+    def _tokenize_failed(self, exc):
+        what = 'statement' if self.statement_mode else 'expression'
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                ast.parse('\n'.join(self.new_lines), mode='exec' if self.statement_mode
+                          else 'eval')
+        except SyntaxError as syntax:
+            raise self._syntax_error(syntax) from None
+        except Exception:  # noqa: B902 - any parser failure is reported as the token error
+            pass
+        where = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], tuple) else (1, 0)
+        line, col = where[0], where[1]
+        message = exc.args[0] if exc.args else type(exc).__name__
+        raise self.error(f'cannot read {what}: {message}', line, col)
+
+    def _syntax_error(self, exc):
+        message = exc.msg or 'invalid syntax'
+        hint = None
+        if 'null bytes' in message:
+            return self.error('NUL byte in expression', 1, 0)
+        if "Maybe you meant '==' or ':=' instead of '='?" in message:
+            message, hint = 'invalid syntax', "'=' names a statement; use '==' to compare"
+        elif 'invalid character' in message:
+            for char, use in _LOOKALIKES.items():
+                if char in message:
+                    hint = f'use {use}'
+        elif 'Exceeds the limit' in message:
+            message = 'integer literal is too long'
+        elif message.startswith('unexpected indent'):
+            hint = 'continue a long expression inside parentheses'
+        lines = len(self.new_lines)
+        line = exc.lineno or 1
+        if line > lines:
+            line, col = lines, len(self.new_lines[-1])
+        else:
+            col = max((exc.offset or 1) - 1, 0)
+        col = min(col, len(self.new_lines[max(line, 1) - 1]))
+        orig = self._orig_col(line, col)
+        if not self.statement_mode and (line, orig, '=') in self.ops:
+            hint = "'=' names a statement; use '==' to compare"
+        return self.error(f'syntax error: {message}', line, orig, hint=hint)
+
+    # ----- statements -----------------------------------------------------------------------
+    def statement(self):
+        module = self._ast()
+        body = module.body
+        if not body:
+            raise self.error('empty statement', 1, 0, hint="write 'name = expression'")
+        if len(body) > 1:
+            raise self.node_error(body[1], 'one statement per entry',
+                                  hint="give each 'name = expression' its own entry")
+        stmt = body[0]
+        if isinstance(stmt, ast.Assign):
+            if len(stmt.targets) > 1:
+                raise self.node_error(stmt.targets[1], "one '=' per statement",
+                                      hint='name each expression separately')
+            target = stmt.targets[0]
+            self._check_target(target)
+            self.name = target.id
+            expr = self._expr(stmt.value, 1)
+            pos, _ = self._where(target)
+            return Statement(target.id, expr, pos, self.source)
+        if isinstance(stmt, ast.Expr):
+            value = stmt.value
+            if (isinstance(value, ast.Compare) and len(value.ops) == 1
+                    and isinstance(value.ops[0], ast.Eq) and isinstance(value.left, ast.Name)):
+                raise self.node_error(stmt, "expected 'name = expression', found a comparison",
+                                      hint="use one '=' to name an expression ('==' compares)")
+            raise self.node_error(stmt, "expected 'name = expression'",
+                                  hint="give the expression a name: 'name = ...'")
+        if isinstance(stmt, ast.AugAssign):
+            raise self.node_error(stmt, 'augmented assignment is not supported',
+                                  hint="write 'name = expression'")
+        if isinstance(stmt, ast.AnnAssign):
+            raise self.node_error(stmt, 'annotations are not supported',
+                                  hint="write 'name = expression'")
+        raise self.node_error(stmt, f"expected 'name = expression', found a Python "
+                                    f'{type(stmt).__name__.lower()} statement')
+
+    def _check_target(self, target):
+        if isinstance(target, ast.Attribute):
+            raise self.node_error(target, 'an expression name may not contain dots',
+                                  hint='dots are for input paths; use _ in names')
+        if isinstance(target, ast.Subscript):
+            raise self.node_error(target, 'an expression name may not be indexed')
+        if not isinstance(target, ast.Name):
+            raise self.node_error(target, 'assign exactly one name',
+                                  hint="write 'name = expression'")
+        name = target.id
+        if name.startswith('__'):
+            raise self.node_error(target, f"names starting with '__' are not allowed: '{name}'")
+        if name in RESERVED:
+            raise self.node_error(target, f"'{name}' is reserved ({_kind(name)})",
+                                  hint='choose another name')
+
+    # ----- expressions ----------------------------------------------------------------------
+    def expression(self):
+        return self._expr(self._ast().body, 1)
+
+    def _expr(self, node, depth):
+        if depth > MAX_DEPTH:
+            raise self.node_error(node, f'expression is nested too deeply (more than '
+                                        f'{MAX_DEPTH} levels)',
+                                  hint='split it into several named expressions')
+        handler = _HANDLERS.get(type(node))
+        if handler is None:
+            message, hint = _UNSUPPORTED.get(
+                type(node), (f'{type(node).__name__} is not supported in expressions', None))
+            raise self.node_error(node, message, hint)
+        return handler(self, node, depth)
+
+    def _count(self, node):
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.node_error(node, f'expression has too many parts (more than '
+                                        f'{MAX_NODES})',
+                                  hint='split it into several named expressions')
+
+    def _num(self, node, value):
+        self._count(node)
+        pos, span = self._where(node)
+        return Num(value, pos, span)
+
+    def _call(self, node, func, args):
+        self._count(node)
+        pos, span = self._where(node)
+        return Call(func, tuple(args), pos, span)
+
+    def _constant(self, node, depth):
+        value = node.value
+        if isinstance(value, bool):
+            raise self.node_error(node, f'{value} is not a number', hint='use 1 or 0')
+        if isinstance(value, (int, float)):
+            return self._num(node, _float(value))
+        if isinstance(value, complex):
+            raise self.node_error(node, 'complex numbers are not supported')
+        if value is None:
+            raise self.node_error(node, 'None is not a number', hint='use nan')
+        if value is Ellipsis:
+            raise self.node_error(node, "'...' is not a number")
+        raise self.node_error(node, 'strings are not allowed in expressions')
+
+    def _name(self, node, depth):
+        name = node.id
+        if name.startswith('__'):
+            raise self.node_error(node, f"names starting with '__' are not allowed: '{name}'")
+        if name in CONSTANTS:
+            return self._num(node, CONSTANTS[name])
+        if name in CALLABLE:
+            raise self.node_error(node, f"'{name}' is a function", hint=f'call it: {name}(x)')
+        self._count(node)
+        pos, span = self._where(node)
+        return Ref(name, pos, span)
+
+    def _path(self, node, depth):
+        """`a.b[1].c` -> Ref('a.b[1].c'); the base must be a plain name, indices constants."""
+        parts = []
+        part = node
+        while isinstance(part, (ast.Attribute, ast.Subscript)):
+            if isinstance(part, ast.Attribute):
+                if part.attr.startswith('__'):
+                    line, _, end = self.span(part)
+                    raise self.error(f"names starting with '__' are not allowed: "
+                                     f"'{part.attr}'", line, end - len(part.attr), end)
+                parts.append('.' + part.attr)
+            else:
+                parts.append(f'[{self._index(part)}]')
+            part = part.value
+        if not isinstance(part, ast.Name):
+            outer = node
+            while outer.value is not part:
+                outer = outer.value
+            if isinstance(outer, ast.Attribute):
+                line, _, end = self.span(outer)
+                raise self.error('attribute access is only allowed on input paths', line,
+                                 end - len(outer.attr), end,
+                                 hint='write an input path like imu.angular_velocity.z')
+            raise self.node_error(outer, 'indexing is only allowed on input paths',
+                                  hint='write an input path like joints.position[2]')
+        if part.id.startswith('__'):
+            raise self.node_error(part, f"names starting with '__' are not allowed: "
+                                        f"'{part.id}'")
+        self._count(node)
+        pos, span = self._where(node)
+        return Ref(part.id + ''.join(reversed(parts)), pos, span)
+
+    def _index(self, node):
+        index = node.slice
+        if isinstance(index, ast.Constant) and type(index.value) is int:
+            if index.value > MAX_INDEX:
+                raise self.node_error(index, f'index is too large (the limit is {MAX_INDEX})')
+            return index.value
+        if (isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+                and isinstance(index.operand, ast.Constant)
+                and type(index.operand.value) is int):
+            raise self.node_error(index, 'negative index', hint='indices count from 0')
+        if isinstance(index, ast.Slice):
+            raise self.node_error(index, 'slices are not supported',
+                                  hint='index one element: a.b[2]')
+        if isinstance(index, ast.Tuple):
+            raise self.node_error(index, 'one index per bracket', hint='write a.b[1][2]')
+        if isinstance(index, ast.Constant) and isinstance(index.value, (int, float, complex)):
+            raise self.node_error(index, 'an index must be a non-negative integer')
+        raise self.node_error(index, 'an index must be a constant non-negative integer',
+                              hint='input slots are fixed when the batch is compiled')
+
+    def _binop(self, node, depth):
+        func = _BINOPS.get(type(node.op))
+        if func is None:
+            symbol, hint = _BAD_BINOPS.get(type(node.op), ('?', None))
+            raise self._operator_error(node.left, node.right, symbol,
+                                       f"operator '{symbol}' is not supported", hint)
+        left = self._expr(node.left, depth + 1)
+        right = self._expr(node.right, depth + 1)
+        return self._call(node, func, (left, right))
+
+    def _operator_error(self, left, right, symbol, message, hint):
+        """Build an error with its caret on the operator between `left` and `right`."""
+        start = (left.end_lineno, self.span(left)[2] if left.end_lineno == left.lineno else 0)
+        stop = (right.lineno, self.span(right)[1])
+        for line, col, string in self.ops:
+            if start <= (line, col) < stop and string == symbol.split()[0]:
+                return self.error(message, line, col, col + len(string), hint)
+        return self.node_error(left, message, hint)
+
+    def _unaryop(self, node, depth):
+        op = node.op
+        if isinstance(op, ast.UAdd):
+            return self._expr(node.operand, depth)
+        if isinstance(op, ast.Invert):
+            raise self.node_error(node, "operator '~' is not supported", hint="use 'not'")
+        operand = node.operand
+        if (isinstance(op, ast.USub) and isinstance(operand, ast.Constant)
+                and type(operand.value) in (int, float)):
+            # A negative literal is a number, not an operation.
+            return self._num(node, -_float(operand.value))
+        arg = self._expr(operand, depth + 1)
+        return self._call(node, 'neg' if isinstance(op, ast.USub) else 'not', (arg,))
+
+    def _boolop(self, node, depth):
+        func = 'and' if isinstance(node.op, ast.And) else 'or'
+        values = node.values
+        inner = depth + len(values) - 1
+        result = self._expr(values[0], inner)
+        for value in values[1:]:
+            result = self._call(node, func, (result, self._expr(value, inner)))
+        return result
+
+    def _compare(self, node, depth):
+        operands = [node.left, *node.comparators]
+        for i, op in enumerate(node.ops):
+            if type(op) in _BAD_COMPARE:
+                symbol, hint = _BAD_COMPARE[type(op)]
+                raise self._operator_error(operands[i], operands[i + 1], symbol,
+                                           f"operator '{symbol}' is not supported", hint)
+        inner = depth + len(node.ops)
+        # Each middle operand is one tree object shared by both comparisons: compiled once.
+        trees = [self._expr(operand, inner) for operand in operands]
+        result = None
+        for i, op in enumerate(node.ops):
+            pair = self._pair(node, operands[i], operands[i + 1], _COMPARE[type(op)],
+                              trees[i], trees[i + 1])
+            result = pair if result is None else self._call(node, 'and', (result, pair))
+        return result
+
+    def _pair(self, node, left, right, func, a, b):
+        self._count(node)
+        line, col, _ = self.span(left)
+        end_line, _, end = self.span(right)
+        if end_line != line:
+            end = len(self.lines[line - 1])
+        return Call(func, (a, b), self.source.pos(line, col + 1), max(1, end - col))
+
+    def _ifexp(self, node, depth):
+        args = [self._expr(part, depth + 1) for part in (node.test, node.body, node.orelse)]
+        return self._call(node, 'where', args)
+
+    def _callnode(self, node, depth):
+        func = node.func
+        if not isinstance(func, ast.Name):
+            if isinstance(func, ast.Attribute):
+                if func.attr in CALLABLE:
+                    hint = f'call functions by their bare name: {func.attr}(...)'
+                else:
+                    hint = 'an input path is a value, not a function'
+                raise self.node_error(func, 'only functions of the language can be called',
+                                      hint=hint)
+            raise self.node_error(func, 'only functions of the language can be called',
+                                  hint='call a function by its name, like sqrt(x)')
+        name = func.id
+        if name.startswith('__'):
+            raise self.node_error(func, f"names starting with '__' are not allowed: '{name}'")
+        fn = CALLABLE.get(name)
+        if fn is None:
+            if name in CONSTANTS or name in BUILTINS:
+                raise self.node_error(func, f"'{name}' is {_kind(name)}, not a function")
+            raise self.node_error(func, f"unknown function '{name}'", hint=_suggest(name))
+        if node.keywords:
+            keyword = node.keywords[0]
+            raise self.node_error(keyword, f'{name}() takes no keyword arguments',
+                                  hint=f'pass arguments by position: {_signature(fn)}')
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.node_error(arg, 'starred arguments (*x) are not supported')
+        n = len(node.args)
+        if n < fn.min_args or (fn.max_args is not None and n > fn.max_args):
+            raise self.node_error(node, f'{name} takes {_arity(fn)}, got {n}',
+                                  hint=_signature(fn))
+        args = [self._expr(arg, depth + 1) for arg in node.args]
+        return self._call(node, name, args)
+
+
+_HANDLERS = {
+    ast.Constant: _Parser._constant,
+    ast.Name: _Parser._name,
+    ast.Attribute: _Parser._path,
+    ast.Subscript: _Parser._path,
+    ast.BinOp: _Parser._binop,
+    ast.UnaryOp: _Parser._unaryop,
+    ast.BoolOp: _Parser._boolop,
+    ast.Compare: _Parser._compare,
+    ast.IfExp: _Parser._ifexp,
+    ast.Call: _Parser._callnode,
+}
+
+
+def _float(value):
+    """Convert a literal to float; integers beyond the float range are inf, as 1e999 is."""
+    try:
+        return float(value)
+    except OverflowError:
+        return float('inf')
+
+
+def _kind(name):
+    if name in CALLABLE:
+        return 'a function of the language'
+    if name in CONSTANTS:
+        return 'a constant'
+    if name in BUILTINS:
+        return 'a built-in value'
+    return 'a keyword'
+
+
+def _arity(fn):
+    def plural(n):
+        return f'{n} argument' + ('' if n == 1 else 's')
+    if fn.max_args is None:
+        return f'at least {plural(fn.min_args)}'
+    if fn.min_args == fn.max_args:
+        return plural(fn.min_args)
+    return f'{fn.min_args} to {plural(fn.max_args)}'
+
+
+def _signature(fn):
+    names = 'xyzuvw'
+    args = ', '.join(names[i] for i in range(fn.min_args))
+    if fn.max_args is None:
+        args += ', ...'
+    elif fn.max_args > fn.min_args:
+        args += ', ' + ', '.join(f'[{names[i]}]' for i in range(fn.min_args, fn.max_args))
+    return f'{fn.name}({args})'
+
+
+def _suggest(name):
+    if name in _ALIASES:
+        return f"did you mean '{_ALIASES[name]}'?"
+    if len(name) <= 40:
+        close = difflib.get_close_matches(name, CALLABLE, n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+    return 'see the list of functions in the README'
+
+
+def _lookalike_hint(text):
+    for char in text:
+        if char in _LOOKALIKES:
+            return f'use {_LOOKALIKES[char]}'
+    return None
