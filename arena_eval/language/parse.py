@@ -113,6 +113,11 @@ _LOOKALIKES = {
 _CONTROL = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]')
 # The name of a statement, read without parsing, to label its syntax errors.
 _NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
+_STATEMENT_WORDS = {
+    'FunctionDef': 'def', 'AsyncFunctionDef': 'async def', 'ClassDef': 'class',
+    'ImportFrom': 'from ... import', 'AsyncFor': 'async for', 'AsyncWith': 'async with',
+    'TryStar': 'try', 'TypeAlias': 'type', 'Expr': 'expression', 'Delete': 'del',
+}
 _WORD_OPERATORS = frozenset(('is', 'in', 'not'))
 _SKIP_TOKENS = frozenset(
     getattr(tokenize, n) for n in ('NL', 'NEWLINE', 'COMMENT', 'INDENT', 'DEDENT', 'ENDMARKER',
@@ -241,7 +246,8 @@ class _Parser:
         if not significant:
             raise self.error(f'empty {what}', 1, 0, hint=(
                 "write 'name = expression'" if self.statement_mode else 'write an expression'))
-        rewritten = '\n'.join(self.new_lines)
+        # A final newline makes CPython place end-of-input errors after the last token, not at 0.
+        rewritten = '\n'.join(self.new_lines) + '\n'
         try:
             with warnings.catch_warnings():
                 # `1if x else 2` and friends warn; a warning is not an error of ours.
@@ -318,8 +324,8 @@ class _Parser:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore')
-                ast.parse('\n'.join(self.new_lines), mode='exec' if self.statement_mode
-                          else 'eval')
+                ast.parse('\n'.join(self.new_lines) + '\n',
+                          mode='exec' if self.statement_mode else 'eval')
         except SyntaxError as syntax:
             raise self._syntax_error(syntax) from None
         except Exception:  # noqa: B902 - any parser failure is reported as the token error
@@ -346,10 +352,13 @@ class _Parser:
             hint = 'continue a long expression inside parentheses'
         lines = len(self.new_lines)
         line = exc.lineno or 1
-        if line > lines:
-            line, col = lines, len(self.new_lines[-1])
+        if line > lines or not exc.offset:
+            # At the end of the input: point just after the last character written.
+            line = max(i for i, text in enumerate(self.new_lines, 1) if text.strip()
+                       ) if ''.join(self.new_lines).strip() else 1
+            col = len(self.new_lines[line - 1].rstrip())
         else:
-            col = max((exc.offset or 1) - 1, 0)
+            col = max(exc.offset - 1, 0)
         col = min(col, len(self.new_lines[max(line, 1) - 1]))
         orig = self._orig_col(line, col)
         if not self.statement_mode and (line, orig, '=') in self.ops:
@@ -390,8 +399,9 @@ class _Parser:
         if isinstance(stmt, ast.AnnAssign):
             raise self.node_error(stmt, 'annotations are not supported',
                                   hint="write 'name = expression'")
-        raise self.node_error(stmt, f"expected 'name = expression', found a Python "
-                                    f'{type(stmt).__name__.lower()} statement')
+        word = _STATEMENT_WORDS.get(type(stmt).__name__, type(stmt).__name__.lower())
+        raise self.node_error(stmt, f"expected 'name = expression', found a Python '{word}' "
+                                    'statement')
 
     def _check_target(self, target):
         if isinstance(target, ast.Attribute):
@@ -610,7 +620,8 @@ class _Parser:
         if fn is None:
             if name in CONSTANTS or name in BUILTINS:
                 raise self.node_error(func, f"'{name}' is {_kind(name)}, not a function")
-            raise self.node_error(func, f"unknown function '{name}'", hint=_suggest(name))
+            raise self.node_error(func, f"unknown function '{name}'",
+                                  hint=_suggest(name, len(node.args)))
         if node.keywords:
             keyword = node.keywords[0]
             raise self.node_error(keyword, f'{name}() takes no keyword arguments',
@@ -678,13 +689,17 @@ def _signature(fn):
     return f'{fn.name}({args})'
 
 
-def _suggest(name):
+def _suggest(name, nargs):
     if name in _ALIASES:
         return f"did you mean '{_ALIASES[name]}'?"
     if len(name) <= 40:
-        close = difflib.get_close_matches(name, CALLABLE, n=1)
-        if close:
-            return f"did you mean '{close[0]}'?"
+        # Prefer a function that takes as many arguments as the user passed.
+        fitting = [fn for fn, f in CALLABLE.items()
+                   if f.min_args <= nargs and (f.max_args is None or nargs <= f.max_args)]
+        for names in (fitting, CALLABLE):
+            close = difflib.get_close_matches(name, names, n=1)
+            if close:
+                return f"did you mean '{close[0]}'?"
     return 'see the list of functions in the README'
 
 
