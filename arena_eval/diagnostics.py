@@ -1,0 +1,151 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Statistics and input statuses -> `diagnostic_msgs/msg/DiagnosticArray`, diagnostic_updater style.
+
+It measures nothing itself: the node hands it loop snapshots (`arena_eval.loop.LoopSnapshot`),
+allocation counts it read, and per-input statuses from `InputBindings.status`. One status named
+`<node>: loop` and one `<node>: input <name>` per input, hardware_id the node name.
+
+Loop level: ERROR when no tick ran since the previous report, WARN when the actual frequency is
+below 90% of the target or overruns grew since the previous report, else OK.
+
+>>> from arena_eval.loop import LoopStats
+>>> stats = LoopStats(16)
+>>> for i in range(10):
+...     stats.record(i * 1_000_000, i * 1_000_000 + 5_000, 1_000_000, 0, 1_000_000)
+>>> builder = DiagnosticsReport('arena_eval')
+>>> status = builder.loop_status(stats.snapshot(1000.0), expressions=7, program_ops=30)
+>>> status.name, status.level == OK, values(status)['Actual frequency (Hz)']
+('arena_eval: loop', True, '1000.0')
+"""
+
+import math
+
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+OK = DiagnosticStatus.OK
+WARN = DiagnosticStatus.WARN
+ERROR = DiagnosticStatus.ERROR
+STALE = DiagnosticStatus.STALE
+LEVEL_NAMES = {OK: 'OK', WARN: 'WARN', ERROR: 'ERROR', STALE: 'STALE'}
+
+# The loop is WARN below this fraction of its target frequency.
+MIN_FREQUENCY_FRACTION = 0.9
+
+LOOP_KEYS = (
+    'Target frequency (Hz)', 'Actual frequency (Hz)', 'Loop time mean (us)', 'Loop time p99 (us)',
+    'Loop time max (us)', 'Period jitter p99 (us)', 'Overruns', 'Kernel allocations',
+    'Heap blocks delta', 'Expressions', 'Program ops',
+)
+
+
+def as_level(level):
+    """Normalize a level given as int, bytes or a name ('WARN') to DiagnosticStatus bytes."""
+    if isinstance(level, bytes):
+        return level
+    if isinstance(level, str):
+        return {name: lv for lv, name in LEVEL_NAMES.items()}[level.upper()]
+    return bytes([int(level)])
+
+
+def values(status):
+    """Return the key/value pairs of a DiagnosticStatus as a dict (tests and tools)."""
+    return {kv.key: kv.value for kv in status.values}
+
+
+def _fmt(value):
+    if value is None:
+        return 'n/a'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, float):
+        return 'nan' if math.isnan(value) else f'{value:.1f}'
+    return str(value)
+
+
+def make_status(name, level, message, pairs, hardware_id=''):
+    """Build a DiagnosticStatus; `pairs` is an iterable of (key, value) or a dict."""
+    items = pairs.items() if isinstance(pairs, dict) else pairs
+    return DiagnosticStatus(level=as_level(level), name=name, message=message,
+                            hardware_id=hardware_id,
+                            values=[KeyValue(key=str(k), value=_fmt(v)) for k, v in items])
+
+
+class DiagnosticsReport:
+    """
+    Turns successive loop snapshots and input statuses into DiagnosticArrays.
+
+    Keeps the previous loop snapshot so levels can depend on what happened since the last report
+    (ticks ran, overruns grew). Used from one thread (the node's diagnostics timer).
+    """
+
+    def __init__(self, node_name, hardware_id=None):
+        self.node_name = node_name
+        self.hardware_id = node_name if hardware_id is None else hardware_id
+        self._previous = None
+
+    @property
+    def since_ticks(self):
+        """Tick count at the previous report: pass it to `TickLoop.snapshot(since_ticks=)`."""
+        return None if self._previous is None else self._previous.ticks
+
+    def loop_status(self, snap, *, kernel_allocations=None, heap_blocks_delta=None,
+                    expressions=0, program_ops=0, extra=()):
+        """Build the `<node>: loop` status for `snap`; remember `snap` as the previous one."""
+        prev = self._previous
+        self._previous = snap
+        ticked = snap.ticks > (prev.ticks if prev is not None else 0)
+        new_overruns = snap.overruns - (prev.overruns if prev is not None else 0)
+        if not ticked:
+            level, message = ERROR, 'no tick ran in the last period'
+        elif snap.actual_hz < MIN_FREQUENCY_FRACTION * snap.target_hz:
+            level = WARN
+            message = (f'running at {snap.actual_hz:.1f} Hz, below '
+                       f'{MIN_FREQUENCY_FRACTION:.0%} of {snap.target_hz:g} Hz')
+        elif new_overruns > 0:
+            level, message = WARN, f'{new_overruns} overruns in the last period'
+        else:
+            level, message = OK, f'running at {snap.actual_hz:.1f} Hz'
+        pairs = [
+            ('Target frequency (Hz)', snap.target_hz),
+            ('Actual frequency (Hz)', snap.actual_hz),
+            ('Loop time mean (us)', snap.loop_mean_us),
+            ('Loop time p99 (us)', snap.loop_p99_us),
+            ('Loop time max (us)', snap.loop_max_us),
+            ('Period jitter p99 (us)', snap.jitter_p99_us),
+            ('Overruns', snap.overruns),
+            ('Kernel allocations', kernel_allocations),
+            ('Heap blocks delta', heap_blocks_delta),
+            ('Expressions', expressions),
+            ('Program ops', program_ops),
+            ('Ticks', snap.ticks),
+            ('Loop time max since start (us)', snap.loop_max_ever_us),
+            ('Wake-up latency p99 (us)', snap.wake_p99_us),
+            ('Program swaps', snap.swaps),
+        ]
+        pairs.extend(extra)
+        return make_status(f'{self.node_name}: loop', level, message, pairs, self.hardware_id)
+
+    def input_status(self, name, level, message, pairs):
+        """Build the `<node>: input <name>` status (level and text come from the bindings)."""
+        return make_status(f'{self.node_name}: input {name}', level, message, pairs,
+                           self.hardware_id)
+
+    def array(self, stamp, statuses):
+        """Wrap `statuses` in a DiagnosticArray stamped `stamp` (a builtin_interfaces Time)."""
+        msg = DiagnosticArray(status=list(statuses))
+        msg.header.stamp = stamp
+        return msg
