@@ -55,6 +55,7 @@ MAX_TEXT = 10_000       # characters per statement
 MAX_DEPTH = 100         # levels of the checked tree
 MAX_NODES = 10_000      # nodes of the checked tree per statement
 MAX_INDEX = 2**31 - 1   # largest index in an input path (`joints.position[i]`)
+AST_FILENAME = '<arena_eval expression>'  # the only file name ever given to `ast.parse`
 
 _BINOPS = {ast.Add: 'add', ast.Sub: 'sub', ast.Mult: 'mul', ast.Div: 'div', ast.Mod: 'mod',
            ast.Pow: 'pow'}
@@ -119,11 +120,11 @@ _STATEMENT_WORDS = {
     'TryStar': 'try', 'TypeAlias': 'type', 'Expr': 'expression', 'Delete': 'del',
 }
 _WORD_OPERATORS = frozenset(('is', 'in', 'not'))
-_SKIP_TOKENS = frozenset(
-    getattr(tokenize, n) for n in ('NL', 'NEWLINE', 'COMMENT', 'INDENT', 'DEDENT', 'ENDMARKER',
-                                   'ENCODING'))
-_STRING_TOKENS = frozenset(
-    getattr(tokenize, n) for n in ('STRING', 'FSTRING_START') if hasattr(tokenize, n))
+_SKIP_TOKENS = frozenset(number for number, name in tokenize.tok_name.items() if name in (
+    'NL', 'NEWLINE', 'COMMENT', 'INDENT', 'DEDENT', 'ENDMARKER', 'ENCODING'))
+# FSTRING_START exists from Python 3.12 on, where f-strings are tokenized piece by piece.
+_STRING_TOKENS = frozenset(number for number, name in tokenize.tok_name.items()
+                           if name in ('STRING', 'FSTRING_START'))
 
 
 def parse_statement(text, source=None):
@@ -213,7 +214,7 @@ class _Parser:
         """(line, first col, end col) of an ast node in the original text; end on that line."""
         line = node.lineno
         col = self._orig_col(line, self._char_col(line, node.col_offset))
-        end_line = getattr(node, 'end_lineno', None) or line
+        end_line = node.end_lineno or line
         if end_line == line and node.end_col_offset is not None:
             end_char = self._char_col(line, node.end_col_offset)
             end = self._orig_col(line, end_char - 1) + 1 if end_char > 0 else col
@@ -246,13 +247,8 @@ class _Parser:
         if not significant:
             raise self.error(f'empty {what}', 1, 0, hint=(
                 "write 'name = expression'" if self.statement_mode else 'write an expression'))
-        # A final newline makes CPython place end-of-input errors after the last token, not at 0.
-        rewritten = '\n'.join(self.new_lines) + '\n'
         try:
-            with warnings.catch_warnings():
-                # `1if x else 2` and friends warn; a warning is not an error of ours.
-                warnings.simplefilter('ignore')
-                return ast.parse(rewritten, mode='exec' if self.statement_mode else 'eval')
+            return self._python_ast()
         except SyntaxError as exc:
             raise self._syntax_error(exc) from None
         except (RecursionError, MemoryError):
@@ -260,6 +256,18 @@ class _Parser:
                              hint='split it into several named expressions') from None
         except (ValueError, OverflowError) as exc:
             raise self.error(f'cannot parse {what}: {exc}', 1, 0) from None
+
+    def _python_ast(self):
+        """Run Python's parser (never the compiler) over the rewritten text."""
+        # A final newline makes CPython place end-of-input errors after the last token, not at 0.
+        rewritten = '\n'.join(self.new_lines) + '\n'
+        with warnings.catch_warnings():
+            # `1if x else 2` and friends warn; a warning is not an error of ours.
+            warnings.simplefilter('ignore')
+            # On a SyntaxError CPython tries to read the line from a file of this name; the
+            # name cannot be a path a user controls.
+            return ast.parse(rewritten, filename=AST_FILENAME,
+                             mode='exec' if self.statement_mode else 'eval')
 
     def _tokens(self):
         """Check tokens, rewrite `^` to `**` and drop the first line's indent; count tokens."""
@@ -322,10 +330,7 @@ class _Parser:
     def _tokenize_failed(self, exc):
         what = 'statement' if self.statement_mode else 'expression'
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')
-                ast.parse('\n'.join(self.new_lines) + '\n',
-                          mode='exec' if self.statement_mode else 'eval')
+            self._python_ast()
         except SyntaxError as syntax:
             raise self._syntax_error(syntax) from None
         except Exception:  # noqa: B902 - any parser failure is reported as the token error
