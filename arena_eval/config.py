@@ -1,0 +1,826 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's parameters: the one table of them, params files, validation, and `NodeConfig`.
+
+Two doors lead to one `NodeConfig`, with the same checks behind both: a params file
+(`load_params_file`, errors at `file:line:col`, pointing into expression strings) and the
+flattened ROS parameters a running node has (`config_from_parameters`, errors at
+`parameter <name>:1:<col>`). Every error of the input is reported at once; unknown keys are
+warnings with a "did you mean". `PARAMETERS` is the table the node declares its parameters
+from, so `ros2 param describe` and this module never disagree.
+
+>>> config, errors, warnings = config_from_parameters(
+...     {'rate_hz': 0.0, 'expressions': ['a = 1'], 'rate': 5.0}, check_expressions=False)
+>>> for problem in errors + warnings:
+...     print(problem.one_line())
+parameter rate_hz:1:1: error: rate_hz must be between 1 and 10000, got 0
+parameter rate:1:1: warning: unknown parameter 'rate' (ignored) (did you mean 'rate_hz'?)
+
+Params file rules (ROS's own, checked here so the node does not fail at startup): numbers
+with a decimal point are doubles, without one integers, and a double parameter refuses an
+integer; unquoted `nan`, `inf`, `yes`, `on` are not strings; `[]` and `~` have no type.
+"""
+
+import bisect
+from dataclasses import dataclass, field
+import difflib
+import keyword
+import re
+
+import yaml
+
+from .inputs import check_path, MessageTypeError, resolve_type, type_name
+from .language.errors import BatchErrors, ExpressionError, Pos, Source
+from .language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
+
+__all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
+           'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
+           'load_params_file', 'load_params_text', 'parameter_descriptor', 'spec_for']
+
+NODE_NAME = 'arena_eval'
+QOS_NAMES = ('sensor_data', 'reliable', 'system_default')
+STALE_POLICIES = ('nan', 'hold')
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """
+    One node parameter: name, ROS type, default, description, range, allowed values.
+
+    `ros_type` is one of 'double', 'integer', 'string', 'bool', 'string_array';
+    `value_range` is an inclusive (low, high). Per-input parameters are named
+    `inputs.<name>.<field>`.
+    """
+
+    name: str
+    ros_type: str
+    default: object
+    description: str
+    value_range: tuple | None = None
+    choices: tuple = ()
+    read_only: bool = False
+    required: bool = False
+
+
+PARAMETERS = (
+    ParamSpec('rate_hz', 'double', 1000.0,
+              'Ticks per second: each tick copies the latest input fields and evaluates the '
+              'whole batch once.', value_range=(1.0, 10000.0)),
+    ParamSpec('expressions', 'string_array', (),
+              "The batch: one 'name = expression' per element; each name is an output.",
+              required=True),
+    ParamSpec('stale_policy', 'string', 'nan',
+              "Outputs depending on a stale or missing input: 'nan' makes them nan, 'hold' "
+              'keeps their last value.', choices=STALE_POLICIES),
+    ParamSpec('publish_individual', 'bool', False,
+              'Also publish every output on its own std_msgs/Float64 topic.'),
+    ParamSpec('diagnostics_period', 'double', 1.0,
+              'Seconds between two diagnostics messages.', value_range=(0.01, 3600.0)),
+    ParamSpec('inputs.<name>.topic', 'string', None,
+              'Topic the input subscribes to.', required=True),
+    ParamSpec('inputs.<name>.type', 'string', None,
+              'Message type of the topic, pkg/msg/Type (e.g. sensor_msgs/msg/Imu).',
+              required=True),
+    ParamSpec('inputs.<name>.timeout', 'double', 0.05,
+              'Seconds after its last message at which the input counts as stale '
+              '(0.0: never stale).', value_range=(0.0, 3600.0)),
+    ParamSpec('inputs.<name>.qos', 'string', 'sensor_data',
+              "Subscription QoS: 'sensor_data' (best effort), 'reliable' or 'system_default'.",
+              choices=QOS_NAMES),
+    ParamSpec('inputs.<name>.depth', 'integer', 5,
+              'Subscription queue depth (only the latest message is used).',
+              value_range=(1, 1000)),
+)
+
+_TOP = {p.name: p for p in PARAMETERS if not p.name.startswith('inputs.')}
+_INPUT_FIELDS = {p.name.rsplit('.', 1)[1]: p for p in PARAMETERS if p.name.startswith('inputs.')}
+# Parameters every rclpy node has, or that rclpy owns: never warned about.
+_ROS_OWNED = ('use_sim_time', 'start_type_description_service')
+_ROS_OWNED_PREFIXES = ('qos_overrides.',)
+_IDENTIFIER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+_TOPIC_TOKEN = r'(?:[A-Za-z_][A-Za-z0-9_]*|\{[a-z_]+\})'
+_TOPIC = re.compile(rf'^(?:~/|/)?{_TOPIC_TOKEN}(?:/{_TOPIC_TOKEN})*$|^~$')
+_NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
+
+
+def spec_for(name):
+    """Return the `ParamSpec` of a concrete parameter name (`inputs.imu.topic` too), or None."""
+    if name in _TOP:
+        return _TOP[name]
+    parts = name.split('.')
+    if len(parts) == 3 and parts[0] == 'inputs':
+        return _INPUT_FIELDS.get(parts[2])
+    return None
+
+
+def input_parameter_names(input_name):
+    """Return the concrete parameter names of one input: `inputs.<name>.topic`, ..."""
+    return tuple(f'inputs.{input_name}.{field_}' for field_ in _INPUT_FIELDS)
+
+
+def parameter_descriptor(spec, name=None):
+    """Build the rcl_interfaces `ParameterDescriptor` of a parameter (for `declare_parameter`)."""
+    from rcl_interfaces.msg import (FloatingPointRange, IntegerRange, ParameterDescriptor,
+                                    ParameterType)
+    types = {'double': ParameterType.PARAMETER_DOUBLE,
+             'integer': ParameterType.PARAMETER_INTEGER,
+             'string': ParameterType.PARAMETER_STRING,
+             'bool': ParameterType.PARAMETER_BOOL,
+             'string_array': ParameterType.PARAMETER_STRING_ARRAY}
+    descriptor = ParameterDescriptor(name=name or spec.name, type=types[spec.ros_type],
+                                     description=spec.description, read_only=spec.read_only)
+    if spec.value_range is not None and spec.ros_type == 'double':
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(spec.value_range[0]), to_value=float(spec.value_range[1]), step=0.0)]
+    elif spec.value_range is not None and spec.ros_type == 'integer':
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(spec.value_range[0]), to_value=int(spec.value_range[1]), step=0)]
+    if spec.choices:
+        descriptor.additional_constraints = 'one of: ' + ', '.join(spec.choices)
+    return descriptor
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """One input: the root name of its paths, its topic, message type, staleness and QoS."""
+
+    name: str
+    topic: str
+    type_name: str
+    msg_type: type = field(repr=False)
+    timeout: float = 0.05
+    qos: str = 'sensor_data'
+    depth: int = 5
+
+
+@dataclass(frozen=True)
+class ConfigDiff:
+    """What changed between two `NodeConfig`s, for a node that applies only the difference."""
+
+    batch: bool
+    rate: bool
+    inputs_added: tuple
+    inputs_removed: tuple
+    inputs_changed: tuple
+    other: tuple
+
+    @property
+    def changed(self):
+        return bool(self.batch or self.rate or self.inputs_added or self.inputs_removed
+                    or self.inputs_changed or self.other)
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """
+    A complete, checked node configuration. Compare two with `==` or `diff`.
+
+    `sources` (where each expression came from, for error positions) is not compared: the
+    same expressions from a file and from parameters are the same configuration. `inputs` is
+    in the order the inputs were written; treat it as read-only.
+    """
+
+    rate_hz: float
+    inputs: dict
+    expressions: tuple
+    sources: tuple = field(compare=False, repr=False)
+    stale_policy: str = 'nan'
+    publish_individual: bool = False
+    diagnostics_period: float = 1.0
+
+    def diff(self, old):
+        """Return what changed from `old` (None: everything is new) to this config."""
+        old_inputs = {} if old is None else old.inputs
+        added = tuple(n for n in self.inputs if n not in old_inputs)
+        removed = tuple(n for n in old_inputs if n not in self.inputs)
+        changed = tuple(n for n in self.inputs if n in old_inputs
+                        and old_inputs[n] != self.inputs[n])
+        if old is None:
+            return ConfigDiff(True, True, added, removed, changed,
+                              ('publish_individual', 'diagnostics_period'))
+        other = tuple(n for n in ('publish_individual', 'diagnostics_period')
+                      if getattr(self, n) != getattr(old, n))
+        batch = (self.expressions != old.expressions or self.stale_policy != old.stale_policy
+                 or added or removed or changed)
+        return ConfigDiff(bool(batch), self.rate_hz != old.rate_hz, added, removed, changed,
+                          other)
+
+    def to_parameters(self):
+        """Return the flattened ROS parameters `{name: value}` of this config."""
+        params = {'rate_hz': self.rate_hz, 'expressions': list(self.expressions),
+                  'stale_policy': self.stale_policy,
+                  'publish_individual': self.publish_individual,
+                  'diagnostics_period': self.diagnostics_period}
+        for name, cfg in self.inputs.items():
+            params.update({f'inputs.{name}.topic': cfg.topic,
+                           f'inputs.{name}.type': cfg.type_name,
+                           f'inputs.{name}.timeout': cfg.timeout,
+                           f'inputs.{name}.qos': cfg.qos,
+                           f'inputs.{name}.depth': cfg.depth})
+        return params
+
+
+class ConfigWarning(ExpressionError):
+    """A problem that does not stop the config from loading (an unknown key, say)."""
+
+    def one_line(self):
+        head = f'{self.pos}: warning: ' if self.pos else 'warning: '
+        text = head + self.message
+        if self.name:
+            text += f' [{self.name}]'
+        if self.hint:
+            text += f' ({self.hint})'
+        return text
+
+
+# ----- the public doors --------------------------------------------------------------------------
+
+def load_params_file(path, node_name=NODE_NAME, *, check_expressions=True):
+    """
+    Read and check a ROS params file; return `(NodeConfig | None, errors, warnings)`.
+
+    Errors and warnings are `ExpressionError`s positioned at `file:line:col` (1-based), sorted
+    by position; the config is None when there is any error. With `check_expressions` the
+    batch is compiled too, so every expression error is in the list.
+    """
+    path = str(path)
+    try:
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+    except OSError as exc:
+        return None, [ExpressionError(f'cannot read params file: {exc.strerror}',
+                                      Pos(path, 1, 1))], []
+    except UnicodeDecodeError as exc:
+        return None, [ExpressionError(f'params file is not UTF-8 text ({exc.reason} at byte '
+                                      f'{exc.start})', Pos(path, 1, 1))], []
+    return load_params_text(text, path, node_name, check_expressions=check_expressions)
+
+
+def load_params_text(text, file='<params>', node_name=NODE_NAME, *, check_expressions=True):
+    """Do what `load_params_file` does, for params-file text named `file` in messages."""
+    reader = _YamlReader(text, file, node_name)
+    values, anchor = reader.read()
+    if values is None:
+        return None, _sorted(reader.errors), _sorted(reader.warnings)
+    checker = _Checker(values, anchor, strict=True)
+    checker.errors[:0] = reader.errors
+    checker.warnings[:0] = reader.warnings
+    return checker.run(check_expressions)
+
+
+def config_from_parameters(params, *, check_expressions=True):
+    """
+    Check flattened ROS parameter values; return `(NodeConfig | None, errors, warnings)`.
+
+    `params` maps names (`rate_hz`, `inputs.imu.topic`, ...) to Python values or rclpy
+    `Parameter`s. Positions read `parameter <name>:1:<col>`; integers are accepted for doubles.
+    """
+    values = {}
+    for name, value in params.items():
+        value = getattr(value, 'value', value)
+        values[name] = _python_value(name, value)
+    checker = _Checker(values, Pos('parameter expressions', 1, 1), strict=False)
+    return checker.run(check_expressions)
+
+
+def build_batch(config):
+    """Compile a config's batch; raise `ExpressionError` (`BatchErrors` for several)."""
+    from .arena import compile_batch
+    return compile_batch(list(config.expressions), sources=list(config.sources),
+                         check_input=_input_checker(config.inputs),
+                         stale_policy=config.stale_policy)
+
+
+def check_file(path, node_name=NODE_NAME, *, caret=False):
+    """
+    Check a params file for `python -m arena_eval check`: return `(lines, ok)`.
+
+    `lines` are `file:line:col: error: ...` and `file:line:col: warning: ...` in file order
+    (with the source line and a caret under each when `caret`); `ok` is True without errors.
+    """
+    _, errors, warnings = load_params_file(path, node_name)
+    lines = [(e.caret() if caret else e.one_line()) for e in _sorted(errors + warnings)]
+    return lines, not errors
+
+
+# ----- values with positions ---------------------------------------------------------------------
+
+@dataclass
+class _Value:
+    """One flattened parameter value with where it came from."""
+
+    name: str
+    kind: str        # double, integer, string, bool, array, empty, none, mapping, other
+    value: object
+    pos: Pos         # of the value
+    key_pos: Pos     # of its key (where "unknown parameter" warnings point)
+    raw: str = ''    # as written, for hints
+    items: tuple = ()  # for arrays: one _Value per element
+    source: Source | None = None  # for strings: maps columns into the file
+
+
+def _python_value(name, value, element=None):
+    label = f'parameter {name}' if element is None else f'parameter {name}[{element}]'
+    pos = Pos(label, 1, 1)
+    if isinstance(value, bool):
+        kind = 'bool'
+    elif isinstance(value, int):
+        kind = 'integer'
+    elif isinstance(value, float):
+        kind = 'double'
+    elif isinstance(value, str):
+        return _Value(name, 'string', value, pos, pos, repr(value), source=Source(value, label))
+    elif isinstance(value, (list, tuple)) or type(value).__name__ in ('array', 'ndarray'):
+        items = tuple(_python_value(name, v.item() if hasattr(v, 'item') else v, i)
+                      for i, v in enumerate(value))
+        return _Value(name, 'array' if items else 'empty', list(value), pos, pos, items=items)
+    elif value is None:
+        kind = 'none'
+    else:
+        kind = 'other'
+    return _Value(name, kind, value, pos, pos, repr(value))
+
+
+# rcl's params parser: these plain scalars are booleans, integers or doubles, not strings.
+_TRUE = frozenset('Y y yes Yes YES true True TRUE on On ON'.split())
+_FALSE = frozenset('N n no No NO false False FALSE off Off OFF'.split())
+_INT = re.compile(r'^[-+]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$')
+_FLOAT = re.compile(r'^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)$')
+_SPECIAL_FLOAT = re.compile(r'^[-+]?\.?(?:nan|inf|infinity)$', re.IGNORECASE)
+_NULL = frozenset(('', '~', 'null', 'Null', 'NULL'))
+
+
+class _YamlReader:
+    """A params file's YAML, composed with positions and flattened to `_Value`s."""
+
+    def __init__(self, text, file, node_name):
+        self.text = text
+        self.file = file
+        self.node_name = node_name.rstrip('/').rsplit('/', 1)[-1]
+        self.errors = []
+        self.warnings = []
+        self._line_starts = None
+
+    def pos(self, mark, shift=0):
+        return Pos(self.file, mark.line + 1, mark.column + 1 + shift)
+
+    def error(self, message, pos, hint=None):
+        self.errors.append(ExpressionError(message, pos, hint=hint))
+
+    def read(self):
+        """Return ({name: _Value}, anchor Pos for missing parameters), or (None, None)."""
+        try:
+            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            problem = exc.problem or exc.context or 'invalid YAML'
+            hint = exc.context if exc.context and exc.problem else None
+            self.error(f'YAML syntax error: {problem}',
+                       self.pos(mark) if mark else Pos(self.file, 1, 1), hint)
+            return None, None
+        except yaml.YAMLError as exc:
+            # A ReaderError (a control character, say) has a character index, not a mark.
+            index = getattr(exc, 'position', None)
+            pos = Pos(self.file, 1, 1)
+            if isinstance(index, int):
+                line = self.text.count('\n', 0, index)
+                pos = Pos(self.file, line + 1, index - (self.text.rfind('\n', 0, index) + 1) + 1)
+            reason = getattr(exc, 'reason', None) or str(exc).splitlines()[0]
+            self.error(f'invalid YAML: {reason}', pos)
+            return None, None
+        if root is None:
+            self.error('the params file is empty', Pos(self.file, 1, 1),
+                       f'start it with {self.node_name}: ros__parameters:')
+            return None, None
+        if not isinstance(root, yaml.MappingNode):
+            self.error('a params file is a mapping of node names to {ros__parameters: ...}',
+                       self.pos(root.start_mark))
+            return None, None
+        values, anchor, keys = {}, None, []
+        for key, value in root.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            keys.append(str(name))
+            if name is None or not _node_key_matches(name, self.node_name):
+                continue
+            section = self._section(name, key, value)
+            if section is not None:
+                anchor = anchor or section[1]
+                values.update(section[0])
+        if anchor is None and not self.errors:
+            close = difflib.get_close_matches(self.node_name, keys, n=1)
+            hint = (f"did you mean '{close[0]}'?" if close else
+                    f'the file has {", ".join(keys)}; use {self.node_name}: or /**:')
+            self.error(f"no parameters for node '{self.node_name}'",
+                       self.pos(root.start_mark), hint)
+        if anchor is None:
+            return None, None
+        return values, anchor
+
+    def _section(self, name, key, node):
+        if not isinstance(node, yaml.MappingNode):
+            self.error(f"'{name}' must hold a mapping with ros__parameters",
+                       self.pos(node.start_mark))
+            return None
+        params = None
+        for sub_key, sub_value in node.value:
+            sub = sub_key.value if isinstance(sub_key, yaml.ScalarNode) else None
+            if sub == 'ros__parameters':
+                params = (sub_key, sub_value)
+                continue
+            close = difflib.get_close_matches(str(sub), ['ros__parameters'], n=1)
+            self.warnings.append(ConfigWarning(
+                f"unknown key '{sub}' under '{name}' (ignored)", self.pos(sub_key.start_mark),
+                hint=f"did you mean '{close[0]}'?" if close else
+                'parameters go under ros__parameters:'))
+        if params is None:
+            self.error(f"'{name}' has no ros__parameters", self.pos(key.start_mark),
+                       f'write the parameters under {name}: ros__parameters:')
+            return None
+        params_key, params_node = params
+        anchor = self.pos(params_key.start_mark)
+        values = {}
+        if isinstance(params_node, yaml.ScalarNode) and params_node.value in _NULL:
+            return values, anchor
+        if not isinstance(params_node, yaml.MappingNode):
+            self.error('ros__parameters must be a mapping of parameter names to values',
+                       self.pos(params_node.start_mark))
+            return None
+        self._flatten(params_node, '', values, {})
+        return values, anchor
+
+    def _flatten(self, node, prefix, out, seen):
+        for key, value in node.value:
+            if not isinstance(key, yaml.ScalarNode) or not key.value:
+                self.error('a parameter name must be a non-empty string',
+                           self.pos(key.start_mark))
+                continue
+            name = prefix + key.value
+            key_pos = self.pos(key.start_mark)
+            if name in seen:
+                self.error(f"parameter '{name}' is set twice (first at line {seen[name].line})",
+                           key_pos, 'remove one of them')
+                continue
+            seen[name] = key_pos
+            if isinstance(value, yaml.MappingNode):
+                if value.value:
+                    self._flatten(value, name + '.', out, seen)
+                else:
+                    out[name] = _Value(name, 'mapping', {}, self.pos(value.start_mark), key_pos)
+            elif isinstance(value, yaml.SequenceNode):
+                items = []
+                for i, item in enumerate(value.value):
+                    if isinstance(item, yaml.ScalarNode):
+                        items.append(self._scalar(f'{name}[{i}]', item, key_pos))
+                    else:
+                        kind = 'mapping' if isinstance(item, yaml.MappingNode) else 'array'
+                        items.append(_Value(f'{name}[{i}]', kind, None,
+                                            self.pos(item.start_mark), key_pos))
+                out[name] = _Value(name, 'array' if items else 'empty',
+                                   [v.value for v in items], self.pos(value.start_mark), key_pos,
+                                   items=tuple(items))
+            else:
+                out[name] = self._scalar(name, value, key_pos)
+
+    def _scalar(self, name, node, key_pos):
+        raw = node.value
+        quoted = node.style in ('"', "'")
+        if node.style:
+            kind, value = 'string', raw
+        elif raw in _NULL:
+            kind, value = 'none', None
+        elif raw in _TRUE or raw in _FALSE:
+            kind, value = 'bool', raw in _TRUE
+        elif _INT.match(raw):
+            kind, value = 'integer', _c_int(raw)
+        elif _FLOAT.match(raw) or _SPECIAL_FLOAT.match(raw):
+            kind, value = 'double', float(raw.replace('.nan', 'nan').replace('.NaN', 'nan')
+                                          .replace('.NAN', 'nan').replace('.inf', 'inf')
+                                          .replace('.Inf', 'inf').replace('.INF', 'inf'))
+        else:
+            kind, value = 'string', raw
+        pos = self.pos(node.start_mark, 1 if quoted else 0)
+        source = self._source(node, value) if kind == 'string' else None
+        if source is not None:
+            pos = source.pos(1, 1)
+        return _Value(name, kind, value, pos, key_pos, raw if not quoted else repr(raw),
+                      source=source)
+
+    def _source(self, node, text):
+        """Build a `Source` whose positions land on the characters of `text` in the file."""
+        if self._line_starts is None:
+            self._line_starts = [0] + [i + 1 for i, c in enumerate(self.text) if c == '\n']
+        start, end = node.start_mark.index, node.end_mark.index
+        raw = self.text
+        offsets = []
+        at = start + (1 if node.style in ('"', "'") else 0)
+        for i, char in enumerate(text):
+            # Escapes, folded lines and block indentation make the file text differ from the
+            # value: match each character at or shortly after the previous one.
+            limit = end if i == 0 else min(end, at + 64)
+            found = raw.find(char, at, limit)
+            if found >= 0:
+                at = found
+            offsets.append(at)
+            at += 1
+        offsets.append(min(at, max(end, at)))
+        points = tuple(self._line_col(i) for i in offsets)
+        line, col = points[0]
+        return _FileSource(text, self.file, line, col, points)
+
+    def _line_col(self, index):
+        line = bisect.bisect_right(self._line_starts, index) - 1
+        return line + 1, index - self._line_starts[line] + 1
+
+
+@dataclass(frozen=True)
+class _FileSource(Source):
+    """A `Source` that knows the file position of each character (quoted, folded, blocks)."""
+
+    points: tuple = ()
+
+    def pos(self, line_in_text, col_in_text):
+        if not self.points:
+            return super().pos(line_in_text, col_in_text)
+        lines = self.text.split('\n')
+        index = sum(len(text) + 1 for text in lines[:max(line_in_text, 1) - 1])
+        index = min(max(index + col_in_text - 1, 0), len(self.points) - 1)
+        line, col = self.points[index]
+        return Pos(self.file, line, col)
+
+
+def _c_int(raw):
+    """Parse an integer like C's strtol with base 0 (rcl does): 0x10 is 16, 010 is 8."""
+    sign = -1 if raw.startswith('-') else 1
+    digits = raw.lstrip('+-')
+    if digits[:2] in ('0x', '0X'):
+        return sign * int(digits, 16)
+    if len(digits) > 1 and digits.startswith('0'):
+        return sign * int(digits, 8)
+    return sign * int(digits)
+
+
+def _node_key_matches(key, node_name):
+    """`arena_eval`, `/arena_eval`, `/ns/arena_eval`, `/**`, `/*`, `/**/arena_eval`."""
+    last = key.rstrip('/').rsplit('/', 1)[-1]
+    return last in (node_name, '*', '**')
+
+
+# ----- the checks --------------------------------------------------------------------------------
+
+_KIND_NAMES = {'double': 'a double', 'integer': 'an integer', 'string': 'a string',
+               'bool': 'a bool', 'string_array': 'a list of strings'}
+
+
+def _describe(value):
+    if value.kind in ('double', 'integer', 'bool'):
+        noun = {'double': 'the double', 'integer': 'the integer', 'bool': 'the bool'}[value.kind]
+        return f'{noun} {value.raw or value.value}'
+    if value.kind == 'string':
+        return f'the string {value.raw or repr(value.value)}'
+    return {'array': 'a list', 'empty': 'an empty list (which has no type in ROS)',
+            'none': 'no value', 'mapping': 'a mapping'}.get(value.kind, 'an unsupported value')
+
+
+class _Checker:
+    """The validation behind both doors: flattened `_Value`s in, `NodeConfig` out."""
+
+    def __init__(self, values, anchor, *, strict):
+        self.values = values
+        self.anchor = anchor
+        # A params file is strict: ROS itself refuses an integer for a double parameter.
+        self.strict = strict
+        self.errors = []
+        self.warnings = []
+
+    def error(self, message, pos, hint=None, name=None):
+        self.errors.append(ExpressionError(message, pos, name=name, hint=hint))
+
+    def warn(self, message, pos, hint=None):
+        self.warnings.append(ConfigWarning(message, pos, hint=hint))
+
+    def run(self, check_expressions):
+        top, inputs = {}, {}
+        for name, value in self.values.items():
+            if name in _TOP:
+                top[name] = value
+            elif name == 'inputs' or name.startswith('inputs.'):
+                self._input_value(name, value, inputs)
+            elif name in _ROS_OWNED or name.startswith(_ROS_OWNED_PREFIXES):
+                continue
+            else:
+                close = difflib.get_close_matches(name, list(_TOP), n=1)
+                self.warn(f"unknown parameter '{name}' (ignored)", value.key_pos,
+                          f"did you mean '{close[0]}'?" if close else None)
+        settings = {}
+        for spec in _TOP.values():
+            if spec.name in top:
+                settings[spec.name] = self._coerce(spec, top[spec.name], spec.name)
+            else:
+                settings[spec.name] = spec.default
+        input_configs = self._inputs(inputs)
+        texts, sources = self._expressions(top.get('expressions'), input_configs)
+        policy = settings['stale_policy'] if settings['stale_policy'] in STALE_POLICIES else 'nan'
+        if texts and check_expressions:
+            self._compile(texts, sources, input_configs, policy)
+        errors, warnings = _sorted(self.errors), _sorted(self.warnings)
+        if errors:
+            return None, errors, warnings
+        config = NodeConfig(
+            rate_hz=float(settings['rate_hz']),
+            inputs=dict(input_configs),
+            expressions=tuple(texts), sources=tuple(sources), stale_policy=policy,
+            publish_individual=bool(settings['publish_individual']),
+            diagnostics_period=float(settings['diagnostics_period']))
+        return config, errors, warnings
+
+    # ----- single values ----------------------------------------------------------------------
+    _MISSING = object()
+
+    def _coerce(self, spec, value, label):
+        """Return the value of `value` as `spec` says, or _MISSING after recording an error."""
+        kind = value.kind
+        want = spec.ros_type
+        if want == 'double' and kind == 'integer':
+            if self.strict:
+                self.error(f'{label} must be a double, got the integer {value.raw}',
+                           value.pos, f'write {value.value}.0: ROS reads {value.raw} as an '
+                           f'integer and refuses it for a double parameter')
+                return self._MISSING
+            kind = 'double'
+        if want == 'string_array':
+            ok = kind == 'array' and all(item.kind == 'string' for item in value.items)
+        else:
+            ok = kind == want
+        if not ok:
+            hint = None
+            if want == 'string' and kind in ('double', 'integer', 'bool'):
+                hint = f"quote it: '{value.raw}'"
+            elif want == 'integer' and kind == 'double' and float(value.value).is_integer():
+                hint = f'write {int(value.value)}'
+            self.error(f'{label} must be {_KIND_NAMES[want]}, got {_describe(value)}',
+                       value.pos, hint)
+            return self._MISSING
+        result = float(value.value) if want == 'double' else value.value
+        low, high = spec.value_range or (None, None)
+        if low is not None and not low <= result <= high:
+            self.error(f'{label} must be between {low:g} and {high:g}, got {result:g}',
+                       value.pos)
+            return self._MISSING
+        if spec.choices and result not in spec.choices:
+            close = difflib.get_close_matches(str(result), spec.choices, n=1)
+            self.error(f"{label} must be one of {', '.join(map(repr, spec.choices))}, got "
+                       f'{result!r}', value.pos,
+                       f"did you mean '{close[0]}'?" if close else None)
+            return self._MISSING
+        return result
+
+    # ----- inputs -----------------------------------------------------------------------------
+    def _input_value(self, name, value, inputs):
+        parts = name.split('.')
+        if len(parts) == 1:
+            if value.kind != 'mapping':
+                self.error('inputs must be a mapping of input names to {topic: ..., type: ...}',
+                           value.pos)
+            return
+        input_name = parts[1]
+        entry = inputs.setdefault(input_name, {'key_pos': value.key_pos, 'fields': {}})
+        if len(parts) == 2:
+            self.error(f"input '{input_name}' must be a mapping with topic and type",
+                       value.pos, f'{input_name}: {{topic: /{input_name}, type: pkg/msg/Type}}')
+            entry['bad'] = True
+            return
+        if len(parts) == 3 and parts[2] in _INPUT_FIELDS:
+            entry['fields'][parts[2]] = value
+            return
+        close = difflib.get_close_matches(parts[2], list(_INPUT_FIELDS), n=1)
+        self.warn(f"unknown parameter '{name}' (ignored)", value.key_pos,
+                  f"did you mean 'inputs.{input_name}.{close[0]}'?" if close and len(parts) == 3
+                  else 'an input has ' + ', '.join(_INPUT_FIELDS))
+
+    def _inputs(self, inputs):
+        """Check every input; return {name: InputConfig or None (when broken)}."""
+        result = {}
+        for name, entry in inputs.items():
+            pos = entry['key_pos']
+            result[name] = None
+            if not self._input_name_ok(name, pos) or entry.get('bad'):
+                continue
+            fields = entry['fields']
+            settings = {}
+            for field_name, spec in _INPUT_FIELDS.items():
+                label = f'inputs.{name}.{field_name}'
+                if field_name in fields:
+                    settings[field_name] = self._coerce(spec, fields[field_name], label)
+                elif spec.required:
+                    self.error(f"input '{name}' has no {field_name}", pos,
+                               f'add {label}' + (': /' + name if field_name == 'topic' else
+                                                 ': pkg/msg/Type' if field_name == 'type'
+                                                 else ''))
+                    settings[field_name] = self._MISSING
+                else:
+                    settings[field_name] = spec.default
+            topic = settings['topic']
+            if isinstance(topic, str) and not _TOPIC.match(topic):
+                self.error(f"invalid topic name '{topic}'", fields['topic'].pos,
+                           'a topic is /-separated names of letters, digits and _, '
+                           'not starting with a digit')
+                settings['topic'] = self._MISSING
+            msg_type = None
+            if isinstance(settings['type'], str):
+                try:
+                    msg_type = resolve_type(settings['type'])
+                except MessageTypeError as exc:
+                    self.error(exc.message, fields['type'].pos, exc.hint)
+            if msg_type is None or any(v is self._MISSING for v in settings.values()):
+                continue
+            result[name] = InputConfig(name, topic, type_name(msg_type), msg_type,
+                                       float(settings['timeout']), settings['qos'],
+                                       int(settings['depth']))
+        return result
+
+    def _input_name_ok(self, name, pos):
+        problem = None
+        if not _IDENTIFIER.match(name):
+            problem = ('is not a valid name',
+                       'use letters, digits and _, not starting with a digit')
+        elif keyword.iskeyword(name) or keyword.issoftkeyword(name):
+            problem = ('is a Python keyword', 'choose another name')
+        elif name.startswith('__'):
+            problem = ("starts with '__'", 'choose another name')
+        elif name in RESERVED:
+            what = ('a function' if name in CALLABLE else 'a constant' if name in CONSTANTS
+                    else 'a built-in value' if name in BUILTINS else 'a keyword')
+            problem = (f'clashes with {what} of the expression language', 'choose another name')
+        if problem is None:
+            return True
+        self.error(f"input name '{name}' {problem[0]}", pos, problem[1])
+        return False
+
+    # ----- expressions ------------------------------------------------------------------------
+    def _expressions(self, value, inputs):
+        hint = 'write expressions: ["name = expression", ...]'
+        if value is None:
+            self.error('no expressions: the batch is empty', self.anchor, hint)
+            return [], []
+        if value.kind == 'empty':
+            self.error('expressions is empty: the batch needs at least one expression',
+                       value.pos, hint)
+            return [], []
+        if value.kind != 'array':
+            self.error(f'expressions must be a list of strings, got {_describe(value)}',
+                       value.pos, hint)
+            return [], []
+        texts, sources = [], []
+        for i, item in enumerate(value.items):
+            if item.kind != 'string':
+                quoted = f"quote it: '{item.raw}'" if item.raw else hint
+                self.error(f"expressions[{i}] must be a string 'name = expression', got "
+                           f'{_describe(item)}', item.pos, quoted)
+                continue
+            source = item.source or Source(item.value, item.pos.file, item.pos.line,
+                                           item.pos.col)
+            texts.append(item.value)
+            sources.append(source)
+            ahead = _NAME_AHEAD.match(item.value)
+            if ahead and ahead.group(1) in inputs:
+                name = ahead.group(1)
+                self.error(f"output '{name}' has the same name as an input",
+                           source.pos(1, ahead.start(1) + 1),
+                           'rename the expression or the input', name=name)
+        return texts, sources
+
+    def _compile(self, texts, sources, inputs, policy):
+        from .arena import compile_batch
+        try:
+            compile_batch(texts, sources=sources, check_input=_input_checker(inputs),
+                          stale_policy=policy)
+        except BatchErrors as exc:
+            self.errors.extend(exc.errors)
+        except ExpressionError as exc:
+            self.errors.append(exc)
+
+
+def _input_checker(inputs):
+    def check_input(path):
+        return check_path(inputs, path)
+    return check_input
+
+
+def _sorted(errors):
+    def key(error):
+        pos = error.pos
+        return (pos.file or '', pos.line, pos.col) if pos is not None else ('', 0, 0)
+    return sorted(errors, key=key)

@@ -1,0 +1,528 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Input bindings: from message types and field paths to the numbers in a batch's input slots.
+
+An input path is `<input name>.<field>...` with `[i]` indices, like `imu.linear_acceleration.x`
+or `joints.position[2]`. This module owns everything between a subscribed message and the
+batch's `input_buffer`: resolving `pkg/msg/Type` names to classes, checking paths against
+message definitions when a batch is compiled, precompiled getters, and on every tick copying
+the latest fields into the arena with staleness, index and finiteness bookkeeping.
+
+>>> cls = resolve_type('sensor_msgs/Imu')
+>>> type_name(cls)
+'sensor_msgs/msg/Imu'
+>>> message, hint = check_path({'imu': cls}, 'imu.linear_acceleraton.x')
+>>> print(message, '/', hint)
+imu (sensor_msgs/msg/Imu) has no field 'linear_acceleraton' / did you mean 'linear_acceleration'?
+>>> check_path({'imu': cls}, 'imu.angular_velocity.z') is None
+True
+
+Semantics the README documents:
+- An input slot is valid (`input_valid[i] == 1.0`) when its input has a message, the message
+  is not older than the input's `timeout` (receive time, not header stamp; 0 = never stale),
+  and every index of the path is inside the current message's sequences.
+- Counters count messages, not ticks: a message whose field is out of range or non-finite
+  counts once however many ticks it stays the latest.
+- `bool`, integer, `octet` and `char` fields are read as float64 (True is 1.0).
+"""
+
+import difflib
+import importlib
+import math
+from operator import attrgetter
+import re
+
+# The levels of `diagnostic_msgs/msg/DiagnosticStatus`, as ints.
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+
+_NUMERIC = frozenset((
+    'boolean', 'octet', 'char', 'wchar', 'float', 'double', 'long double',
+    'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'))
+# Python values of these types are bytes/str of length 1, read through ord().
+_CHARLIKE = frozenset(('octet', 'char', 'wchar'))
+_TYPE_NAME = re.compile(r'^([A-Za-z][A-Za-z0-9_]*)/(?:(msg)/)?([A-Za-z][A-Za-z0-9_]*)$')
+_PATH_TOKEN = re.compile(r'\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])')
+_ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
+
+
+class MessageTypeError(ValueError):
+    """A `pkg/msg/Type` name that does not name an importable message class."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def resolve_type(name):
+    """
+    Import the message class named `pkg/msg/Type` (or `pkg/Type`).
+
+    Raise `MessageTypeError` with a hint for malformed names, missing packages and missing types.
+    """
+    if not isinstance(name, str):
+        raise MessageTypeError(f'a message type must be a string, not {type(name).__name__}',
+                               'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu')
+    match = _TYPE_NAME.match(name.strip())
+    if match is None:
+        hint = 'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu'
+        parts = name.strip().replace('.', '/').split('/')
+        if len(parts) == 3 and parts[1] in ('srv', 'action'):
+            raise MessageTypeError(f"'{name}' is not a message type",
+                                   f'{parts[1]} types cannot be subscribed to')
+        raise MessageTypeError(f"malformed message type '{name}'", hint)
+    package, _, type_ = match.groups()
+    try:
+        module = importlib.import_module(f'{package}.msg')
+    except ImportError:
+        raise MessageTypeError(f"unknown message package '{package}'",
+                               _package_hint(package)) from None
+    cls = getattr(module, type_, None)
+    if not _is_message_class(cls):
+        names = sorted(n for n in dir(module) if _is_message_class(getattr(module, n, None)))
+        close = difflib.get_close_matches(type_, names, n=1)
+        if close:
+            hint = f"did you mean '{package}/msg/{close[0]}'?"
+        else:
+            hint = f'{package} has {len(names)} message types'
+        raise MessageTypeError(f"package '{package}' has no message type '{type_}'", hint)
+    return cls
+
+
+def type_name(cls):
+    """Return `sensor_msgs/msg/Imu` for the class `sensor_msgs.msg.Imu`."""
+    return f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"
+
+
+def _is_message_class(obj):
+    return isinstance(obj, type) and hasattr(obj, 'get_fields_and_field_types') and hasattr(
+        obj, 'SLOT_TYPES')
+
+
+def _package_hint(package):
+    import pkgutil
+    candidates = difflib.get_close_matches(
+        package, [m.name for m in pkgutil.iter_modules() if m.ispkg], n=3)
+    for candidate in candidates:
+        try:
+            importlib.import_module(f'{candidate}.msg')
+        except ImportError:
+            continue
+        return f"did you mean '{candidate}'?"
+    return 'is its Python package installed and the ROS environment sourced?'
+
+
+def parse_path(path):
+    """
+    Split `joints.position[2]` into its root and steps: `('joints', ('position', 2))`.
+
+    Steps are field names (str) and indices (int). Raise `ValueError` for a malformed path.
+    """
+    root = _ROOT.match(path)
+    if root is None:
+        raise ValueError(f"malformed input path '{path}'")
+    steps = []
+    at = root.end()
+    while at < len(path.rstrip()):
+        token = _PATH_TOKEN.match(path, at)
+        if token is None:
+            raise ValueError(f"malformed input path '{path}'")
+        field, index = token.groups()
+        steps.append(field if field is not None else int(index))
+        at = token.end()
+    return root.group(1), tuple(steps)
+
+
+def format_path(root, steps):
+    """Join a root and steps back into a path: the inverse of `parse_path`."""
+    return root + ''.join(f'[{s}]' if isinstance(s, int) else f'.{s}' for s in steps)
+
+
+class PathError(ValueError):
+    """A path its message type does not have; `message` and `hint` are user-facing."""
+
+    def __init__(self, message, hint=None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _message_class(namespaced):
+    module = importlib.import_module('.'.join(namespaced.namespaces))
+    return getattr(module, namespaced.name)
+
+
+def _describe(slot_type):
+    """Name a rosidl slot type as users write it: double, double[9], sequence<double>."""
+    kind = type(slot_type).__name__
+    if kind == 'BasicType':
+        return slot_type.typename
+    if kind == 'NamespacedType':
+        return f'{slot_type.namespaces[0]}/msg/{slot_type.name}'
+    if kind == 'Array':
+        return f'{_describe(slot_type.value_type)}[{slot_type.size}]'
+    if kind == 'UnboundedSequence':
+        return f'sequence<{_describe(slot_type.value_type)}>'
+    if kind == 'BoundedSequence':
+        return f'sequence<{_describe(slot_type.value_type)}, {slot_type.maximum_size}>'
+    return 'string'
+
+
+def _fields(cls):
+    return dict(zip(cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
+
+
+def _field_list(cls):
+    return ', '.join(cls.get_fields_and_field_types())
+
+
+def resolve_path(msg_type, root, steps):
+    """
+    Walk `steps` through `msg_type`; return the leaf's basic type name (e.g. 'double').
+
+    Raise `PathError` when the path does not lead to a number of this message type. Fixed-size
+    arrays and bounded sequences are bounds-checked here; unbounded sequences at run time.
+    """
+    cls, slot, walked = msg_type, None, root
+    for i, step in enumerate(steps):
+        if isinstance(step, int):
+            kind = type(slot).__name__ if slot is not None else 'NamespacedType'
+            if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
+                what = _describe(slot) if slot is not None else type_name(cls)
+                raise PathError(f"'{walked}' is a {what}, not an array",
+                                f'remove [{step}]')
+            if step < 0:
+                raise PathError(f'negative index in {walked}[{step}]', 'indices count from 0')
+            size = getattr(slot, 'size', None) or getattr(slot, 'maximum_size', None)
+            if size is not None and step >= size:
+                raise PathError(f"index {step} out of range: '{walked}' has {size} elements",
+                                f'use 0..{size - 1}')
+            slot = slot.value_type
+            walked += f'[{step}]'
+        else:
+            if slot is not None:
+                kind = type(slot).__name__
+                if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
+                    noun = 'an array' if kind == 'Array' else 'a sequence'
+                    raise PathError(f"'{walked}' is {noun}: index it before '.{step}'",
+                                    f'e.g. {walked}[0].{step}')
+                if kind != 'NamespacedType':
+                    raise PathError(f"'{walked}' is a {_describe(slot)}, not a message",
+                                    f"remove '.{step}'")
+                cls = _message_class(slot)
+            fields = _fields(cls)
+            if step not in fields:
+                close = difflib.get_close_matches(step, list(fields), n=1)
+                hint = (f"did you mean '{close[0]}'?" if close
+                        else f'{type_name(cls)} has: {_field_list(cls)}')
+                field_path = (walked[len(root) + 1:] + '.' if i else '') + step
+                raise PathError(f"{root} ({type_name(msg_type)}) has no field '{field_path}'",
+                                hint)
+            slot = fields[step]
+            walked += f'.{step}'
+    return _leaf(slot, cls, walked)
+
+
+def _leaf(slot, cls, walked):
+    if slot is None:
+        raise PathError(f"'{walked}' is a {type_name(cls)} message, not a number",
+                        f'pick a field: {_field_list(cls)}')
+    kind = type(slot).__name__
+    if kind == 'BasicType' and slot.typename in _NUMERIC:
+        return slot.typename
+    if kind == 'NamespacedType':
+        sub = _message_class(slot)
+        first = next(iter(sub.get_fields_and_field_types()))
+        raise PathError(f"'{walked}' is a {type_name(sub)} message, not a number",
+                        f'pick a field, e.g. {walked}.{first}')
+    if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
+        noun = 'an array' if kind == 'Array' else 'a sequence'
+        raise PathError(f"'{walked}' is {noun}: index it, e.g. {walked}[0]")
+    if kind == 'BasicType':
+        raise PathError(f"'{walked}' is a {slot.typename}, not a number")
+    raise PathError(f"'{walked}' is a string, not a number")
+
+
+def check_path(inputs, path):
+    """
+    Check an input path against the configured inputs; None when fine, else (message, hint).
+
+    `inputs` maps input names to an `InputConfig` (its `msg_type`), a message class, or None
+    (an input whose type could not be resolved: its paths are not checked, to avoid piling
+    errors on the one that matters).
+    """
+    try:
+        root, steps = parse_path(path)
+    except ValueError as exc:
+        return str(exc), None
+    if root not in inputs:
+        close = difflib.get_close_matches(root, list(inputs), n=1)
+        if close:
+            hint = f"did you mean '{close[0]}'?"
+        elif inputs:
+            hint = 'configured inputs: ' + ', '.join(inputs)
+        else:
+            hint = 'no inputs are configured'
+        what = 'input' if steps else 'name'
+        return f"unknown {what} '{root}'", hint
+    msg_type = inputs[root]
+    msg_type = getattr(msg_type, 'msg_type', msg_type)
+    if msg_type is None:
+        return None
+    try:
+        resolve_path(msg_type, root, steps)
+    except PathError as exc:
+        return exc.message, exc.hint
+    return None
+
+
+def make_getter(msg_type, steps):
+    """
+    Return `get(msg) -> number` for a checked path (steps after the root).
+
+    Runs of field names become one `attrgetter`, so the common paths cost one or two calls.
+    Raises IndexError (from the message's sequence) when an index is beyond its length.
+    """
+    leaf = resolve_path(msg_type, '', steps) if steps else None
+    parts = []
+    names = []
+    for step in steps:
+        if isinstance(step, int):
+            if names:
+                parts.append(attrgetter('.'.join(names)))
+                names = []
+            parts.append(step)
+        else:
+            names.append(step)
+    if names:
+        parts.append(attrgetter('.'.join(names)))
+    get = _compose(parts)
+    if leaf in _CHARLIKE:
+        return lambda msg: _charlike(get(msg))
+    return get
+
+
+def _compose(parts):
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2 and not isinstance(parts[0], int) and isinstance(parts[1], int):
+        field, index = parts
+        return lambda msg: field(msg)[index]
+
+    def get(msg):
+        value = msg
+        for part in parts:
+            value = value[part] if isinstance(part, int) else part(value)
+        return value
+    return get
+
+
+def _charlike(value):
+    if isinstance(value, (bytes, str)):
+        return ord(value) if len(value) == 1 else math.nan
+    return value
+
+
+def qos_profile(input_config):
+    """Return the rclpy `QoSProfile` for an input: its `qos` name with its `depth`."""
+    from rclpy.qos import (QoSDurabilityPolicy, QoSHistoryPolicy, QoSProfile,
+                           QoSReliabilityPolicy, qos_profile_sensor_data,
+                           qos_profile_system_default)
+    depth = input_config.depth
+    if input_config.qos == 'reliable':
+        return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth,
+                          reliability=QoSReliabilityPolicy.RELIABLE,
+                          durability=QoSDurabilityPolicy.VOLATILE)
+    base = qos_profile_system_default if input_config.qos == 'system_default' else (
+        qos_profile_sensor_data)
+    return QoSProfile(history=QoSHistoryPolicy.KEEP_LAST, depth=depth,
+                      reliability=base.reliability, durability=base.durability)
+
+
+class InputBindings:
+    """
+    The latest message of every input and the copy of its fields into a batch's input slots.
+
+    Two sides, two threads allowed: `on_message` (subscription side, never blocks) stores the
+    latest message; `copy_latest` (tick side, every tick) reads it. Each shared field below is
+    a list slot written only by `on_message` and read by `copy_latest`; single slot stores are
+    atomic under the GIL, so no lock is taken on either side. A tick that races a message sees
+    the previous or the new message, both consistent enough for a 1-tick decision.
+
+    >>> from arena_eval.config import config_from_parameters  # doctest: +SKIP
+    >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
+    >>> bindings.on_message('imu', msg, time.monotonic_ns())    # doctest: +SKIP
+    >>> bindings.copy_latest(time.monotonic_ns()); batch.step(0.001)  # doctest: +SKIP
+    """
+
+    def __init__(self, config, batch):
+        self.config = config
+        names = tuple(config.inputs)
+        self.names = names
+        self._index = {name: i for i, name in enumerate(names)}
+        n = len(names)
+        # Written by on_message only (see the class docstring).
+        self._msgs = [None] * n
+        self._recv_ns = [0] * n
+        self._received = [0] * n
+        # Written by copy_latest only.
+        self._copied = [0] * n        # value of _received when last copied
+        self._fresh = [False] * n
+        # Written by set_type_mismatch (node side), read by status.
+        self._mismatch = [None] * n
+        self._timeout_ns = [int(round(config.inputs[name].timeout * 1e9)) for name in names]
+
+        self.paths = tuple(batch.inputs)
+        groups = [[] for _ in names]
+        self._slot_input = []
+        for slot, path in enumerate(self.paths):
+            root, steps = parse_path(path)
+            if root not in self._index:
+                raise ValueError(f"input path '{path}' has no configured input '{root}'")
+            msg_type = config.inputs[root].msg_type
+            groups[self._index[root]].append((slot, make_getter(msg_type, steps)))
+            self._slot_input.append(self._index[root])
+        self._groups = tuple((i, tuple(group)) for i, group in enumerate(groups) if group)
+        m = len(self.paths)
+        # Per slot, written by copy_latest only.
+        self.out_of_range = [0] * m   # messages whose sequence was too short for the index
+        self.non_finite = [0] * m     # messages with a nan/inf value in this field
+        self._oor_len = [-1] * m      # sequence length of the latest message when too short
+        self._nonfinite_now = [False] * m
+        self._buffer = _fast_view(batch.input_buffer)
+        self._valid = _fast_view(batch.input_valid)
+        for slot in range(m):
+            self._valid[slot] = 0.0
+
+    # ----- subscription side ----------------------------------------------------------------
+    def on_message(self, input_name, msg, now_ns):
+        """Store `msg` as the latest of `input_name`, received at `now_ns` (monotonic ns)."""
+        i = self._index[input_name]
+        self._msgs[i] = msg
+        self._recv_ns[i] = now_ns
+        self._received[i] += 1
+
+    def set_type_mismatch(self, input_name, other_type):
+        """Report (or clear, with None) a publisher of another type on the input's topic."""
+        self._mismatch[self._index[input_name]] = other_type
+
+    # ----- tick side ------------------------------------------------------------------------
+    def copy_latest(self, now_ns):
+        """Copy the latest fields into the batch's inputs and mark each slot valid or not."""
+        buffer, valid, msgs, fresh = self._buffer, self._valid, self._msgs, self._fresh
+        for i, group in self._groups:
+            received = self._received[i]
+            msg = msgs[i]
+            timeout = self._timeout_ns[i]
+            ok = msg is not None and (timeout == 0 or now_ns - self._recv_ns[i] <= timeout)
+            fresh[i] = ok
+            if not ok:
+                for slot, _ in group:
+                    valid[slot] = 0.0
+                continue
+            new = received != self._copied[i]
+            self._copied[i] = received
+            for slot, get in group:
+                try:
+                    value = get(msg)
+                except IndexError:
+                    valid[slot] = 0.0
+                    if new:
+                        self._index_error(slot, msg)
+                    continue
+                buffer[slot] = value
+                valid[slot] = 1.0
+                if new:
+                    self._oor_len[slot] = -1
+                    # x - x is 0.0 for every finite x and nan for nan and +-inf.
+                    bad = value - value != 0.0
+                    self._nonfinite_now[slot] = bad
+                    if bad:
+                        self.non_finite[slot] += 1
+
+    def _index_error(self, slot, msg):
+        self.out_of_range[slot] += 1
+        self._oor_len[slot] = _sequence_length(self.paths[slot], msg)
+
+    # ----- reporting (node side, once per diagnostics period) -------------------------------
+    def messages_received(self, input_name):
+        return self._received[self._index[input_name]]
+
+    def status(self, now_ns):
+        """
+        Per input: (name, level, message, {key: text}) for a `DiagnosticStatus`.
+
+        Levels are the DiagnosticStatus ones as ints (OK, WARN, ERROR, STALE of this module).
+        """
+        result = []
+        for i, name in enumerate(self.names):
+            cfg = self.config.inputs[name]
+            msg = self._msgs[i]
+            age_ms = (now_ns - self._recv_ns[i]) / 1e6 if msg is not None else None
+            slots = [s for s, owner in enumerate(self._slot_input) if owner == i]
+            errors, warnings = [], []
+            level, text = OK, 'ok'
+            if self._mismatch[i] is not None:
+                errors.append(f'publisher of type {self._mismatch[i]} on {cfg.topic} '
+                              f'(expected {cfg.type_name})')
+            for slot in slots:
+                if self._oor_len[slot] >= 0:
+                    errors.append(f'{self.paths[slot]} out of range '
+                                  f'({self._oor_len[slot]} elements)')
+            if msg is not None and cfg.timeout > 0 and age_ms > cfg.timeout * 1e3:
+                warnings.append(f'stale: {age_ms:.0f} ms old '
+                                f'(timeout {cfg.timeout * 1e3:.0f} ms)')
+            for slot in slots:
+                if msg is not None and self._nonfinite_now[slot]:
+                    warnings.append(f'non-finite value in {self.paths[slot]}')
+            if errors:
+                level, text = ERROR, '; '.join(errors + warnings)
+            elif msg is None:
+                level, text = STALE, 'no message yet'
+            elif warnings:
+                level, text = WARN, '; '.join(warnings)
+            values = {
+                'Topic': cfg.topic,
+                'Type': cfg.type_name,
+                'Timeout (ms)': f'{cfg.timeout * 1e3:g}' if cfg.timeout > 0 else 'never',
+                'Messages received': str(self._received[i]),
+                'Age (ms)': f'{age_ms:.1f}' if age_ms is not None else '-',
+                'Index out of range': str(sum(self.out_of_range[s] for s in slots)),
+                'Non-finite values': str(sum(self.non_finite[s] for s in slots)),
+            }
+            result.append((name, level, text, values))
+        return result
+
+
+def _sequence_length(path, msg):
+    """Length of the sequence whose index failed in `path` for `msg` (for the status text)."""
+    _, steps = parse_path(path)
+    value = msg
+    for step in steps:
+        try:
+            value = value[step] if isinstance(step, int) else getattr(value, step)
+        except IndexError:
+            return len(value)
+    return 0
+
+
+def _fast_view(array):
+    """Item stores through a memoryview cost half of numpy's; fall back to the array."""
+    try:
+        view = memoryview(array)
+    except (TypeError, ValueError):
+        return array
+    return view if view.format == 'd' and view.ndim == 1 else array
