@@ -1,0 +1,197 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The preallocated arena and `Batch`: a compiled batch, its buffers, and the one-call `step()`.
+
+`compile_batch()` compiles statements into a `Program` and packs it into ONE int64 numpy block:
+a header, the instruction rows, the OUTPUT dependency lists, then the float64 arena (dt, t,
+inputs, valid flags, outputs, constants, registers, state). The kernel gets the block's address
+as an integer, so a step passes no array and allocates nothing. Nothing here grows after
+`compile_batch()` returns: inputs are written into `input_buffer`, outputs read from
+`output_buffer`, both numpy views into the block.
+
+>>> batch = compile_batch(['norm = hypot(v.x, v.y)', 'slow = lowpass(norm, 0.1)'])
+>>> batch.inputs, batch.outputs
+(('v.x', 'v.y'), ('norm', 'slow'))
+>>> batch.input_buffer[:] = (3.0, 4.0)
+>>> batch.step(0.001)
+>>> batch.output_buffer.tolist()
+[5.0, 5.0]
+>>> batch.evaluate({'v.x': 0.0, 'v.y': 0.0}, dt=0.1)['slow'] < 5.0
+True
+"""
+
+import math
+import types
+import weakref
+
+import numpy as np
+
+from . import kernel
+from . import program as pg
+from .language.compile import compile_program
+
+
+def compile_batch(statements, *, sources=None, check_input=None, stale_policy='nan'):
+    """
+    Compile `'name = expr'` statements into a ready-to-step `Batch`.
+
+    `sources`: optional list of `Source`, parallel to `statements`, so errors point into a params
+    file. `check_input(path)`: returns None to accept an input path, or a message (or
+    `(message, hint)`) to reject it. `stale_policy`: 'nan' or 'hold' (see `Batch`). Raises
+    `ExpressionError` (`BatchErrors` when there are several errors).
+    """
+    _policy_code(stale_policy)
+    program = compile_program(statements, sources=sources, check_input=check_input)
+    return Batch(program, stale_policy)
+
+
+def _policy_code(policy):
+    try:
+        return pg.POLICIES[policy]
+    except (KeyError, TypeError):
+        raise ValueError(f"stale_policy must be 'nan' or 'hold', not {policy!r}") from None
+
+
+def pack(program, policy='nan'):
+    """Lay `program` out in one int64 block: header, rows, dependency lists, float64 arena."""
+    layout = program.layout
+    code_at = pg.HEADER_WORDS
+    deps_at = code_at + program.code.size
+    mem_at = deps_at + program.deps.size
+    block = np.zeros(mem_at + layout.n_slots, dtype=np.int64)
+    head = block[:pg.HEADER_WORDS]
+    head[pg.H_NOPS] = program.n_ops
+    head[pg.H_NEXEC] = program.n_exec
+    head[pg.H_CODE] = code_at
+    head[pg.H_DEPS] = deps_at
+    head[pg.H_NDEPS] = program.deps.size
+    head[pg.H_MEM] = mem_at
+    head[pg.H_NMEM] = layout.n_slots
+    head[pg.H_NINPUTS] = layout.n_inputs
+    head[pg.H_VALID] = layout.valid_base
+    head[pg.H_POLICY] = _policy_code(policy)
+    head[pg.H_STATE] = layout.state_base
+    head[pg.H_NSTATE] = layout.n_state
+    block[code_at:deps_at] = program.code.ravel()
+    block[deps_at:mem_at] = program.deps
+    mem = block[mem_at:].view(np.float64)
+    mem[layout.input_base:layout.valid_base] = math.nan
+    mem[layout.valid_base:layout.output_base] = 1.0
+    mem[layout.output_base:layout.const_base] = math.nan
+    for slot, value in program.constants:
+        mem[slot] = value
+    return block, mem
+
+
+# Blocks kept alive by the `step` methods bound to their address: a `step` taken from a Batch
+# stays valid after the Batch is gone. Guarded by the GIL (plain dict operations).
+_BLOCKS = {}
+
+
+def _bind(entry, block):
+    """Bind `entry(address, dt)` to `block`'s address; the block lives as long as the method."""
+    step = types.MethodType(entry, block.ctypes.data)
+    _BLOCKS[id(step)] = block
+    weakref.finalize(step, _BLOCKS.pop, id(step), None)
+    return step
+
+
+class Batch:
+    """
+    A compiled batch ready to step: the block, its numpy views, and the one-call `step(dt)`.
+
+    - `inputs`: input paths in slot order; `input_buffer[i]` holds `inputs[i]`.
+    - `outputs`: output names in statement order; `output_buffer[i]` holds `outputs[i]`.
+    - `input_buffer`, `input_valid`, `output_buffer`: float64 views into the arena. Write
+      inputs and their valid flags (nonzero: fresh; 0.0: stale or missing) before `step()`,
+      read outputs after it. Inputs start as nan and valid (1.0); outputs start as nan.
+    - `output_inputs`: `{output: (input paths it depends on, transitively)}`.
+    - `stale_policy`: 'nan' (an output that depends on an input whose valid flag is 0.0
+      becomes nan) or 'hold' (it keeps its last value). Settable between steps.
+    - `program`: the `Program`; `n_ops`: its number of rows.
+
+    `step(dt)` is bound in `__init__` straight to the kernel's compiled entry point with the
+    block's address as its first argument, so calling it is one C call: no Python frame, no
+    allocation (a method object prepends the address without building anything).
+    """
+
+    def __init__(self, program, stale_policy='nan'):
+        self.program = program
+        self._block, self._mem = pack(program, stale_policy)
+        layout = program.layout
+        self.inputs = program.inputs
+        self.outputs = program.outputs
+        self.output_inputs = dict(zip(program.outputs, program.output_inputs, strict=True))
+        self.input_buffer = self._mem[layout.input_base:layout.valid_base]
+        self.input_valid = self._mem[layout.valid_base:layout.output_base]
+        self.output_buffer = self._mem[layout.output_base:layout.const_base]
+        self._state = self._mem[layout.state_base:layout.n_slots]
+        self.step = _bind(kernel.entry_point(program.n_ops), self._block)
+
+    def step(self, dt):  # documents the API; __init__ shadows it with the bound fast path
+        """Run one step with this `dt` (seconds): ONE kernel call, no allocation."""
+        kernel.run(self._block.ctypes.data, dt)
+
+    @property
+    def n_ops(self):
+        return self.program.n_ops
+
+    @property
+    def stale_policy(self):
+        return {v: k for k, v in pg.POLICIES.items()}[int(self._block[pg.H_POLICY])]
+
+    @stale_policy.setter
+    def stale_policy(self, policy):
+        self._block[pg.H_POLICY] = _policy_code(policy)
+
+    @property
+    def t(self):
+        """Return the seconds stepped since compiling or the last reset: the language's `t`."""
+        return float(self._mem[pg.T_SLOT])
+
+    def reset(self):
+        """Put stateful functions back to their first tick, `t` to 0 and outputs to nan."""
+        self._state[:] = 0.0
+        self._mem[pg.DT_SLOT] = 0.0
+        self._mem[pg.T_SLOT] = 0.0
+        self.output_buffer[:] = math.nan
+
+    def evaluate(self, values, dt=0.001):
+        """
+        Set every input from `{path: value}` (all marked fresh), step once, return the outputs.
+
+        Convenience for tools and tests; it allocates. Every input must be given: a missing or
+        unknown path raises ValueError naming them all.
+        """
+        missing = [name for name in self.inputs if name not in values]
+        unknown = [name for name in values if name not in self.inputs]
+        problems = []
+        if missing:
+            problems.append('missing input values: ' + ', '.join(missing))
+        if unknown:
+            problems.append('unknown inputs: ' + ', '.join(map(str, unknown)))
+        if problems:
+            raise ValueError('; '.join(problems))
+        for i, name in enumerate(self.inputs):
+            self.input_buffer[i] = float(values[name])
+        self.input_valid[:] = 1.0
+        self.step(dt)
+        return dict(zip(self.outputs, self.output_buffer.tolist(), strict=True))
+
+    def disassemble(self):
+        """Return the program as text, one line per instruction (see `disassemble`)."""
+        from .language.disassemble import disassemble
+        return disassemble(self.program)

@@ -1,0 +1,551 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+A batch of named expressions -> one `Program`: names resolved, dependency order, folding, CSE.
+
+The compiler never evaluates an expression itself: constant folding calls `TABLE[f].fold`, and
+everything else becomes rows for the kernel. What it does, in order:
+
+1. parse every statement (`parse.parse_statement`), collecting every error;
+2. resolve every name: another statement's name is a reference (its register, no copy), `dt`
+   and `t` are built-in slots, a path with a dot or an index (`imu.x`, `joints.position[2]`) is
+   an input (one slot per distinct path, in first-seen order), anything else is an error with
+   a "did you mean" hint; `check_input(path)` may reject a path;
+3. reject duplicate names, names that are also an input's root, and reference cycles;
+4. emit the statements in dependency order (stable: among the statements whose references are
+   ready, the earliest first) through one `_emit()` that also records each row's source
+   position and checks the limits of `program.py`;
+5. fold calls of stateless functions whose arguments are all constants, share every
+   subexpression across the whole batch (hash-consing on opcode and operand slots, so
+   `a + b` and `b + a` share too), and share stateful calls with identical arguments: their
+   state evolves identically, so one state block serves both;
+6. append one OUTPUT row per statement, in statement order, with the inputs it depends on.
+
+A batch with any error raises `ExpressionError` (`BatchErrors` when there are several) and never
+reaches the kernel.
+
+>>> program = compile_program(['a = x.y * 2', 'b = a + x.y * 2'])
+>>> program.inputs, program.outputs, program.n_ops
+(('x.y',), ('a', 'b'), 4)
+"""
+
+import difflib
+import heapq
+import struct
+
+from .errors import BatchErrors, ExpressionError, Source
+from .functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MUL, OUTPUT, POW, RESERVED, TABLE,
+                        WHERE)
+from .tree import Call, Num, Ref, Statement
+from .. import program as pg
+
+_BUILTIN_SLOTS = {'dt': pg.DT_SLOT, 't': pg.T_SLOT}
+
+
+def compile_program(statements, *, sources=None, check_input=None):
+    """
+    Compile `statements` (`'name = expr'` strings or parsed `Statement`s) into a `Program`.
+
+    `sources` is an optional list parallel to `statements` of `Source`s, so errors point into the
+    file the text came from. `check_input(path)` returns None when the input path is fine, or a
+    message (or `(message, hint)`) to reject it with, placed at the path. Raises
+    `ExpressionError`, or `BatchErrors` listing every error found.
+    """
+    if isinstance(statements, (str, bytes)) or not hasattr(statements, '__len__'):
+        raise TypeError('statements must be a list of strings')
+    if sources is not None and len(sources) != len(statements):
+        raise ValueError('sources must be parallel to statements')
+    return _Compiler(check_input).run(list(statements), sources)
+
+
+class _Abort(Exception):
+    """A limit was exceeded: stop compiling this batch at once."""
+
+
+def is_path(name):
+    """Say whether a name is an input path (`imu.x`, `joints.position[2]`), not a plain name."""
+    return '.' in name or '[' in name
+
+
+def path_root(path):
+    """Return the input name a path starts with: `imu` for `imu.angular_velocity.z`."""
+    for i, char in enumerate(path):
+        if char in '.[':
+            return path[:i]
+    return path
+
+
+def _walk(node):
+    """Yield every node of a tree, pre-order, arguments left to right (no recursion)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        if isinstance(node, Call):
+            stack.extend(reversed(node.args))
+
+
+def error_at(stmt, message, pos, span=1, hint=None):
+    """Build an `ExpressionError` at file position `pos` inside statement `stmt`."""
+    source = stmt.source if isinstance(stmt.source, Source) else None
+    source_line = caret_col = None
+    if source is not None and pos is not None:
+        line_in_text = pos.line - source.line + 1
+        caret_col = pos.col - source.col + 1 if line_in_text <= 1 else pos.col
+        source_line = source.text_line(line_in_text)
+    return ExpressionError(message, pos, name=stmt.name, source_line=source_line,
+                           caret_col=caret_col, caret_len=span, hint=hint)
+
+
+class _Compiler:
+    """The state of compiling one batch; see the module docstring for the passes."""
+
+    def __init__(self, check_input):
+        self.check_input = check_input
+        self.errors = []
+        self.stmts = []
+        self.index = {}          # statement name -> statement index
+        self.inputs = {}         # input path -> input index, first-seen order
+        self.const_index = {}    # float bits -> constant index
+        self.const_values = []
+        self.n_regs = 0
+        self.n_state = 0
+        self.rows = []           # [op, dst, a, b, c]; operands as (kind, index) until relocated
+        self.where = []          # (statement index, column) per row
+        self.cse = {}
+        self.reg_owner = {}      # register -> name of the first statement whose value it is
+        self.values = {}         # statement index -> its value, once emitted
+        self.at = (0, 0)         # (statement index, column) given to the rows being emitted
+
+    # ----- passes ---------------------------------------------------------------------------
+    def run(self, statements, sources):
+        if not statements:
+            raise ExpressionError('empty batch: there are no expressions to compile',
+                                  hint="give at least one 'name = expression'")
+        broken = self._parse(statements, sources)
+        good = self._names()
+        refs, direct = self._resolve(good, broken)
+        self._check_roots(good)
+        self._check_cycles(good, refs)
+        try:
+            order = self._order(good, refs)
+            for i in order:
+                value = self._statement(i)
+                if value is not None:
+                    self.values[i] = value
+            if not self.errors:
+                self._fuse()
+                self._outputs(order, refs, direct)
+        except _Abort:
+            pass
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else BatchErrors(self.errors)
+        return self._program()
+
+    def _parse(self, statements, sources):
+        """Parse every statement; return the names of those that failed (to mute knock-ons)."""
+        from .parse import parse_statement
+        broken = set()
+        for i, text in enumerate(statements):
+            if isinstance(text, Statement):
+                self.stmts.append(text)
+                continue
+            try:
+                self.stmts.append(parse_statement(text, sources[i] if sources else None))
+            except ExpressionError as exc:
+                self.errors.extend(exc.errors if isinstance(exc, BatchErrors) else [exc])
+                self.stmts.append(None)
+                if exc.name:
+                    broken.add(exc.name)
+        return broken
+
+    def _names(self):
+        good = []
+        for i, stmt in enumerate(self.stmts):
+            if stmt is None:
+                continue
+            if stmt.name in self.index:
+                first = self.stmts[self.index[stmt.name]]
+                self.errors.append(error_at(
+                    stmt, f"duplicate expression name '{stmt.name}'", stmt.pos, len(stmt.name),
+                    hint=f'first defined at {first.pos}'))
+            elif stmt.name in RESERVED:
+                self.errors.append(error_at(stmt, f"'{stmt.name}' is reserved", stmt.pos,
+                                            len(stmt.name), hint='choose another name'))
+            else:
+                self.index[stmt.name] = i
+                good.append(i)
+        return good
+
+    def _resolve(self, good, broken):
+        """Classify every `Ref`; return per statement its references and direct inputs."""
+        refs = {i: [] for i in good}
+        direct = {i: set() for i in good}
+        checked = {}
+        for i in good:
+            stmt = self.stmts[i]
+            for node in _walk(stmt.expr):
+                if not isinstance(node, Ref):
+                    continue
+                name = node.name
+                if name in self.index:
+                    refs[i].append((self.index[name], node))
+                elif name in BUILTINS or name in CONSTANTS:
+                    continue
+                elif is_path(name):
+                    self.inputs.setdefault(name, len(self.inputs))
+                    direct[i].add(name)
+                    if name not in checked:
+                        checked[name] = True
+                        self._check_input(stmt, node)
+                elif name in broken:
+                    refs[i].append((None, node))  # its own error is reported already
+                else:
+                    self.errors.append(error_at(stmt, f"unknown name '{name}'", node.pos,
+                                                node.span, hint=self._unknown_hint(name)))
+                    refs[i].append((None, node))
+        return refs, direct
+
+    def _unknown_hint(self, name):
+        roots = {path_root(p): p for p in self.inputs}
+        if name in roots:
+            return f"'{name}' is an input; use one of its fields, like {roots[name]}"
+        close = difflib.get_close_matches(
+            name, list(self.index) + list(CONSTANTS) + list(BUILTINS), n=1)
+        if close:
+            return f"did you mean '{close[0]}'?"
+        return 'input fields are written as paths, like imu.angular_velocity.z'
+
+    def _check_input(self, stmt, node):
+        if self.check_input is None:
+            return
+        verdict = self.check_input(node.name)
+        if verdict is None:
+            return
+        message, hint = (verdict, None) if isinstance(verdict, str) else verdict
+        self.errors.append(error_at(stmt, message, node.pos, node.span, hint=hint))
+
+    def _check_roots(self, good):
+        roots = {}
+        for path in self.inputs:
+            roots.setdefault(path_root(path), path)
+        for i in good:
+            stmt = self.stmts[i]
+            if stmt.name in roots:
+                self.errors.append(error_at(
+                    stmt, f"'{stmt.name}' names both an expression and an input "
+                          f'({roots[stmt.name]})', stmt.pos, len(stmt.name),
+                    hint='rename the expression'))
+
+    def _check_cycles(self, good, refs):
+        """Report each strongly connected group of references once, as `cycle: a -> b -> a`."""
+        for group in _strongly_connected(good, refs):
+            start = min(group)
+            if len(group) == 1 and all(j != start for j, _ in refs[start]):
+                continue
+            path, via = _cycle_path(start, group, refs)
+            names = ' -> '.join(self.stmts[j].name for j in path + [start])
+            self.errors.append(error_at(self.stmts[start], f'cycle: {names}', via.pos,
+                                        via.span, hint='an expression cannot depend on itself'))
+
+    def _order(self, good, refs):
+        """Dependency order, stable w.r.t. statement order; statements in cycles are left out."""
+        waiting = {i: {j for j, _ in refs[i]} for i in good}
+        users = {i: [] for i in good}
+        for i in good:
+            for j in waiting[i]:
+                if j in users:
+                    users[j].append(i)
+        ready = [i for i in good if not waiting[i]]
+        heapq.heapify(ready)
+        order = []
+        while ready:
+            i = heapq.heappop(ready)
+            order.append(i)
+            for user in users[i]:
+                waiting[user].discard(i)
+                if not waiting[user]:
+                    heapq.heappush(ready, user)
+        return order
+
+    # ----- emitting -------------------------------------------------------------------------
+    def _statement(self, i):
+        """Emit statement `i`; return its value, or None if it (or what it uses) failed."""
+        stmt = self.stmts[i]
+        self.at = (i, stmt.pos.col)
+        try:
+            value = self._value(stmt.expr, stmt)
+        except RecursionError:
+            self.errors.append(error_at(stmt, 'expression is nested too deeply', stmt.pos,
+                                        hint='split it into several named expressions'))
+            return None
+        if value is not None and value[0] == 'r':
+            self.reg_owner.setdefault(value, stmt.name)
+        return value
+
+    def _value(self, node, stmt):
+        if isinstance(node, Num):
+            return self._const(node.value)
+        if isinstance(node, Ref):
+            return self._ref(node)
+        entry = TABLE[node.func]
+        args = [self._value(arg, stmt) for arg in node.args]
+        if any(arg is None for arg in args):
+            return None
+        for k in entry.const_args:
+            if not self._window_ok(entry, node, k, args[k], stmt):
+                return None
+        consts = [self._const_value(arg) for arg in args]
+        if not entry.stateful and None not in consts:
+            return self._const(entry.fold(*consts))
+        self.at = (self.at[0], node.pos.col)
+        op = entry.opcode
+        if entry.max_args is None:  # n-ary min/max: a chain of the binary row
+            value = args[0]
+            for arg in args[1:]:
+                value = self._emit(op, value, arg)
+            return value
+        if op == WHERE and consts[0] is not None:
+            return args[1] if consts[0] != 0.0 else args[2]
+        if op == POW and consts[1] == 2.0:
+            return self._emit(MUL, args[0], args[0])  # x * x: no libm call, same result
+        if entry.stateful:
+            param = int(consts[1]) if entry.window_arg is not None else (
+                args[1] if len(args) > 1 else 0)
+            size = pg.state_size(entry.name, param if entry.window_arg is not None else 0)
+            return self._emit(op, args[0], param, state=size)
+        return self._emit(op, *args)
+
+    def _ref(self, node):
+        name = node.name
+        if name in self.index:
+            return self.values.get(self.index[name])
+        if name in _BUILTIN_SLOTS:
+            return ('b', _BUILTIN_SLOTS[name])
+        if name in CONSTANTS:
+            return self._const(CONSTANTS[name])
+        if name in self.inputs:
+            return ('i', self.inputs[name])
+        return None
+
+    def _window_ok(self, entry, node, k, value, stmt):
+        arg = node.args[k]
+        n = self._const_value(value)
+        if n is not None and 1 <= n <= MAX_WINDOW and n == int(n):
+            return True
+        what = 'a constant' if n is None else f'{n:g}'
+        self.errors.append(error_at(
+            stmt, f'the window of {entry.name}() must be a constant integer in 1..{MAX_WINDOW}, '
+                  f'got {what}', arg.pos, arg.span,
+            hint='the window is fixed when the batch is compiled'))
+        return False
+
+    def _const(self, value):
+        value = float(value)
+        key = struct.pack('<d', value)  # bits: 0.0 and -0.0 stay apart, nans share a slot
+        index = self.const_index.get(key)
+        if index is None:
+            index = self.const_index[key] = len(self.const_values)
+            self.const_values.append(value)
+            self._check_slots()
+        return ('c', index)
+
+    def _const_value(self, value):
+        return self.const_values[value[1]] if value[0] == 'c' else None
+
+    def _emit(self, op, a, b=0, c=0, state=0):
+        """Append one row (or reuse an identical one); the one place rows are made."""
+        if op in pg.COMMUTATIVE and b < a:
+            a, b = b, a
+        key = (op, a, b, c)
+        hit = self.cse.get(key)
+        if hit is not None:
+            return hit
+        if state:
+            c = ('s', self.n_state)
+            self.n_state += state
+            if self.n_state > pg.MAX_STATE:
+                self._abort(f'the batch needs more than {pg.MAX_STATE} slots of state',
+                            'use smaller windows in mean/minimum/maximum')
+        dst = self.cse[key] = ('r', self.n_regs)
+        self.n_regs += 1
+        self._check_slots()
+        self._row(op, dst, a, b, c)
+        return dst
+
+    def _row(self, op, dst, a, b, c):
+        if len(self.rows) >= pg.MAX_OPS:
+            self._abort(f'the batch needs more than {pg.MAX_OPS} instructions',
+                        'split it over several nodes')
+        self.rows.append([op, dst, a, b, c])
+        self.where.append(self.at)
+
+    def _check_slots(self):
+        if self.n_regs + len(self.const_values) + 2 * len(self.inputs) > pg.MAX_SLOTS:
+            self._abort(f'the batch needs more than {pg.MAX_SLOTS} arena slots',
+                        'split it over several nodes')
+
+    def _abort(self, message, hint):
+        stmt = self.stmts[self.at[0]]
+        self.errors.append(error_at(stmt, message, stmt.pos, len(stmt.name), hint=hint))
+        raise _Abort()
+
+    def _fuse(self):
+        """Turn `add(mul(x, y), z)` into `muladd(x, y, z)` where the product has no other use."""
+        uses = {}
+        for row in self.rows:
+            for field in row[2:]:
+                if isinstance(field, tuple) and field[0] == 'r':
+                    uses[field] = uses.get(field, 0) + 1
+        for value in self.values.values():
+            uses[value] = uses.get(value, 0) + 1
+        producer = {row[1]: k for k, row in enumerate(self.rows)}
+        dead = set()
+        for row in self.rows:
+            if row[0] != ADD:
+                continue
+            for product, other in ((row[2], row[3]), (row[3], row[2])):
+                k = producer.get(product)
+                if k is not None and self.rows[k][0] == MUL and uses[product] == 1:
+                    row[:] = [pg.MULADD, row[1], self.rows[k][2], self.rows[k][3], other]
+                    dead.add(k)
+                    break
+        if dead:
+            keep = [k for k in range(len(self.rows)) if k not in dead]
+            self.rows = [self.rows[k] for k in keep]
+            self.where = [self.where[k] for k in keep]
+
+    # ----- outputs and layout ---------------------------------------------------------------
+    def _outputs(self, order, refs, direct):
+        """Append the OUTPUT rows, in statement order, with each output's inputs (transitive)."""
+        uses = {}
+        for i in order:
+            used = set(direct[i])
+            for j, _ in refs[i]:
+                used |= uses[j]
+            uses[i] = used
+        self.deps = []
+        self.output_inputs = []
+        for out, i in enumerate(sorted(order)):
+            names = tuple(sorted(uses[i], key=self.inputs.__getitem__))
+            self.output_inputs.append(names)
+            self.at = (i, self.stmts[i].pos.col)
+            self._row(OUTPUT, ('o', out), self.values[i], len(self.deps), len(names))
+            self.deps.extend(self.inputs[name] for name in names)
+
+    def _program(self):
+        import numpy as np
+        # Registers in the order rows write them: fusion leaves holes, and this closes them.
+        registers = {}
+        for row in self.rows:
+            if row[1][0] == 'r':
+                registers.setdefault(row[1], len(registers))
+        layout = pg.Layout(n_inputs=len(self.inputs), n_outputs=len(self.stmts),
+                           n_constants=len(self.const_values), n_registers=len(registers),
+                           n_state=self.n_state)
+        bases = {'b': 0, 'i': layout.input_base, 'o': layout.output_base,
+                 'c': layout.const_base, 's': layout.state_base}
+
+        def slot(field):
+            if not isinstance(field, tuple):
+                return field
+            if field[0] == 'r':
+                return layout.reg_base + registers[field]
+            return bases[field[0]] + field[1]
+
+        code = np.array([[slot(f) for f in row] for row in self.rows],
+                        dtype=np.int64).reshape(-1, pg.ROW)
+        names = {pg.DT_SLOT: 'dt', pg.T_SLOT: 't'}
+        for path, k in self.inputs.items():
+            names[layout.input_base + k] = path
+            names[layout.valid_base + k] = f'valid({path})'
+        for k, stmt in enumerate(self.stmts):
+            names[layout.output_base + k] = stmt.name
+        for k, value in enumerate(self.const_values):
+            names[layout.const_base + k] = repr(value)
+        for reg, owner in self.reg_owner.items():
+            names[slot(reg)] = owner
+        return pg.Program(
+            code=code,
+            where=np.array(self.where, dtype=np.int64).reshape(-1, 2),
+            deps=np.array(self.deps, dtype=np.int64),
+            layout=layout,
+            inputs=tuple(self.inputs),
+            outputs=tuple(stmt.name for stmt in self.stmts),
+            statements=tuple(stmt.name for stmt in self.stmts),
+            constants=tuple((layout.const_base + k, v) for k, v in enumerate(self.const_values)),
+            output_inputs=tuple(self.output_inputs),
+            slot_names=names)
+
+
+def _strongly_connected(nodes, refs):
+    """Tarjan's strongly connected components over statement references, without recursion."""
+    index, low, on_stack, stack, groups = {}, {}, set(), [], []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, k = work.pop()
+            if k == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            targets = [j for j, _ in refs[node] if j is not None]
+            if k < len(targets):
+                work.append((node, k + 1))
+                target = targets[k]
+                if target not in index:
+                    work.append((target, 0))
+                elif target in on_stack:
+                    low[node] = min(low[node], index[target])
+                continue
+            if low[node] == index[node]:
+                group = set()
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.add(member)
+                    if member == node:
+                        break
+                groups.append(group)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return groups
+
+
+def _cycle_path(start, group, refs):
+    """Shortest reference path from `start` back to itself inside `group`; and its first Ref."""
+    previous = {}
+    frontier = [start]
+    while frontier:
+        nxt = []
+        for node in frontier:
+            for target, ref in refs[node]:
+                if target == start:
+                    path = [node]
+                    while path[-1] != start:
+                        path.append(previous[path[-1]][0])
+                    path.reverse()
+                    first = previous[path[1]][1] if len(path) > 1 else ref
+                    return path, first
+                if target in group and target not in previous and target != start:
+                    previous[target] = (node, ref)
+                    nxt.append(target)
+        frontier = nxt
+    raise AssertionError('no cycle in a strongly connected group')

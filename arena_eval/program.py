@@ -1,0 +1,218 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The `Program`: the one contract between the compiler, the kernel and the disassembler.
+
+Like clox's `Chunk`, a program is plain data: rows of five int64 fields `[op, dst, a, b, c]`,
+a source map parallel to them (statement index, column), the slot layout of the float64 arena
+the rows address, and the constants to write into it once. `compile.py` fills it, `arena.py`
+packs it into one raw block, `kernel.py` runs that block, `disassemble.py` prints it.
+
+Operand fields per opcode shape (registers, constants, inputs, `dt`/`t` and outputs are all
+float64 slots of one arena, addressed by index):
+
+=================  =====================  ==========  ==========  ===========================
+shape              op                     a           b           c
+=================  =====================  ==========  ==========  ===========================
+copy               COPY                   source      --          --
+output             OUTPUT                 register    deps start  deps count
+ternary (fused)    MULADD                 x           y           z: x * y + z
+unary              NEG, NOT, SIN, ...     x           --          --
+binary             ADD, ..., ATAN2, MIN   x           y           --
+ternary            WHERE                  cond        then        else
+ternary            CLAMP                  x           lo          hi
+stateful           PREV, DELTA, DDT,      x           --          state start
+                   INTEGRAL
+stateful           LOWPASS, EMA,          x           parameter   state start
+                   RATE_LIMIT, HOLD       (tau, alpha, max_rate, cond)
+windowed           MEAN, MINIMUM,         x           window n    state start
+                   MAXIMUM                            (integer)
+=================  =====================  ==========  ==========  ===========================
+
+Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot). OUTPUT's
+dependency list is `deps[b:b + c]`: the input indices (0-based, into the input region) the
+output depends on, for the stale policy. OUTPUT rows come last, one per statement in statement
+order; the kernel runs them in a loop of their own after the dispatch loop.
+
+Fused opcodes have no name in the language: the compiler makes them from rows it emitted
+(`add(mul(x, y), z)` -> `muladd(x, y, z)`), and they round exactly like the rows they replace
+(two roundings, no hardware FMA), so fusing never changes a result; it saves a dispatch.
+
+The arena (float64 slots) is laid out in this order, so inputs, their valid flags and the outputs
+are each contiguous and exposed as numpy views:
+
+    [dt, t | inputs | input valid flags | outputs | constants | registers | state]
+
+>>> from arena_eval.language.functions import ADD
+>>> row_shape(ADD)
+'binary'
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .language import functions as fn
+
+# Instruction rows: five int64 fields.
+ROW = 5
+F_OP, F_DST, F_A, F_B, F_C = range(ROW)
+
+# Fixed arena slots; inputs start right after them.
+DT_SLOT = 0
+T_SLOT = 1
+INPUT_BASE = 2
+
+# The packed block (see arena.py) starts with a header of int64 words that tell the kernel where
+# everything is. Offsets are in 8-byte words from the block's start; slots index the arena.
+H_NOPS = 0        # number of instruction rows
+H_CODE = 1        # word offset of the rows
+H_DEPS = 2        # word offset of the OUTPUT dependency lists
+H_MEM = 3         # word offset of the float64 arena
+H_NMEM = 4        # arena length in slots
+H_NINPUTS = 5     # number of inputs
+H_VALID = 6       # arena slot of the first input valid flag
+H_POLICY = 7      # stale policy, POLICY_NAN or POLICY_HOLD
+H_STATE = 8       # arena slot where stateful functions' state starts
+H_NSTATE = 9      # state length in slots
+H_NDEPS = 10      # length of the dependency lists
+H_NEXEC = 11      # rows before the first OUTPUT row (the dispatch loop's length)
+HEADER_WORDS = 16
+
+# Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
+MULADD = 100
+FUSED_NAMES = {MULADD: 'muladd'}
+
+POLICY_NAN = 0
+POLICY_HOLD = 1
+POLICIES = {'nan': POLICY_NAN, 'hold': POLICY_HOLD}
+
+# Limits, checked while emitting: a batch over them is an error, never a crash or a huge block.
+MAX_OPS = 1_000_000
+MAX_SLOTS = 4_000_000
+MAX_STATE = 4_000_000
+
+UNARY = frozenset({
+    fn.NEG, fn.NOT, fn.SIN, fn.COS, fn.TAN, fn.ASIN, fn.ACOS, fn.ATAN, fn.SINH, fn.COSH,
+    fn.TANH, fn.ASINH, fn.ACOSH, fn.ATANH, fn.EXP, fn.EXPM1, fn.LOG, fn.LOG1P, fn.LOG2,
+    fn.LOG10, fn.SQRT, fn.CBRT, fn.ABS, fn.SIGN, fn.FLOOR, fn.CEIL, fn.ROUND, fn.TRUNC,
+    fn.DEG, fn.RAD})
+BINARY = frozenset({
+    fn.ADD, fn.SUB, fn.MUL, fn.DIV, fn.POW, fn.MOD, fn.LT, fn.LE, fn.GT, fn.GE, fn.EQ, fn.NE,
+    fn.AND, fn.OR, fn.ATAN2, fn.HYPOT, fn.MIN, fn.MAX})
+TERNARY = frozenset({fn.WHERE, fn.CLAMP, MULADD})
+STATEFUL1 = frozenset({fn.PREV, fn.DELTA, fn.DDT, fn.INTEGRAL})
+STATEFUL2 = frozenset({fn.LOWPASS, fn.EMA, fn.RATE_LIMIT, fn.HOLD})
+WINDOWED = frozenset({fn.MEAN, fn.MINIMUM, fn.MAXIMUM})
+# Operations whose operands may be swapped without changing any result bit that matters
+# (IEEE + and * are commutative), so `a + b` and `b + a` share one register.
+COMMUTATIVE = frozenset({fn.ADD, fn.MUL, fn.EQ, fn.NE, fn.AND, fn.OR})
+
+
+def row_shape(op):
+    """Name the operand shape of opcode `op` (see the table in this module's docstring)."""
+    if op == fn.COPY:
+        return 'copy'
+    if op == fn.OUTPUT:
+        return 'output'
+    for shape, ops in (('unary', UNARY), ('binary', BINARY), ('ternary', TERNARY),
+                       ('stateful', STATEFUL1 | STATEFUL2), ('windowed', WINDOWED)):
+        if op in ops:
+            return shape
+    raise ValueError(f'unknown opcode {op}')
+
+
+def op_name(op):
+    """Name opcode `op` as the disassembler shows it."""
+    return FUSED_NAMES.get(op) or fn.OPCODE_NAMES[op]
+
+
+def state_size(name, window=0):
+    """Slots of state one call site of stateful function `name` needs (`window`: its n)."""
+    entry = fn.TABLE[name]
+    return entry.state_slots + (window if entry.window_arg is not None else 0)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each region of the arena starts and how long it is (in float64 slots)."""
+
+    n_inputs: int
+    n_outputs: int
+    n_constants: int
+    n_registers: int
+    n_state: int
+
+    @property
+    def input_base(self):
+        return INPUT_BASE
+
+    @property
+    def valid_base(self):
+        return INPUT_BASE + self.n_inputs
+
+    @property
+    def output_base(self):
+        return self.valid_base + self.n_inputs
+
+    @property
+    def const_base(self):
+        return self.output_base + self.n_outputs
+
+    @property
+    def reg_base(self):
+        return self.const_base + self.n_constants
+
+    @property
+    def state_base(self):
+        return self.reg_base + self.n_registers
+
+    @property
+    def n_slots(self):
+        return self.state_base + self.n_state
+
+
+@dataclass(frozen=True)
+class Program:
+    """
+    A compiled batch: instruction rows, source map, arena layout, and what every slot holds.
+
+    `code` is int64 `(n_ops, ROW)`; `where` is int64 `(n_ops, 2)`: for each row the index of the
+    statement (into `statements`) that emitted it and the column of the source node, so every
+    instruction maps back to an expression name and column. `constants` are `(slot, value)` pairs
+    written into the arena once. `output_inputs[i]` names the inputs output `i` depends on,
+    transitively through references; `deps` holds the same as input indices for the kernel.
+    """
+
+    code: np.ndarray
+    where: np.ndarray
+    deps: np.ndarray
+    layout: Layout
+    inputs: tuple
+    outputs: tuple
+    statements: tuple
+    constants: tuple
+    output_inputs: tuple
+    # Human-readable description of every slot the rows use (disassembler only).
+    slot_names: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def n_ops(self):
+        return len(self.code)
+
+    @property
+    def n_exec(self):
+        """Rows before the OUTPUT rows: what the kernel's dispatch loop runs."""
+        return self.n_ops - self.layout.n_outputs
