@@ -1,0 +1,177 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The command line: `python -m arena_eval {check,eval,bench,demo}` (console script `arena_eval`).
+
+    python -m arena_eval check config/default.yaml [--dump]
+    python -m arena_eval eval --set imu.angular_velocity.z=3 'hypot(imu.angular_velocity.z, 4)'
+    python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
+    python -m arena_eval bench --node 10        # node CPU and period vs a naive rclpy node
+    python -m arena_eval bench --soak 5         # memory and allocations over minutes
+    python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
+
+Exit codes: 0 success, 1 a benchmark verdict or a process failed, 2 a user error (bad file,
+bad expression, bad argument), printed as one line (and a caret under expressions), never as a
+traceback. Heavy modules (numba, rclpy) are imported only by the command that needs them.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# `name = expr` (but not `a == b`): the eval command then keeps the user's name.
+_NAMED = re.compile(r'\s*[A-Za-z_]\w*\s*=(?!=)')
+
+
+class UserError(Exception):
+    """A mistake in the command line; printed as `error: message` with exit code 2."""
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog='arena_eval',
+        description='Evaluate math expressions over ROS 2 sensor fields at 1 kHz.')
+    sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
+
+    check = sub.add_parser('check', help='check a params file; exit 2 on errors')
+    check.add_argument('params_file')
+    check.add_argument('--dump', action='store_true',
+                       help='also print the compiled program (disassembly)')
+
+    ev = sub.add_parser('eval', help='evaluate one expression once and print the result')
+    ev.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
+                    help='value of an input path, e.g. imu.linear_acceleration.x=1.5')
+    ev.add_argument('--dt', type=float, default=0.001,
+                    help='seconds of the step (default 0.001)')
+    ev.add_argument('expression', help="an expression, or 'name = expression'")
+
+    bench = sub.add_parser('bench', help='benchmarks (engine by default)')
+    mode = bench.add_mutually_exclusive_group()
+    mode.add_argument('--quick', action='store_true', help='fewer rounds: for CI')
+    mode.add_argument('--node', type=float, metavar='SECONDS',
+                      help='node CPU and period vs a naive rclpy node, SECONDS per subject')
+    mode.add_argument('--soak', type=float, metavar='MINUTES',
+                      help='simulator + node for MINUTES: RSS and allocations over time')
+    bench.add_argument('--params-file', default=None,
+                       help='params file for --node/--soak (default: config/default.yaml)')
+
+    demo = sub.add_parser('demo', help='simulator + node with live figures, then a summary')
+    demo.add_argument('--seconds', type=float, default=10.0)
+    demo.add_argument('--params-file', default=None,
+                      help='params file (default: config/default.yaml)')
+    return parser
+
+
+def cmd_check(args):
+    from . import config
+
+    lines, ok = config.check_file(args.params_file)
+    for line in lines:
+        print(line)
+    if not ok:
+        return EXIT_USAGE
+    if args.dump:
+        cfg, _, _ = config.load_params_file(args.params_file)
+        print(config.build_batch(cfg).disassemble())
+    elif not lines:
+        print('%s: ok' % args.params_file)
+    return EXIT_OK
+
+
+def _parse_sets(pairs):
+    values = {}
+    for pair in pairs:
+        name, sep, text = pair.partition('=')
+        name = name.strip()
+        if not sep or not name:
+            raise UserError('--set %s: expected NAME=VALUE' % pair)
+        try:
+            values[name] = float(text)
+        except ValueError:
+            raise UserError('--set %s: %r is not a number' % (pair, text.strip())) from None
+    return values
+
+
+def cmd_eval(args):
+    from .arena import compile_batch
+    from .language.errors import Source
+
+    values = _parse_sets(args.set)
+    text = args.expression
+    if _NAMED.match(text):
+        statement, source = text, None
+    else:
+        # Columns in errors count from the user's text, not from the `result = ` we add.
+        prefix = 'result = '
+        statement = prefix + text
+        source = Source(statement, None, 1, 1 - len(prefix))
+    batch = compile_batch([statement], sources=None if source is None else [source])
+    missing = [name for name in batch.inputs if name not in values]
+    if missing:
+        raise UserError('no value for input %s (give it with --set %s=VALUE)'
+                        % (', '.join(map(repr, missing)), missing[0]))
+    unused = [name for name in values if name not in batch.inputs]
+    if unused:
+        raise UserError('--set %s: the expression does not use this input' % unused[0])
+    results = batch.evaluate(values, dt=args.dt)
+    print(repr(float(results[batch.outputs[-1]])))
+    return EXIT_OK
+
+
+def cmd_bench(args):
+    if args.node is not None:
+        from . import procbench
+        return procbench.node_bench(args.node, params_file=args.params_file)
+    if args.soak is not None:
+        from . import procbench
+        return procbench.soak(args.soak, params_file=args.params_file)
+    # Counting kernel allocations needs NRT statistics, switched on before numba loads.
+    os.environ.setdefault('NUMBA_NRT_STATS', '1')
+    from . import bench
+    return bench.run(quick=args.quick)
+
+
+def cmd_demo(args):
+    from . import demo
+    return demo.run(args.seconds, params_file=args.params_file)
+
+
+COMMANDS = {'check': cmd_check, 'eval': cmd_eval, 'bench': cmd_bench, 'demo': cmd_demo}
+
+
+def main(argv=None):
+    """Run the command line; return the exit code (the console script exits with it)."""
+    args = _parser().parse_args(argv)
+    from .language.errors import ExpressionError
+
+    try:
+        return COMMANDS[args.command](args)
+    except ExpressionError as e:
+        print(e.caret(), file=sys.stderr)
+        return EXIT_USAGE
+    except UserError as e:
+        print('error: %s' % e, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == '__main__':
+    sys.exit(main())
