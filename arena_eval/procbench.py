@@ -462,7 +462,7 @@ def _soak(minutes, params_file, stop_event, say):
 
 def _soak_verdict(samples, warmup, node_rc, problems, say):
     after = [s for s in samples if s['t'] >= warmup - 1e-6]
-    say()
+    say('')
     if len(after) < 2:
         problems.append('too few samples after the warm-up')
     else:
