@@ -275,7 +275,7 @@ def load_params_text(text, file='<params>', node_name=NODE_NAME, *, check_expres
     values, anchor = reader.read()
     if values is None:
         return None, _sorted(reader.errors), _sorted(reader.warnings)
-    checker = _Checker(values, anchor, strict=True)
+    checker = _Checker(values, anchor, strict=True, key_positions=reader.key_positions)
     checker.errors[:0] = reader.errors
     checker.warnings[:0] = reader.warnings
     return checker.run(check_expressions)
@@ -372,6 +372,7 @@ class _YamlReader:
         self.node_name = node_name.rstrip('/').rsplit('/', 1)[-1]
         self.errors = []
         self.warnings = []
+        self.key_positions = {}  # flattened name of a mapping -> position of its key
         self._line_starts = None
 
     def pos(self, mark, shift=0):
@@ -387,7 +388,12 @@ class _YamlReader:
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or exc.context or 'invalid YAML'
-            hint = exc.context if exc.context and exc.problem else None
+            hint = None
+            if exc.context and exc.problem:
+                hint = exc.context
+                if exc.context_mark is not None and exc.context_mark is not mark:
+                    hint += f' that starts at line {exc.context_mark.line + 1}, column ' \
+                            f'{exc.context_mark.column + 1}'
             self.error(f'YAML syntax error: {problem}',
                        self.pos(mark) if mark else Pos(self.file, 1, 1), hint)
             return None, None
@@ -475,6 +481,7 @@ class _YamlReader:
                 continue
             seen[name] = key_pos
             if isinstance(value, yaml.MappingNode):
+                self.key_positions[name] = key_pos
                 if value.value:
                     self._flatten(value, name + '.', out, seen)
                 else:
@@ -526,15 +533,34 @@ class _YamlReader:
         raw = self.text
         offsets = []
         at = start + (1 if node.style in ('"', "'") else 0)
+        # After a line break in the file, skip the indentation YAML strips: a block scalar's
+        # own indent (more is content), all of it for folded quoted and plain scalars.
+        indent = len(raw)
+        if node.style in ('|', '>'):
+            body = raw.find('\n', start, end) + 1
+            while body and body < end and raw[body] == '\n':
+                body += 1
+            indent = len(raw[body:end]) - len(raw[body:end].lstrip(' ')) if body else 0
         for i, char in enumerate(text):
+            if at > start and raw[at - 1] == '\n':
+                skip = indent
+                while skip and at < end and raw[at] == ' ':
+                    at += 1
+                    skip -= 1
             # Escapes, folded lines and block indentation make the file text differ from the
             # value: match each character at or shortly after the previous one.
             limit = end if i == 0 else min(end, at + 64)
             found = raw.find(char, at, limit)
-            if found >= 0:
-                at = found
-            offsets.append(at)
-            at += 1
+            if found < 0:
+                offsets.append(at)
+                at += 1
+                continue
+            # An escape (\" or \t) starts at its backslash; '' in single quotes is one '.
+            escaped = found > at and raw[found - 1] == '\\'
+            offsets.append(found - 1 if escaped else found)
+            at = found + 1
+            if node.style == "'" and char == "'" and raw.startswith("'", at):
+                at += 1
         offsets.append(min(at, max(end, at)))
         points = tuple(self._line_col(i) for i in offsets)
         line, col = points[0]
@@ -597,9 +623,10 @@ def _describe(value):
 class _Checker:
     """The validation behind both doors: flattened `_Value`s in, `NodeConfig` out."""
 
-    def __init__(self, values, anchor, *, strict):
+    def __init__(self, values, anchor, *, strict, key_positions=None):
         self.values = values
         self.anchor = anchor
+        self.key_positions = key_positions or {}
         # A params file is strict: ROS itself refuses an integer for a double parameter.
         self.strict = strict
         self.errors = []
@@ -626,15 +653,22 @@ class _Checker:
                           f"did you mean '{close[0]}'?" if close else None)
         settings = {}
         for spec in _TOP.values():
+            if spec.name == 'expressions':
+                continue
             if spec.name in top:
                 settings[spec.name] = self._coerce(spec, top[spec.name], spec.name)
             else:
                 settings[spec.name] = spec.default
-        input_configs = self._inputs(inputs)
-        texts, sources = self._expressions(top.get('expressions'), input_configs)
+        input_configs, input_types = self._inputs(inputs)
+        clashes = []
+        texts, sources = self._expressions(top.get('expressions'), input_types, clashes)
         policy = settings['stale_policy'] if settings['stale_policy'] in STALE_POLICIES else 'nan'
         if texts and check_expressions:
-            self._compile(texts, sources, input_configs, policy)
+            self._compile(texts, sources, input_types, policy)
+        # The compiler reports an output named like an input the batch reads; this adds
+        # the inputs it does not read, without saying the same thing twice.
+        reported = {error.pos for error in self.errors}
+        self.errors.extend(error for error in clashes if error.pos not in reported)
         errors, warnings = _sorted(self.errors), _sorted(self.warnings)
         if errors:
             return None, errors, warnings
@@ -696,7 +730,9 @@ class _Checker:
                            value.pos)
             return
         input_name = parts[1]
-        entry = inputs.setdefault(input_name, {'key_pos': value.key_pos, 'fields': {}})
+        entry = inputs.setdefault(input_name, {
+            'key_pos': self.key_positions.get(f'inputs.{input_name}', value.key_pos),
+            'fields': {}})
         if len(parts) == 2:
             self.error(f"input '{input_name}' must be a mapping with topic and type",
                        value.pos, f'{input_name}: {{topic: /{input_name}, type: pkg/msg/Type}}')
@@ -711,11 +747,16 @@ class _Checker:
                   else 'an input has ' + ', '.join(_INPUT_FIELDS))
 
     def _inputs(self, inputs):
-        """Check every input; return {name: InputConfig or None (when broken)}."""
-        result = {}
+        """
+        Check every input; return ({name: InputConfig}, {name: message class or None}).
+
+        The second, for checking paths, has every input whose type resolves, even if another
+        of its parameters is wrong: an error there should not hide the batch's errors.
+        """
+        result, types = {}, {}
         for name, entry in inputs.items():
             pos = entry['key_pos']
-            result[name] = None
+            types[name] = None
             if not self._input_name_ok(name, pos) or entry.get('bad'):
                 continue
             fields = entry['fields']
@@ -744,12 +785,13 @@ class _Checker:
                     msg_type = resolve_type(settings['type'])
                 except MessageTypeError as exc:
                     self.error(exc.message, fields['type'].pos, exc.hint)
+            types[name] = msg_type
             if msg_type is None or any(v is self._MISSING for v in settings.values()):
                 continue
             result[name] = InputConfig(name, topic, type_name(msg_type), msg_type,
                                        float(settings['timeout']), settings['qos'],
                                        int(settings['depth']))
-        return result
+        return result, types
 
     def _input_name_ok(self, name, pos):
         problem = None
@@ -770,7 +812,7 @@ class _Checker:
         return False
 
     # ----- expressions ------------------------------------------------------------------------
-    def _expressions(self, value, inputs):
+    def _expressions(self, value, inputs, clashes):
         hint = 'write expressions: ["name = expression", ...]'
         if value is None:
             self.error('no expressions: the batch is empty', self.anchor, hint)
@@ -797,9 +839,10 @@ class _Checker:
             ahead = _NAME_AHEAD.match(item.value)
             if ahead and ahead.group(1) in inputs:
                 name = ahead.group(1)
-                self.error(f"output '{name}' has the same name as an input",
-                           source.pos(1, ahead.start(1) + 1),
-                           'rename the expression or the input', name=name)
+                clashes.append(ExpressionError(
+                    f"output '{name}' has the same name as an input",
+                    source.pos(1, ahead.start(1) + 1), name=name,
+                    hint='rename the expression or the input'))
         return texts, sources
 
     def _compile(self, texts, sources, inputs, policy):
