@@ -152,10 +152,13 @@ def parse_expression(text, source=None, name=None):
 
 
 def _internal_error(text, source, exc):
+    """Wrap a parser bug as an `ExpressionError` at the start of the text (never a traceback)."""
+    text = text if isinstance(text, str) else ''
     if not isinstance(source, Source):
-        source = Source(text if isinstance(text, str) else '')
-    pos = source.pos(1, 1)
-    return ExpressionError(f'cannot parse this expression ({type(exc).__name__})', pos,
+        source = Source(text)
+    first_line = text.replace('\r\n', '\n').split('\n')[0]
+    return ExpressionError(f'cannot parse this expression ({type(exc).__name__})',
+                           source.pos(1, 1), source_line=first_line, caret_col=1,
                            hint='please report this as a bug in arena_eval')
 
 
@@ -180,7 +183,7 @@ class _Parser:
         # Per rewritten line: orig column of each rewritten column (None: unchanged line).
         self.colmap = {}
         self.new_lines = list(self.lines)
-        self.ops = []  # (line, orig col, string) of every operator token, for carets
+        self._ops = None  # (line, orig col, string) of every operator token, for carets
 
     # ----- positions and errors -------------------------------------------------------------
     def error(self, message, line, col, end=None, hint=None):
@@ -243,7 +246,7 @@ class _Parser:
             char = bad.group()
             label = 'NUL byte' if char == '\0' else f'control character U+{ord(char):04X}'
             raise self.error(f'{label} in {what}', line, col)
-        significant = self._tokens()
+        significant = 1 if self._plain() else self._tokens()
         if not significant:
             raise self.error(f'empty {what}', 1, 0, hint=(
                 "write 'name = expression'" if self.statement_mode else 'write an expression'))
@@ -269,9 +272,36 @@ class _Parser:
             return ast.parse(rewritten, filename=AST_FILENAME,
                              mode='exec' if self.statement_mode else 'eval')
 
+    def _plain(self):
+        """Tell whether the token pass has nothing to do: no `^`, quotes, non-ASCII or indent."""
+        text = self.text
+        return (text.isascii() and text[:1] not in ('', ' ', '\t', '\n', '#', '\\')
+                and '^' not in text and "'" not in text and '"' not in text)
+
+    @property
+    def ops(self):
+        """Operator tokens, for carets; computed on the first error that needs them."""
+        if self._ops is None:
+            self._ops = []
+            try:
+                for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
+                    self._note_operator(tok)
+            except Exception:  # noqa: B902 - a caret falls back to the node without them
+                pass
+        return self._ops
+
+    def _note_operator(self, tok):
+        line, col = tok.start
+        if tok.type in (tokenize.OP, tokenize.ERRORTOKEN):
+            if tok.string.strip() and tok.string not in '()':
+                self._ops.append((line, col, tok.string))
+        elif tok.type == tokenize.NAME and tok.string in _WORD_OPERATORS:
+            self._ops.append((line, col, tok.string))
+
     def _tokens(self):
         """Check tokens, rewrite `^` to `**` and drop the first line's indent; count tokens."""
         edits = {}  # line -> [(col, end, replacement)] in original columns
+        self._ops = []
         significant = 0
         failure = None
         try:
@@ -292,13 +322,9 @@ class _Parser:
                 if tok.type == tokenize.NAME and not tok.string.isascii():
                     raise self.error(f"names must be ASCII: '{tok.string}'", line, col, end,
                                      hint=_lookalike_hint(tok.string))
-                if tok.type in (tokenize.OP, tokenize.ERRORTOKEN):
-                    if tok.string == '^':
-                        edits.setdefault(line, []).append((col, end, '**'))
-                    if tok.string.strip() and tok.string not in '()':
-                        self.ops.append((line, col, tok.string))
-                elif tok.type == tokenize.NAME and tok.string in _WORD_OPERATORS:
-                    self.ops.append((line, col, tok.string))
+                if tok.type == tokenize.OP and tok.string == '^':
+                    edits.setdefault(line, []).append((col, end, '**'))
+                self._note_operator(tok)
         except ExpressionError:
             raise
         except Exception as exc:  # noqa: B902 - tokenize raises several kinds
@@ -557,7 +583,8 @@ class _Parser:
     def _unaryop(self, node, depth):
         op = node.op
         if isinstance(op, ast.UAdd):
-            return self._expr(node.operand, depth)
+            # Dropped from the tree, but counted: `+++...x` must not recurse unbounded.
+            return self._expr(node.operand, depth + 1)
         if isinstance(op, ast.Invert):
             raise self.node_error(node, "operator '~' is not supported", hint="use 'not'")
         operand = node.operand
