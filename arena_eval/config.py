@@ -29,9 +29,9 @@ from, so `ros2 param describe` and this module never disagree.
 parameter rate_hz:1:1: error: rate_hz must be between 1 and 10000, got 0
 parameter rate:1:1: warning: unknown parameter 'rate' (ignored) (did you mean 'rate_hz'?)
 
-Params file rules (ROS's own, checked here so the node does not fail at startup): numbers
-with a decimal point are doubles, without one integers, and a double parameter refuses an
-integer; unquoted `nan`, `inf`, `yes`, `on` are not strings; `[]` and `~` have no type.
+Params file values are typed as ROS types them (rcl's YAML rules, not PyYAML's): unquoted
+`nan`, `inf`, `yes`, `on`, `1e3` are not strings; `[]` and `~` have no type. An integer is
+accepted for a double parameter (`rate_hz: 1000` is 1000.0), as the node accepts it.
 """
 
 import bisect
@@ -53,6 +53,7 @@ __all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConf
 NODE_NAME = 'arena_eval'
 QOS_NAMES = ('sensor_data', 'reliable', 'system_default')
 STALE_POLICIES = ('nan', 'hold')
+LOOP_MODES = ('thread', 'timer')
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ PARAMETERS = (
               'Also publish every output on its own std_msgs/Float64 topic.'),
     ParamSpec('diagnostics_period', 'double', 1.0,
               'Seconds between two diagnostics messages.', value_range=(0.01, 3600.0)),
+    ParamSpec('loop_mode', 'string', 'thread',
+              "How ticks are driven: 'thread' (default; a dedicated thread with absolute "
+              "deadlines) or 'timer' (an rclpy executor timer, kept only so benchmarks can "
+              'measure what the thread saves). Read-only.', choices=LOOP_MODES, read_only=True),
     ParamSpec('inputs.<name>.topic', 'string', None,
               'Topic the input subscribes to.', required=True),
     ParamSpec('inputs.<name>.type', 'string', None,
@@ -200,6 +205,7 @@ class NodeConfig:
     stale_policy: str = 'nan'
     publish_individual: bool = False
     diagnostics_period: float = 1.0
+    loop_mode: str = 'thread'
 
     def diff(self, old):
         """Return what changed from `old` (None: everything is new) to this config."""
@@ -209,10 +215,8 @@ class NodeConfig:
         changed = tuple(n for n in self.inputs if n in old_inputs
                         and old_inputs[n] != self.inputs[n])
         if old is None:
-            return ConfigDiff(True, True, added, removed, changed,
-                              ('publish_individual', 'diagnostics_period'))
-        other = tuple(n for n in ('publish_individual', 'diagnostics_period')
-                      if getattr(self, n) != getattr(old, n))
+            return ConfigDiff(True, True, added, removed, changed, _OTHER)
+        other = tuple(n for n in _OTHER if getattr(self, n) != getattr(old, n))
         batch = (self.expressions != old.expressions or self.stale_policy != old.stale_policy
                  or added or removed or changed)
         return ConfigDiff(bool(batch), self.rate_hz != old.rate_hz, added, removed, changed,
@@ -223,7 +227,8 @@ class NodeConfig:
         params = {'rate_hz': self.rate_hz, 'expressions': list(self.expressions),
                   'stale_policy': self.stale_policy,
                   'publish_individual': self.publish_individual,
-                  'diagnostics_period': self.diagnostics_period}
+                  'diagnostics_period': self.diagnostics_period,
+                  'loop_mode': self.loop_mode}
         for name, cfg in self.inputs.items():
             params.update({f'inputs.{name}.topic': cfg.topic,
                            f'inputs.{name}.type': cfg.type_name,
@@ -231,6 +236,9 @@ class NodeConfig:
                            f'inputs.{name}.qos': cfg.qos,
                            f'inputs.{name}.depth': cfg.depth})
         return params
+
+
+_OTHER = ('publish_individual', 'diagnostics_period', 'loop_mode')
 
 
 class ConfigWarning(ExpressionError):
@@ -275,7 +283,7 @@ def load_params_text(text, file='<params>', node_name=NODE_NAME, *, check_expres
     values, anchor = reader.read()
     if values is None:
         return None, _sorted(reader.errors), _sorted(reader.warnings)
-    checker = _Checker(values, anchor, strict=True, key_positions=reader.key_positions)
+    checker = _Checker(values, anchor, key_positions=reader.key_positions)
     checker.errors[:0] = reader.errors
     checker.warnings[:0] = reader.warnings
     return checker.run(check_expressions)
@@ -286,13 +294,13 @@ def config_from_parameters(params, *, check_expressions=True):
     Check flattened ROS parameter values; return `(NodeConfig | None, errors, warnings)`.
 
     `params` maps names (`rate_hz`, `inputs.imu.topic`, ...) to Python values or rclpy
-    `Parameter`s. Positions read `parameter <name>:1:<col>`; integers are accepted for doubles.
+    `Parameter`s. Positions read `parameter <name>:1:<col>`.
     """
     values = {}
     for name, value in params.items():
         value = getattr(value, 'value', value)
         values[name] = _python_value(name, value)
-    checker = _Checker(values, Pos('parameter expressions', 1, 1), strict=False)
+    checker = _Checker(values, Pos('parameter expressions', 1, 1))
     return checker.run(check_expressions)
 
 
@@ -623,12 +631,10 @@ def _describe(value):
 class _Checker:
     """The validation behind both doors: flattened `_Value`s in, `NodeConfig` out."""
 
-    def __init__(self, values, anchor, *, strict, key_positions=None):
+    def __init__(self, values, anchor, *, key_positions=None):
         self.values = values
         self.anchor = anchor
         self.key_positions = key_positions or {}
-        # A params file is strict: ROS itself refuses an integer for a double parameter.
-        self.strict = strict
         self.errors = []
         self.warnings = []
 
@@ -677,7 +683,8 @@ class _Checker:
             inputs=dict(input_configs),
             expressions=tuple(texts), sources=tuple(sources), stale_policy=policy,
             publish_individual=bool(settings['publish_individual']),
-            diagnostics_period=float(settings['diagnostics_period']))
+            diagnostics_period=float(settings['diagnostics_period']),
+            loop_mode=settings['loop_mode'])
         return config, errors, warnings
 
     # ----- single values ----------------------------------------------------------------------
@@ -688,11 +695,8 @@ class _Checker:
         kind = value.kind
         want = spec.ros_type
         if want == 'double' and kind == 'integer':
-            if self.strict:
-                self.error(f'{label} must be a double, got the integer {value.raw}',
-                           value.pos, f'write {value.value}.0: ROS reads {value.raw} as an '
-                           f'integer and refuses it for a double parameter')
-                return self._MISSING
+            # rclpy types `1000` as an integer; the node re-describes such a parameter as a
+            # double (set_descriptor with the value as a double), so it is one here too.
             kind = 'double'
         if want == 'string_array':
             ok = kind == 'array' and all(item.kind == 'string' for item in value.items)

@@ -44,12 +44,6 @@ EXPECTED = {
         '4:25: error: publish_individual must be a bool, got the integer 1',
         '6:60: error: inputs.imu.depth must be an integer, got the double 5.0 (write 5)',
     ],
-    'integer_for_double.yaml': [
-        '3:14: error: rate_hz must be a double, got the integer 1000 (write 1000.0: ROS reads '
-        '1000 as an integer and refuses it for a double parameter)',
-        '5:62: error: inputs.imu.timeout must be a double, got the integer 0 (write 0.0: ROS '
-        'reads 0 as an integer and refuses it for a double parameter)',
-    ],
     'unknown_type.yaml': [
         "4:32: error: package 'sensor_msgs' has no message type 'Imuu' (did you mean "
         "'sensor_msgs/msg/Imu'?)",
@@ -297,6 +291,30 @@ def test_params_file_scalar_rules_follow_rcl():
     assert errors[0].message == 'rate_hz must be a double, got the string 1_000'
 
 
+def test_integers_are_accepted_for_doubles():
+    text = ('arena_eval:\n  ros__parameters:\n'
+            '    rate_hz: 1000\n'
+            '    inputs: {imu: {topic: /imu, type: sensor_msgs/msg/Imu, timeout: 0}}\n'
+            '    expressions: ["a = imu.linear_acceleration.x"]\n')
+    config, errors, warnings = load_params_text(text, 'i.yaml')
+    assert errors == [] and warnings == []
+    assert config.rate_hz == 1000.0 and isinstance(config.rate_hz, float)
+    assert config.inputs['imu'].timeout == 0.0 and isinstance(config.inputs['imu'].timeout, float)
+
+
+def test_loop_mode_is_read_only_and_checked():
+    assert spec_for('loop_mode').read_only
+    text = ('arena_eval:\n  ros__parameters:\n'
+            '    loop_mode: {}\n'
+            '    expressions: ["a = 1.0"]\n')
+    config, errors, _ = load_params_text(text.format('timer'), 'l.yaml')
+    assert errors == [] and config.loop_mode == 'timer'
+    _, errors, _ = load_params_text(text.format('timr'), 'l.yaml')
+    assert [e.one_line() for e in errors] == [
+        "l.yaml:3:16: error: loop_mode must be one of 'thread', 'timer', got 'timr' "
+        "(did you mean 'timer'?)"]
+
+
 def test_duplicate_keys_are_errors():
     text = ('arena_eval:\n  ros__parameters:\n'
             '    rate_hz: 100.0\n'
@@ -429,6 +447,7 @@ def test_diff_tells_what_changed():
     changed, _, _ = config_from_parameters(params)
     diff = changed.diff(config)
     assert diff.inputs_changed == ('imu',) and diff.other == ('diagnostics_period',)
+    assert config.diff(None).other == ('publish_individual', 'diagnostics_period', 'loop_mode')
     assert diff.batch and not diff.rate and not diff.inputs_added
     params['expressions'] = params['expressions'][:1]
     del params['inputs.joints.topic'], params['inputs.joints.type']
@@ -442,7 +461,7 @@ def test_diff_tells_what_changed():
 def test_parameter_table_and_descriptors():
     names = [spec.name for spec in PARAMETERS]
     for name in ('rate_hz', 'expressions', 'stale_policy', 'publish_individual',
-                 'diagnostics_period', 'inputs.<name>.topic', 'inputs.<name>.type',
+                 'diagnostics_period', 'loop_mode', 'inputs.<name>.topic', 'inputs.<name>.type',
                  'inputs.<name>.timeout', 'inputs.<name>.qos', 'inputs.<name>.depth'):
         assert name in names
     assert spec_for('inputs.imu.qos').choices == ('sensor_data', 'reliable', 'system_default')
