@@ -68,9 +68,11 @@ class Listener:
 
     def wait_for(self, count, timeout=15.0):
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and (len(self.imu) < count
-                                                or len(self.joints) < count):
+        while time.monotonic() < deadline and not self.have(count):
             self.executor.spin_once(timeout_sec=0.05)
+        return self.have(count)
+
+    def have(self, count):
         return len(self.imu) >= count and len(self.joints) >= count
 
     def close(self):
@@ -135,7 +137,7 @@ def test_sim_publishes_documented_signals_and_stops_on_sigint(listener):
         stamps = [stamp_ns(m) for m in listener.imu]
         assert stamps == sorted(stamps)
         # rate_hz:=200: samples 5 ms apart (loosely: this checks the parameter, not speed).
-        period = statistics.median(b - a for a, b in zip(stamps, stamps[1:]))
+        period = statistics.median(b - a for a, b in zip(stamps, stamps[1:], strict=False))
         assert 2.5e6 < period < 10e6
         code, seconds = stop_with(proc, signal.SIGINT)
     finally:
