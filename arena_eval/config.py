@@ -371,6 +371,16 @@ _SPECIAL_FLOAT = re.compile(r'^[-+]?\.?(?:nan|inf|infinity)$', re.IGNORECASE)
 _NULL = frozenset(('', '~', 'null', 'Null', 'NULL'))
 
 
+MAX_PARAMS = 10_000
+MAX_PARAM_DEPTH = 32
+
+
+class _TooBig(Exception):
+    def __init__(self, message, pos):
+        super().__init__(message)
+        self.pos = pos
+
+
 class _YamlReader:
     """A params file's YAML, composed with positions and flattened to `_Value`s."""
 
@@ -381,6 +391,7 @@ class _YamlReader:
         self.errors = []
         self.warnings = []
         self.key_positions = {}  # flattened name of a mapping -> position of its key
+        self._walked = 0         # mapping entries flattened so far (see _flatten)
         self._line_starts = None
 
     def pos(self, mark, shift=0):
@@ -393,6 +404,9 @@ class _YamlReader:
         """Return ({name: _Value}, anchor Pos for missing parameters), or (None, None)."""
         try:
             root = yaml.compose(self.text, Loader=yaml.SafeLoader)
+        except RecursionError:
+            self.error('the params file is nested too deeply', Pos(self.file, 1, 1))
+            return None, None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or exc.context or 'invalid YAML'
@@ -472,10 +486,20 @@ class _YamlReader:
             self.error('ros__parameters must be a mapping of parameter names to values',
                        self.pos(params_node.start_mark))
             return None
-        self._flatten(params_node, '', values, {})
+        try:
+            self._flatten(params_node, '', values, {})
+        except _TooBig as exc:
+            self.error(str(exc), exc.pos)
+            return None
         return values, anchor
 
-    def _flatten(self, node, prefix, out, seen):
+    def _flatten(self, node, prefix, out, seen, depth=0):
+        # Aliases are not copies in the composed tree, but walking them is: a few nested
+        # aliases of aliases would be billions of parameters. No real params file comes close.
+        self._walked += len(node.value)
+        if depth > MAX_PARAM_DEPTH or self._walked > MAX_PARAMS:
+            raise _TooBig(f'too many or too deeply nested parameters (more than {MAX_PARAMS} '
+                          f'or {MAX_PARAM_DEPTH} levels)', self.pos(node.start_mark))
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or not key.value:
                 self.error('a parameter name must be a non-empty string',
@@ -491,7 +515,7 @@ class _YamlReader:
             if isinstance(value, yaml.MappingNode):
                 self.key_positions[name] = key_pos
                 if value.value:
-                    self._flatten(value, name + '.', out, seen)
+                    self._flatten(value, name + '.', out, seen, depth + 1)
                 else:
                     out[name] = _Value(name, 'mapping', {}, self.pos(value.start_mark), key_pos)
             elif isinstance(value, yaml.SequenceNode):

@@ -358,6 +358,20 @@ def test_structural_errors(text, expected):
     assert [e.one_line() for e in errors] == [expected]
 
 
+def test_alias_bombs_and_deep_nesting_are_one_error():
+    lines = ['a0: &a0 {x: 1.0, y: 1.0}']
+    lines += [f'a{i}: &a{i} {{x: *a{i - 1}, y: *a{i - 1}}}' for i in range(1, 40)]
+    text = ('defs:\n' + ''.join(f'  {line}\n' for line in lines)
+            + 'arena_eval:\n  ros__parameters:\n    bomb: *a39\n    expressions: ["a = 1.0"]\n')
+    config, errors, _ = load_params_text(text, 'bomb.yaml')
+    assert [e.message for e in errors] == [
+        'too many or too deeply nested parameters (more than 10000 or 32 levels)']
+    deep = 'arena_eval:\n  ros__parameters:\n    x: ' + '[' * 3000 + ']' * 3000 + '\n'
+    config, errors, _ = load_params_text(deep, 'deep.yaml')
+    assert [e.one_line() for e in errors] == [
+        'deep.yaml:1:1: error: the params file is nested too deeply']
+
+
 def test_expression_positions_in_flow_sequences_and_escapes():
     text = ('arena_eval:\n  ros__parameters:\n'
             '    inputs: {imu: {topic: /imu, type: sensor_msgs/msg/Imu}}\n'
