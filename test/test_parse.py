@@ -459,6 +459,18 @@ def test_lookalike_operators_get_a_hint():
     assert error('x \u00d7 2').hint == "use '*'"
 
 
+@pytest.mark.parametrize('text, message, col', [
+    ('x\u200b+1', 'syntax error: invalid non-printable character U+200B', 2),
+    ('\ufeffx', 'syntax error: invalid non-printable character U+FEFF', 1),
+    ('x \u00b2', "syntax error: invalid character '\u00b2' (U+00B2)", 3),
+])
+def test_stray_characters_are_named_the_same_on_every_python(text, message, col):
+    # Python 3.11 reports these from its parser, 3.12+ tokenizes them as parts of names.
+    e = error(text)
+    assert e.message == message
+    assert (e.caret_col, e.caret_len) == (col, 1)
+
+
 def test_non_ascii_in_a_comment_is_fine():
     assert shape(parse_expression('x + 1  # \u00e9t\u00e9 \u03c0')) == ('add', ('x', 1.0))
 
@@ -577,7 +589,7 @@ def test_depth_limit_is_exact():
     '(' * 500, '(' * 500 + 'x' + ')' * 500, '-' * 9_999 + 'x', 'x' + '+x' * 4_999,
     '[' * 300, 'not ' * 2_400 + 'x', 'a' + '.b' * 4_999, 'a' + '[0]' * 3_333,
     'sqrt(' * 1_666, '1 if ' * 2_000, 'x' + '**x' * 3_333, 'x' + '^x' * 4_999,
-    'f(' * 3_000,
+    'f(' * 3_000, '+' * 3_000 + '1', '-+' * 2_000 + 'x',
 ])
 def test_pathological_inputs_are_expression_errors(text):
     assert len(text) <= MAX_TEXT

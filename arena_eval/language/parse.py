@@ -316,12 +316,13 @@ class _Parser:
                     edits.setdefault(line, []).append((0, col, ''))
                 significant += 1
                 if tok.type in _STRING_TOKENS:
+                    if end_line == tok.start[0] and tok.type != tokenize.STRING:
+                        end = len(self.lines[line - 1])  # 3.12+: f-strings come in pieces
                     raise self.error('strings are not allowed in expressions', line, col, end,
                                      hint='input paths are written without quotes: '
                                           'imu.linear_acceleration.x')
                 if tok.type == tokenize.NAME and not tok.string.isascii():
-                    raise self.error(f"names must be ASCII: '{tok.string}'", line, col, end,
-                                     hint=_lookalike_hint(tok.string))
+                    raise self._non_ascii(tok.string, line, col, end)
                 if tok.type == tokenize.OP and tok.string == '^':
                     edits.setdefault(line, []).append((col, end, '**'))
                 self._note_operator(tok)
@@ -336,6 +337,18 @@ class _Parser:
         if failure is not None:
             self._tokenize_failed(failure)
         return significant
+
+    def _non_ascii(self, word, line, col, end):
+        """Reject a non-ASCII name, or a stray character Python 3.12+ tokenizes as one."""
+        at, char = next((i, c) for i, c in enumerate(word) if not c.isascii())
+        if ('a' + char).isidentifier():
+            return self.error(f"names must be ASCII: '{word}'", line, col, end,
+                              hint=_lookalike_hint(word))
+        # The same words as Python 3.11's own tokenizer uses for these.
+        label = (f"invalid character '{char}' (U+{ord(char):04X})" if char.isprintable()
+                 else f'invalid non-printable character U+{ord(char):04X}')
+        return self.error(f'syntax error: {label}', line, col + at, col + at + 1,
+                          hint=_lookalike_hint(char))
 
     def _apply(self, line, line_edits):
         old = self.lines[line - 1]
