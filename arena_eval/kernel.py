@@ -29,8 +29,8 @@ layout in `functions.py` / `program.py` would silently run stale machine code. `
 hashes those constants; `_fingerprint()` returns the value frozen into the cached code, and if
 they differ at import every dispatcher here is recompiled (and its cache rewritten).
 
->>> run.signatures, run_holding_gil.signatures
-([(int64, float64)], [(int64, float64)])
+>>> run_holding_gil.signatures
+[(int64, float64)]
 """
 
 import math
@@ -124,26 +124,29 @@ def _max(x, y):
 
 
 @njit(**_HELPER)
-def _commit(m, d, s, y):
-    """Store a filter's new value, or skip a step that would make its state nan."""
-    if y != y:
-        m[d] = _NAN
-    else:
+def _commit(m, d, s, y, x, param):
+    """
+    Store a filter's new value `y` from input `x` and parameter `param`, and output it.
+
+    A nan `y` is output but not stored: if `x` or `param` is nan the sample is skipped (the
+    state stays), otherwise infinities cancelled and the filter restarts at the next step.
+    """
+    if y == y:
         m[s] = 1.0
         m[s + 1] = y
-        m[d] = y
+    elif x == x and param == param:
+        m[s] = 0.0
+    m[d] = y
 
 
 @njit(**_HELPER)
 def _lowpass(m, d, x, tau, s, dt):
     if m[s] == 0.0 or tau <= 0.0:
         y = x
-    elif tau > 0.0:
-        y = m[s + 1]
-        y += -math.expm1(-dt / tau) * (x - y)
     else:
-        y = _NAN
-    _commit(m, d, s, y)
+        y = m[s + 1]
+        y += -math.expm1(-dt / tau) * (x - y)  # nan when tau is nan
+    _commit(m, d, s, y, x, tau)
 
 
 @njit(**_HELPER)
@@ -153,16 +156,18 @@ def _ema(m, d, x, alpha, s):
     else:
         a = 0.0 if alpha < 0.0 else (1.0 if alpha > 1.0 else alpha)
         y = a * x + (1.0 - a) * m[s + 1]
-    _commit(m, d, s, y)
+    _commit(m, d, s, y, x, alpha)
 
 
 @njit(**_HELPER)
 def _rate_limit(m, d, x, max_rate, s, dt):
+    step = max_rate * dt
     if m[s] == 0.0:
         y = x
+    elif step != step:
+        y = _NAN
     else:
         y = m[s + 1]
-        step = max_rate * dt
         if step < 0.0:
             step = 0.0
         diff = x - y
@@ -170,26 +175,25 @@ def _rate_limit(m, d, x, max_rate, s, dt):
             y += step
         elif diff < -step:
             y -= step
-        elif step == step:
-            y = x
         else:
-            y = _NAN
-    _commit(m, d, s, y)
+            y = x
+    _commit(m, d, s, y, x, step)
 
 
 @njit(**_HELPER)
 def _integral(m, d, x, s, dt):
+    """State [initialized, last x, sum]; same nan rules as `_commit`."""
     if m[s] == 0.0:
-        acc = 0.0
+        total = 0.0 if x == x else _NAN
     else:
-        acc = m[s + 2] + (x + m[s + 1]) * 0.5 * dt
-    if acc != acc:
-        m[d] = _NAN  # skip the step: keep the last good sample and sum
-    else:
+        total = m[s + 2] + (x + m[s + 1]) * 0.5 * dt
+    if total == total:
         m[s] = 1.0
         m[s + 1] = x
-        m[s + 2] = acc
-        m[d] = acc
+        m[s + 2] = total
+    elif x == x and dt == dt:
+        m[s] = 0.0
+    m[d] = total
 
 
 @njit(**_HELPER)
@@ -413,7 +417,8 @@ def _step(base, dt):
 _SIGNATURE = 'void(int64, float64)'
 
 
-@njit(_SIGNATURE, cache=True, nogil=True, **_HELPER)
+# Compiled (or loaded from the cache) on first use: only large batches need it.
+@njit(cache=True, nogil=True, **_HELPER)
 def run(base, dt):
     """Run one step of the block at address `base`, releasing the GIL while it runs."""
     _step(base, dt)
@@ -436,7 +441,7 @@ def _ensure_fresh(expected=FINGERPRINT):
     if _fingerprint() == expected:
         return False
     for dispatcher in (_fingerprint, run, run_holding_gil):
-        dispatcher.recompile()
+        dispatcher.recompile()  # also flushes the cache of `run`, not compiled yet
     return True
 
 
@@ -454,5 +459,7 @@ def entry_point(n_rows=0):
     attribute, the dispatcher itself is returned.
     """
     dispatcher = run if n_rows >= NOGIL_MIN_ROWS else run_holding_gil
+    if not dispatcher.signatures:
+        dispatcher.compile(_SIGNATURE)
     overload = dispatcher.overloads.get(dispatcher.signatures[0])
     return getattr(overload, 'entry_point', None) or dispatcher

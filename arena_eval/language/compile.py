@@ -31,7 +31,9 @@ everything else becomes rows for the kernel. What it does, in order:
    subexpression across the whole batch (hash-consing on opcode and operand slots, so
    `a + b` and `b + a` share too), and share stateful calls with identical arguments: their
    state evolves identically, so one state block serves both;
-6. append one OUTPUT row per statement, in statement order, with the inputs it depends on.
+6. fuse `add(mul(x, y), z)` into `muladd(x, y, z)` when the product has no other use, and drop
+   rows whose value nothing uses (a branch of `where` with a constant condition);
+7. append one OUTPUT row per statement, in statement order, with the inputs it depends on.
 
 A batch with any error raises `ExpressionError` (`BatchErrors` when there are several) and never
 reaches the kernel.
@@ -114,7 +116,8 @@ class _Compiler:
 
     def __init__(self, check_input):
         self.check_input = check_input
-        self.errors = []
+        self.errors = []         # (statement index, sequence, ExpressionError)
+        self.position = {}       # id(Statement) -> its index, to sort errors by statement
         self.stmts = []
         self.index = {}          # statement name -> statement index
         self.inputs = {}         # input path -> input index, first-seen order
@@ -147,11 +150,13 @@ class _Compiler:
                     self.values[i] = value
             if not self.errors:
                 self._fuse()
+                self._prune()
                 self._outputs(order, refs, direct)
         except _Abort:
             pass
         if self.errors:
-            raise self.errors[0] if len(self.errors) == 1 else BatchErrors(self.errors)
+            errors = [e for _, _, e in sorted(self.errors, key=lambda item: item[:2])]
+            raise errors[0] if len(errors) == 1 else BatchErrors(errors)
         return self._program()
 
     def _parse(self, statements, sources):
@@ -161,11 +166,14 @@ class _Compiler:
         for i, text in enumerate(statements):
             if isinstance(text, Statement):
                 self.stmts.append(text)
+                self.position[id(text)] = i
                 continue
             try:
                 self.stmts.append(parse_statement(text, sources[i] if sources else None))
+                self.position[id(self.stmts[-1])] = i
             except ExpressionError as exc:
-                self.errors.extend(exc.errors if isinstance(exc, BatchErrors) else [exc])
+                for e in exc.errors if isinstance(exc, BatchErrors) else [exc]:
+                    self.errors.append((i, len(self.errors), e))
                 self.stmts.append(None)
                 if exc.name:
                     broken.add(exc.name)
@@ -178,12 +186,12 @@ class _Compiler:
                 continue
             if stmt.name in self.index:
                 first = self.stmts[self.index[stmt.name]]
-                self.errors.append(error_at(
+                self._error(
                     stmt, f"duplicate expression name '{stmt.name}'", stmt.pos, len(stmt.name),
-                    hint=f'first defined at {first.pos}'))
+                    hint=f'first defined at {first.pos}')
             elif stmt.name in RESERVED:
-                self.errors.append(error_at(stmt, f"'{stmt.name}' is reserved", stmt.pos,
-                                            len(stmt.name), hint='choose another name'))
+                self._error(stmt, f"'{stmt.name}' is reserved", stmt.pos, len(stmt.name),
+                            hint='choose another name')
             else:
                 self.index[stmt.name] = i
                 good.append(i)
@@ -213,8 +221,8 @@ class _Compiler:
                 elif name in broken:
                     refs[i].append((None, node))  # its own error is reported already
                 else:
-                    self.errors.append(error_at(stmt, f"unknown name '{name}'", node.pos,
-                                                node.span, hint=self._unknown_hint(name)))
+                    self._error(stmt, f"unknown name '{name}'", node.pos, node.span,
+                                hint=self._unknown_hint(name))
                     refs[i].append((None, node))
         return refs, direct
 
@@ -235,7 +243,7 @@ class _Compiler:
         if verdict is None:
             return
         message, hint = (verdict, None) if isinstance(verdict, str) else verdict
-        self.errors.append(error_at(stmt, message, node.pos, node.span, hint=hint))
+        self._error(stmt, message, node.pos, node.span, hint=hint)
 
     def _check_roots(self, good):
         roots = {}
@@ -244,10 +252,10 @@ class _Compiler:
         for i in good:
             stmt = self.stmts[i]
             if stmt.name in roots:
-                self.errors.append(error_at(
+                self._error(
                     stmt, f"'{stmt.name}' names both an expression and an input "
                           f'({roots[stmt.name]})', stmt.pos, len(stmt.name),
-                    hint='rename the expression'))
+                    hint='rename the expression')
 
     def _check_cycles(self, good, refs):
         """Report each strongly connected group of references once, as `cycle: a -> b -> a`."""
@@ -257,8 +265,8 @@ class _Compiler:
                 continue
             path, via = _cycle_path(start, group, refs)
             names = ' -> '.join(self.stmts[j].name for j in path + [start])
-            self.errors.append(error_at(self.stmts[start], f'cycle: {names}', via.pos,
-                                        via.span, hint='an expression cannot depend on itself'))
+            self._error(self.stmts[start], f'cycle: {names}', via.pos, via.span,
+                        hint='an expression cannot depend on itself')
 
     def _order(self, good, refs):
         """Dependency order, stable w.r.t. statement order; statements in cycles are left out."""
@@ -288,8 +296,8 @@ class _Compiler:
         try:
             value = self._value(stmt.expr, stmt)
         except RecursionError:
-            self.errors.append(error_at(stmt, 'expression is nested too deeply', stmt.pos,
-                                        hint='split it into several named expressions'))
+            self._error(stmt, 'expression is nested too deeply', stmt.pos,
+                        hint='split it into several named expressions')
             return None
         if value is not None and value[0] == 'r':
             self.reg_owner.setdefault(value, stmt.name)
@@ -346,10 +354,10 @@ class _Compiler:
         if n is not None and 1 <= n <= MAX_WINDOW and n == int(n):
             return True
         what = 'a constant' if n is None else f'{n:g}'
-        self.errors.append(error_at(
+        self._error(
             stmt, f'the window of {entry.name}() must be a constant integer in 1..{MAX_WINDOW}, '
                   f'got {what}', arg.pos, arg.span,
-            hint='the window is fixed when the batch is compiled'))
+            hint='the window is fixed when the batch is compiled')
         return False
 
     def _const(self, value):
@@ -397,9 +405,13 @@ class _Compiler:
             self._abort(f'the batch needs more than {pg.MAX_SLOTS} arena slots',
                         'split it over several nodes')
 
+    def _error(self, stmt, message, pos, span=1, hint=None):
+        error = error_at(stmt, message, pos, span, hint)
+        self.errors.append((self.position[id(stmt)], len(self.errors), error))
+
     def _abort(self, message, hint):
         stmt = self.stmts[self.at[0]]
-        self.errors.append(error_at(stmt, message, stmt.pos, len(stmt.name), hint=hint))
+        self._error(stmt, message, stmt.pos, len(stmt.name), hint=hint)
         raise _Abort()
 
     def _fuse(self):
@@ -424,6 +436,20 @@ class _Compiler:
                     break
         if dead:
             keep = [k for k in range(len(self.rows)) if k not in dead]
+            self.rows = [self.rows[k] for k in keep]
+            self.where = [self.where[k] for k in keep]
+
+    def _prune(self):
+        """Drop rows whose value nothing uses (a branch folded away): no output can tell."""
+        live = set(self.values.values())
+        keep = []
+        for k in range(len(self.rows) - 1, -1, -1):
+            row = self.rows[k]
+            if row[1] in live:
+                keep.append(k)
+                live.update(field for field in row[2:] if isinstance(field, tuple))
+        keep.reverse()
+        if len(keep) < len(self.rows):
             self.rows = [self.rows[k] for k in keep]
             self.where = [self.where[k] for k in keep]
 
