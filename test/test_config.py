@@ -366,7 +366,7 @@ def test_alias_bombs_and_deep_nesting_are_one_error():
     config, errors, _ = load_params_text(text, 'bomb.yaml')
     assert [e.message for e in errors] == [
         'too many or too deeply nested parameters (more than 10000 or 32 levels)']
-    deep = 'arena_eval:\n  ros__parameters:\n    x: ' + '[' * 3000 + ']' * 3000 + '\n'
+    deep = 'arena_eval:\n  ros__parameters:\n    x: ' + '[' * 1000 + ']' * 1000 + '\n'
     config, errors, _ = load_params_text(deep, 'deep.yaml')
     assert [e.one_line() for e in errors] == [
         'deep.yaml:1:1: error: the params file is nested too deeply']
