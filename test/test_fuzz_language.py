@@ -147,10 +147,18 @@ def check_compile(statements):
     """Send valid statements on through the engine: compile errors are fine, nothing else is."""
     from arena_eval import compile_batch  # the engine imports numba: only when needed
     try:
-        timed(compile_batch, statements)
+        batch = timed(compile_batch, statements)
     except ExpressionError as e:
         assert e.pos is None or (e.pos.line >= 1 and e.pos.col >= 1)
         assert e.one_line()
+        return
+    # And it runs: a few steps over inputs fresh, then stale, must not crash the kernel.
+    CASES['steps'] += 1
+    batch.input_buffer[:] = 1.5
+    batch.step(0.001)
+    batch.input_valid[:] = 0.0
+    batch.step(0.001)
+    assert len(batch.output_buffer) == len(batch.outputs)
 
 
 def check_both(text):

@@ -48,7 +48,7 @@ from .errors import ExpressionError, Source
 from .functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from .tree import Call, Num, Ref, Statement
 
-__all__ = ['MAX_DEPTH', 'MAX_INDEX', 'MAX_NODES', 'MAX_TEXT', 'parse_expression',
+__all__ = ['AST_FILENAME', 'MAX_DEPTH', 'MAX_INDEX', 'MAX_NODES', 'MAX_TEXT', 'parse_expression',
            'parse_statement']
 
 MAX_TEXT = 10_000       # characters per statement
