@@ -19,7 +19,8 @@ Each payload is parsed under a CPython audit hook (PEP 578) that records every a
 the parser takes: `exec`, `import`, `open`, `os.system`, `subprocess.Popen`, ... The only events
 allowed are `compile` (which is how `ast.parse` runs the parser) and the read-only `open` CPython
 attempts on the fixed pseudo file name when it formats a SyntaxError. A payload that writes a
-marker file is checked for the file too.
+marker file is checked for the file too. The same payloads go through `compile_batch`, the door
+the node and the CLI use.
 """
 
 import ast
@@ -123,6 +124,18 @@ def test_statement_payload_is_rejected_without_side_effects(text):
             parse_statement(text)
     unexpected = [e for e in events if not _allowed(*e)]
     assert not unexpected, unexpected
+
+
+def test_payloads_are_rejected_by_compile_batch_too():
+    from arena_eval import compile_batch
+    compile_batch(['warm = 1'])  # imports happen here, outside the audited block
+    for statement in ['a = ' + text for text in EXPRESSIONS] + STATEMENTS:
+        with audited() as events:
+            with pytest.raises(ExpressionError):
+                compile_batch(['ok = 1', statement])
+        # The compiler's own id() calls are audited too; they touch nothing outside.
+        unexpected = [e for e in events if not _allowed(*e) and e[0] != 'builtins.id']
+        assert not unexpected, (statement, unexpected)
 
 
 def test_the_audit_hook_sees_execution():
