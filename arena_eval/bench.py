@@ -248,9 +248,17 @@ def _versions():
         cexprtk = version('cexprtk')
     except Exception:  # noqa: BLE001 - only a label in the header
         cexprtk = '?'
-    return ('python %s, numba %s, numpy %s, cexprtk %s, %s, %d CPUs'
+    return ('python %s, numba %s, numpy %s, cexprtk %s, %s, %d CPUs, %s'
             % (platform.python_version(), numba.__version__, numpy.__version__, cexprtk,
-               platform.machine(), os.cpu_count() or 0))
+               platform.machine(), os.cpu_count() or 0, load_average()))
+
+
+def load_average():
+    """Describe the 1-minute load average: figures are noisy when it nears the CPU count."""
+    try:
+        return 'load average %.2f' % os.getloadavg()[0]
+    except OSError:
+        return 'load average n/a'
 
 
 def _fmt_us(ns):

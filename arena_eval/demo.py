@@ -32,7 +32,7 @@ from .procbench import Child, default_params_file, NODE_NAME, ros_environment, S
 from .procbench import Watcher
 
 # Results shown on the live line, when the batch has them (else its first outputs).
-SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f', 'joint_power')
+SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
 STATUS = NODE_NAME + ': loop'
 
 
@@ -51,6 +51,11 @@ def _value(text):
         return float(text)
     except (TypeError, ValueError):
         return math.nan
+
+
+def _int(text):
+    x = _value(text)
+    return '-' if math.isnan(x) else '%.0f' % x
 
 
 def _num(x):
@@ -73,22 +78,21 @@ class _Live:
         diag = self.watcher.status(STATUS) or {}
         values = self.watcher.values or ()
         names = self.watcher.labels or self.names
-        shown = [n for n in SHOWN if n in names] or list(names[:4])
+        shown = [n for n in SHOWN if n in names] or list(names[:3])
         pairs = ['%s %s' % (n, _num(values[names.index(n)]))
                  for n in shown if names.index(n) < len(values)]
-        return ('%4.1fs %6.1f Hz | loop %s/%s us | overruns %s | %s'
-                % (elapsed, hz, diag.get('Loop time mean (us)', '-'),
-                   diag.get('Loop time p99 (us)', '-'), diag.get('Overruns', '-'),
+        return ('%4.1fs | %6.1f Hz | loop %s/%s us | overruns %s | %s'
+                % (elapsed, hz, _int(diag.get('Loop time mean (us)')),
+                   _int(diag.get('Loop time p99 (us)')), diag.get('Overruns', '-'),
                    '  '.join(pairs)))
 
 
-def _demo(seconds, params_file, stop_event, out):
+def _demo(env, seconds, params_file, stop_event, out):
     tty = out.isatty()
 
     def say(text=''):
         print(text, file=out, flush=True)
 
-    env = ros_environment()
     params_file = os.path.abspath(params_file or default_params_file())
     names = output_names(params_file)
     say('arena_eval demo: simulator + node (%s), ROS_DOMAIN_ID %s, %g s; Ctrl-C stops'
@@ -100,9 +104,11 @@ def _demo(seconds, params_file, stop_event, out):
     count0 = 0
     try:
         if not watcher.wait_results(1, STARTUP_TIMEOUT, stop_event, (sim, node)):
-            if not stop_event.is_set():
-                say('no results within %.0f s.\nnode output:\n%s\nsimulator output:\n%s'
-                    % (STARTUP_TIMEOUT, node.tail(), sim.tail()))
+            if stop_event.is_set():
+                say('interrupted before the first results')
+                return 130
+            say('no results within %.0f s.\nnode output:\n%s\nsimulator output:\n%s'
+                % (STARTUP_TIMEOUT, node.tail(), sim.tail()))
             return 1
         live = _Live(watcher, names)
         count0 = watcher.count
@@ -125,8 +131,8 @@ def _demo(seconds, params_file, stop_event, out):
             out.write('\n')
         ran = time.monotonic() - started
     finally:
-        node_rc = node.stop()
-        sim_rc = sim.stop()
+        node_rc = node.stop(stop_event.is_set())
+        sim_rc = sim.stop(stop_event.is_set())
         received = watcher.count - count0
         diag = watcher.status(STATUS) or {}
         values, labels = watcher.values, watcher.labels or names
@@ -177,4 +183,6 @@ def run(seconds=10.0, params_file=None, out=None):
     if not seconds > 0:
         print('error: --seconds must be positive', file=sys.stderr)
         return 2
-    return ros_run(lambda args, stop: _demo(seconds, params_file, stop, out), ['arena_eval'])
+    env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
+    return ros_run(lambda args, stop: _demo(env, seconds, params_file, stop, out),
+                   ['arena_eval'])

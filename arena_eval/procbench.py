@@ -45,6 +45,7 @@ import time
 import numpy as np
 
 from . import procs
+from .bench import load_average
 
 RESULTS_TOPIC = '/arena_eval/results'
 DIAGNOSTICS_TOPIC = '/diagnostics'
@@ -79,9 +80,19 @@ class Child:
     def alive(self):
         return self.proc.poll() is None
 
-    def stop(self):
-        """Stop the process (SIGINT, wait, SIGKILL) and return its exit code."""
+    def stop(self, interrupted=False):
+        """
+        Stop the process (SIGINT, wait, SIGKILL) and return its exit code.
+
+        With `interrupted` (a Ctrl-C reached the whole process group, so the child has its own
+        SIGINT already) wait for it to exit first: a second SIGINT during its shutdown is noise.
+        """
         if self.returncode is None:
+            if interrupted:
+                try:
+                    self.proc.wait(timeout=3.0)
+                except subprocess.TimeoutExpired:
+                    pass
             self.returncode = procs.stop(self.proc, timeout=5.0)
         return self.returncode
 
@@ -163,7 +174,10 @@ class Watcher:
             if not isinstance(msg, bytes):
                 self.values = tuple(msg.data)
                 if not self.labels and msg.layout.dim:
-                    self.labels = tuple(d.label for d in msg.layout.dim)
+                    # The node labels its one dimension with the comma-joined output names.
+                    labels = tuple(msg.layout.dim[0].label.split(','))
+                    if len(labels) == len(msg.data):
+                        self.labels = labels
 
     def _on_diagnostics(self, msg):
         now = time.monotonic()
@@ -212,7 +226,11 @@ def default_params_file():
 
 
 def ros_environment():
-    """Pick the run's ROS environment and apply it to this process too (for its own node)."""
+    """
+    Pick the run's ROS environment and apply it to this process too (for its own node).
+
+    Call it before `rclpy.init`: the context reads ROS_DOMAIN_ID when it is created.
+    """
     env = procs.ros_env()
     os.environ['ROS_DOMAIN_ID'] = env['ROS_DOMAIN_ID']
     os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = env['ROS_AUTOMATIC_DISCOVERY_RANGE']
@@ -295,20 +313,20 @@ def _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say):
             overruns=_float(diag1.get('Overruns')) - _float(diag0.get('Overruns')))
         return row
     finally:
-        rc = child.stop()
+        rc = child.stop(stop_event.is_set())
         if rc not in (0, None) and not row.get('failed') and not stop_event.is_set():
             say('%s exited with code %s on SIGINT; its output:\n%s' % (label, rc, child.tail()))
             row['failed'] = True
         child.close()
 
 
-def _node_bench(seconds, params_file, stop_event, say):
-    env = ros_environment()
+def _node_bench(env, seconds, params_file, stop_event, say):
     params_file = os.path.abspath(params_file or default_params_file())
     warmup = min(3.0, max(1.0, seconds / 4))
     say('node benchmark: %g s per subject after %g s of warm-up, params %s, ROS_DOMAIN_ID %s'
         % (seconds, warmup, os.path.relpath(params_file), env['ROS_DOMAIN_ID']))
-    say('each subject runs alone beside the simulator; CPU is % of one core (user + system)')
+    say('each subject runs alone beside the simulator; CPU is %% of one core (user + system); '
+        '%d CPUs, %s at the start' % (os.cpu_count() or 0, load_average()))
     say()
     watcher = Watcher('arena_eval_bench_%d' % os.getpid())
     sim = Child('simulator', 'arena_eval.sim', [], env)
@@ -323,7 +341,7 @@ def _node_bench(seconds, params_file, stop_event, say):
             rows.append(_measure(subject, sim, watcher, env, seconds, warmup, stop_event, say))
             stop_event.wait(0.5)
     finally:
-        sim_rc = sim.stop()
+        sim_rc = sim.stop(stop_event.is_set())
         sim.close()
         watcher.close()
     _node_table(rows, say)
@@ -374,7 +392,9 @@ def node_bench(seconds, params_file=None, out=None):
     if not seconds > 0:
         say('error: --node SECONDS must be positive')
         return 2
-    return run(lambda args, stop: _node_bench(seconds, params_file, stop, say), ['arena_eval'])
+    env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
+    return run(lambda args, stop: _node_bench(env, seconds, params_file, stop, say),
+               ['arena_eval'])
 
 
 def _sayer(out):
@@ -385,10 +405,9 @@ def _sayer(out):
 
 # --- bench --soak ------------------------------------------------------------------------------
 
-def _soak(minutes, params_file, stop_event, say):
+def _soak(env, minutes, params_file, stop_event, say):
     import psutil
 
-    env = ros_environment()
     env['NUMBA_NRT_STATS'] = '1'  # the node counts kernel allocations only with NRT statistics
     params_file = os.path.abspath(params_file or default_params_file())
     total = minutes * 60.0
@@ -409,7 +428,8 @@ def _soak(minutes, params_file, stop_event, say):
             return 130 if stop_event.is_set() else 1
         proc = psutil.Process(node.pid)
         head = ('%8s %9s %10s %8s %8s %10s %10s %12s' % (
-            't s', 'RSS MiB', 'ticks', 'missed', 'overruns', 'kernel', 'heap', 'loop p99 us'))
+            't s', 'RSS MiB', 'ticks', 'missed', 'overruns', 'kern alloc', 'heap blks',
+            'loop p99 us'))
         say(head)
         say('-' * len(head))
         t0 = time.monotonic()
@@ -449,8 +469,8 @@ def _soak(minutes, params_file, stop_event, say):
         if not node.alive():
             problems.append('the node exited during the soak:\n%s' % node.tail())
     finally:
-        node_rc = node.stop()
-        sim.stop()
+        node_rc = node.stop(stop_event.is_set())
+        sim.stop(stop_event.is_set())
         node.close()
         sim.close()
         watcher.close()
@@ -503,4 +523,5 @@ def soak(minutes, params_file=None, out=None):
     if not minutes > 0:
         say('error: --soak MINUTES must be positive')
         return 2
-    return run(lambda args, stop: _soak(minutes, params_file, stop, say), ['arena_eval'])
+    env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
+    return run(lambda args, stop: _soak(env, minutes, params_file, stop, say), ['arena_eval'])

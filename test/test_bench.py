@@ -176,3 +176,24 @@ def test_arena_step_allocates_nothing():
 def test_time_calls_returns_median_and_best():
     median, best = bench.time_calls(bench._noop, 0.001, rounds=3, round_ns=1_000_000)
     assert 0 < best <= median
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_node_bench_measures_every_subject_side_by_side():
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--node', '1.5'],
+                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    for subject in ('arena_eval node (loop thread)', 'arena_eval node (loop_mode:=timer)',
+                    'naive rclpy node (timer + eval)'):
+        row = re.search(r'^%s\s+([\d.]+)\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s' % re.escape(subject),
+                        out, re.M)
+        assert row, out
+        cpu, rate = float(row.group(1)), float(row.group(2))
+        # Every subject really ran and published: some CPU, results arriving (no speed claim).
+        assert cpu > 0 and rate > 50, out
+    assert re.search(r'naive rclpy node \(timer \+ eval\) uses [\d.]+x the CPU of the loop '
+                     r'thread', out), out
+    assert re.search(r'^target: node <= 5% of one core at 1 kHz: [\d.]+% (PASS|MISS)', out,
+                     re.M), out
