@@ -192,7 +192,7 @@ def test_node_bench_measures_every_subject_side_by_side():
         assert row, out
         cpu, rate = float(row.group(1)), float(row.group(2))
         # Every subject really ran and published: some CPU, results arriving (no speed claim).
-        assert cpu > 0 and rate > 50, out
+        assert cpu > 0 and rate > 0, out
     assert re.search(r'naive rclpy node \(timer \+ eval\) uses [\d.]+x the CPU of the loop '
                      r'thread', out), out
     assert re.search(r'^target: node <= 5% of one core at 1 kHz: [\d.]+% (PASS|MISS)', out,
