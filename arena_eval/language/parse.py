@@ -35,6 +35,10 @@ Python's XOR), and every error points at a line and column of the user's origina
 
 Only `ExpressionError` ever leaves `parse_statement` and `parse_expression`, whatever the input;
 the size limits `MAX_TEXT`, `MAX_DEPTH` and `MAX_NODES` keep every input bounded in time and stack.
+Choices the grammar leaves open: a negative literal (`-2`) is the number -2.0, not `neg(2)`; names
+must be ASCII (Python would silently fold fullwidth and other NFKC variants into ASCII names); an
+indented first line is accepted (YAML block scalars indent); control characters other than tab
+and newline are rejected where they are, since Python, YAML and `str.splitlines` disagree on them.
 """
 
 import ast
