@@ -67,6 +67,23 @@ class Source:
         return lines[min(max(line_in_text, 1), len(lines)) - 1]
 
 
+# Long expressions are shown as a window around the caret, not as a 10,000-character line.
+_WINDOW = 100
+
+
+def _window(line, col):
+    """Cut `line` to at most about `_WINDOW` characters around `col`; return it and the new col."""
+    if len(line) <= _WINDOW:
+        return line, col
+    start = max(0, min(col - 1 - _WINDOW // 2, len(line) - _WINDOW))
+    cut = line[start:start + _WINDOW]
+    if start > 0:
+        cut, col = '...' + cut, col - start + 3
+    if start + _WINDOW < len(line):
+        cut += '...'
+    return cut, col
+
+
 class ExpressionError(Exception):
     """A compile-time error in an expression or a batch, with position, caret and hint."""
 
@@ -96,9 +113,10 @@ class ExpressionError(Exception):
         """Format as the one-line form, then the source line with a caret under the error."""
         lines = [self.one_line()]
         if self.source_line is not None and self.caret_col is not None:
-            shown = self.source_line.replace('\t', ' ')
+            shown, col = _window(self.source_line.replace('\t', ' '), self.caret_col)
             lines.append('    ' + shown)
-            lines.append('    ' + ' ' * (self.caret_col - 1) + '^' * self.caret_len)
+            width = max(1, min(self.caret_len, len(shown) - col + 1))
+            lines.append('    ' + ' ' * (col - 1) + '^' * width)
         return '\n'.join(lines)
 
     def __str__(self):
