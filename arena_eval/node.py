@@ -39,24 +39,20 @@ User errors at startup (a bad params file, a bad expression) print one `file:lin
 line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node cleanly with code 0.
 """
 
+import faulthandler
 import os
 import signal
 import sys
+import threading
 import time
 
-import numpy as np
-
-from . import config as cfg
-from .diagnostics import DiagnosticsReport
-from .inputs import InputBindings, qos_profile
-from .language.errors import ExpressionError
-from .loop import TickLoop
-
 # Allocation counters must be on before numba is first imported (by the engine, on the first
-# build_batch): nothing imported above imports numba.
+# compile). Everything else is imported where it is used, after `main` has installed its
+# signal handlers: a Ctrl-C during the first 0.2 s (numpy, yaml, message types) then ends the
+# process cleanly instead of with a KeyboardInterrupt traceback.
 os.environ.setdefault('NUMBA_NRT_STATS', '1')
 
-NODE_NAME = cfg.NODE_NAME
+NODE_NAME = 'arena_eval'
 LOOP_MODES = ('thread', 'timer')
 LOOP_MODE_DESCRIPTION = (
     "How ticks are driven: 'thread' (default; a dedicated thread with absolute deadlines) or "
@@ -112,6 +108,11 @@ def _polled_group():
     return PolledGroup()
 
 
+def _qos_profile(input_config):
+    from .inputs import qos_profile
+    return qos_profile(input_config)
+
+
 class Poller:
     """
     One input subscription, polled by the tick: takes every waiting message, keeps the latest.
@@ -126,11 +127,13 @@ class Poller:
         self.msg_type = input_config.msg_type
         self.subscription = node.create_subscription(
             input_config.msg_type, input_config.topic, self._unexpected,
-            qos_profile(input_config), callback_group=group)
+            _qos_profile(input_config), callback_group=group)
         self._take = self.subscription.handle.take_message
         # (msg, receive ns) of the last message taken; written by the tick side only, read when
         # a new program primes its bindings (also on the tick side).
         self.latest = None
+        # Messages taken over the subscription's life (tick side writes, diagnostics read).
+        self.received = 0
 
     def _unexpected(self, msg):  # pragma: no cover - PolledGroup never lets an executor call it
         raise RuntimeError('a polled subscription was executed by an executor')
@@ -148,12 +151,14 @@ class Poller:
                 break
             last = got[0]
             bindings.on_message(self.name, last, now_ns)
+            self.received += 1
         if last is not None:
             self.latest = (last, now_ns)
 
 
 def _raw_template(msg, n_doubles):
     """Serialize `msg` once; return (bytearray, float64 view of its trailing `n_doubles`)."""
+    import numpy as np
     from rclpy.serialization import serialize_message
     raw = bytearray(serialize_message(msg))
     view = np.frombuffer(raw, np.float64, n_doubles, len(raw) - 8 * n_doubles)
@@ -243,12 +248,18 @@ def _nrt_allocations():
 
 
 def _make_node_class():
+    from diagnostic_msgs.msg import DiagnosticArray
     from rcl_interfaces.msg import ParameterDescriptor, ParameterType, ParameterValue, \
         SetParametersResult
     from rclpy.node import Node
     from rclpy.parameter import Parameter
-    from diagnostic_msgs.msg import DiagnosticArray
     from std_msgs.msg import Float64, Float64MultiArray
+
+    from . import config as cfg
+    from .diagnostics import DiagnosticsReport
+    from .inputs import InputBindings
+    from .language.errors import ExpressionError
+    from .loop import TickLoop
 
     def loop_mode_descriptor():
         spec = cfg.spec_for('loop_mode')
@@ -515,7 +526,11 @@ def _make_node_class():
                 extra=[('Loop mode', self.loop_mode),
                        ('Stale policy', tick.batch.stale_policy)])
             statuses = [loop_status]
+            received = {poller.name: poller.received for poller in tick.pollers}
             for name, level, message, pairs in tick.bindings.status(time.monotonic_ns()):
+                # Counted by the subscription, so a new program on the same one keeps counting.
+                if name in received:
+                    pairs = dict(pairs, **{'Messages received': str(received[name])})
                 statuses.append(self._report.input_status(name, level, message, pairs))
             if self.context.ok():
                 self._diagnostics_pub.publish(
@@ -537,22 +552,67 @@ def node_class():
 
 # ----- the process -------------------------------------------------------------------------------
 
-def _interrupt_while_configuring(signum, frame):
-    raise KeyboardInterrupt
+class Stopper:
+    """
+    What SIGINT/SIGTERM do to the node process: ask it to stop, and make sure it does.
+
+    While configuring (importing numba, compiling) a signal raises KeyboardInterrupt so startup
+    ends at once; once running it only sets the stop event, and the main loop returns. With a
+    `deadline_s`, the first signal also arms a watchdog that ends the process with exit code 1
+    if the clean path has not finished by then, so no state can keep it alive.
+    """
+
+    def __init__(self, deadline_s=None):
+        self.deadline_s = deadline_s
+        # Written by the main thread (set_running, bind); read by the handler, which runs on
+        # the main thread too, between two bytecodes.
+        self.configuring = True
+        self.stop_event = None
+        # Set by the first signal and never cleared: a KeyboardInterrupt can be swallowed (a
+        # Python callback called from C, like llvmlite's object cache, ignores exceptions), so
+        # startup also checks this flag between its phases.
+        self.requested = False
+        self._armed = False
+
+    def install(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self)
+
+    def __call__(self, signum, frame):
+        self.requested = True
+        if self.deadline_s is not None and not self._armed:
+            self._armed = True
+            threading.Thread(target=self._watchdog, name='arena_eval_stop_deadline',
+                             daemon=True).start()
+        if self.stop_event is not None:
+            self.stop_event.set()
+        if self.configuring:
+            raise KeyboardInterrupt
+
+    def _watchdog(self):
+        time.sleep(self.deadline_s)
+        os.write(2, b'arena_eval: clean shutdown took too long; exiting anyway. Stuck in:\n')
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(1)
 
 
-def run_node(args, stop_event, file_warnings=None):
+# Seconds from a stop signal to the watchdog's forced exit (the promise is: gone within 1 s).
+STOP_DEADLINE_S = 0.8
+
+
+def run_node(args, stop_event, file_warnings=None, stopper=None):
     """`rosmain.run` body: configure, tick until `stop_event`, stop cleanly. Return exit code."""
     from rclpy.executors import SingleThreadedExecutor
 
-    # Until the loop runs, a signal interrupts configuring at once (importing numba and
-    # compiling can take a while); afterwards rosmain's handlers only set stop_event.
-    handlers = {s: signal.signal(s, _interrupt_while_configuring)
-                for s in (signal.SIGINT, signal.SIGTERM)}
+    # rosmain's handlers only set stop_event; ours also interrupt configuring at once.
+    stopper = stopper or Stopper()
+    stopper.stop_event = stop_event
+    stopper.configuring = True
+    stopper.install()
     node = None
     executor = None
     try:
-        if stop_event.is_set():
+        if stop_event.is_set() or stopper.requested:
             return 0
         try:
             node = node_class()(file_warnings=file_warnings)
@@ -560,12 +620,12 @@ def run_node(args, stop_event, file_warnings=None):
             for line in exc.lines:
                 print(line, file=sys.stderr)
             return 2
+        if stopper.requested:
+            return 0
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         node.start()
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
-        handlers = {}
+        stopper.configuring = False
         while not stop_event.is_set():
             executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)
             node.housekeeping()
@@ -576,8 +636,8 @@ def run_node(args, stop_event, file_warnings=None):
     except KeyboardInterrupt:
         return 0
     finally:
-        for s, handler in handlers.items():
-            signal.signal(s, handler)
+        # Cleanup must not be interrupted half-way: from here a signal only sets the event.
+        stopper.configuring = False
         if node is not None:
             node.shutdown()
         if executor is not None:
@@ -598,11 +658,11 @@ def main(argv=None, *, fast_exit=None):
     """
     if fast_exit is None:
         fast_exit = argv is None
-    # Until rosmain installs its stop-flag handlers, a signal interrupts startup at once.
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, _interrupt_while_configuring)
+    # From here on a signal interrupts startup at once (and, as a program, arms the deadline).
+    stopper = Stopper(STOP_DEADLINE_S if fast_exit else None)
+    stopper.install()
     try:
-        code = _main(argv)
+        code = _main(argv, stopper)
     except KeyboardInterrupt:
         code = 0
     if fast_exit:
@@ -612,7 +672,8 @@ def main(argv=None, *, fast_exit=None):
     return code
 
 
-def _main(argv):
+def _main(argv, stopper):
+    from . import config as cfg
     from .rosmain import run
 
     argv = list(sys.argv if argv is None else argv)
@@ -635,8 +696,11 @@ def _main(argv):
             return 2
         if len(files) == 1:
             file_warnings = warnings
+    if stopper.requested:
+        return 0
     try:
-        return run(lambda args, stop_event: run_node(args, stop_event, file_warnings), argv)
+        return run(lambda args, stop_event: run_node(args, stop_event, file_warnings, stopper),
+                   argv)
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # noqa: B902 - rclpy.init refusing the arguments: one line
