@@ -35,7 +35,7 @@ _OWN_SHM = re.compile(r'/dev/shm/(?:fastdds_|fastrtps_)[0-9a-f]{16}(?:_el)?$|fas
 
 
 def mapped_shm(pid):
-    """The shared-memory files process `pid` has mapped."""
+    """Return the shared-memory files process `pid` has mapped."""
     try:
         with open(f'/proc/{pid}/maps') as f:
             return {line.split()[-1] for line in f if '/dev/shm/' in line}

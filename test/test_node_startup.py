@@ -58,8 +58,8 @@ def test_unknown_field_in_expression_points_into_the_file(tmp_path):
     lines = err.strip().splitlines()
     # Line 7; the string starts at column 9 (its quote at 9), `imu` at column 22.
     assert len(lines) == 1, err
-    assert lines[0].startswith(f"{path}:7:22: error: imu (sensor_msgs/msg/Imu) has no field "
-                               f"'linear_acceleration.w' [norm]"), err
+    assert lines[0].startswith(f'{path}:7:22: error: imu (sensor_msgs/msg/Imu) has no field '
+                               "'linear_acceleration.w' [norm]"), err
     assert 'Traceback' not in err + out
 
 
