@@ -134,6 +134,7 @@ class DiagnosticsReport:
             ('Ticks', snap.ticks),
             ('Loop time max since start (us)', snap.loop_max_ever_us),
             ('Wake-up latency p99 (us)', snap.wake_p99_us),
+            ('Burst ticks max', snap.burst_max),
             ('Program swaps', snap.swaps),
         ]
         pairs.extend(extra)

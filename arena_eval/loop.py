@@ -147,7 +147,14 @@ class Handover:
 
 @dataclass(frozen=True)
 class LoopSnapshot:
-    """Loop statistics at one moment, over the window of the last `samples` ticks (times in us)."""
+    """
+    Loop statistics at one moment, over the window of the last `samples` ticks (times in us).
+
+    `burst_max` is the longest run of consecutive ticks that started less than half a period
+    after the previous one: a catch-up burst. Absolute deadlines allow one short period after a
+    late wake-up; the overrun policy (realign, never catch up) makes two in a row impossible, so
+    it stays <= 1.
+    """
 
     target_hz: float
     ticks: int
@@ -163,8 +170,18 @@ class LoopSnapshot:
     actual_hz: float
     wake_p50_us: float
     wake_p99_us: float
+    burst_max: int
     last_tick_ns: int
     stamp_ns: int
+
+
+def _longest_run(flags):
+    """Return the length of the longest run of True in a boolean array."""
+    if not flags.any():
+        return 0
+    # Positions where runs start and end, from the edges of the 0/1 signal padded with zeros.
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
 class LoopStats:
@@ -234,16 +251,18 @@ class LoopStats:
             total = float(pw.sum())
             actual_hz = n * 1e9 / total if total > 0 else nan
             wake_p50, wake_p99 = (float(v) / 1e3 for v in np.percentile(ww, [50, 99]))
+            burst = _longest_run(pw * 2 < tw)
         else:
             loop_mean = loop_p99 = loop_max = period_mean = jitter_p99 = nan
             wake_p50 = wake_p99 = nan
             actual_hz = 0.0
+            burst = 0
         return LoopSnapshot(
             target_hz=float(target_hz), ticks=ticks, overruns=int(counters[OVERRUNS]),
             swaps=int(counters[SWAPS]), samples=n, loop_mean_us=loop_mean, loop_p99_us=loop_p99,
             loop_max_us=loop_max, loop_max_ever_us=float(counters[LOOP_MAX_EVER_NS]) / 1e3,
             period_mean_us=period_mean, jitter_p99_us=jitter_p99, actual_hz=actual_hz,
-            wake_p50_us=wake_p50, wake_p99_us=wake_p99,
+            wake_p50_us=wake_p50, wake_p99_us=wake_p99, burst_max=burst,
             last_tick_ns=int(counters[LAST_TICK_NS]), stamp_ns=time.monotonic_ns())
 
 

@@ -95,6 +95,19 @@ def test_overrun_is_counted_and_followed_by_no_burst():
     assert rec.starts[20] - slow_end >= PERIOD_NS
     starts_soon_after = [s for s in rec.starts if slow_end < s < slow_end + 3 * PERIOD_NS]
     assert len(starts_soon_after) <= 3
+    assert snap.burst_max <= 1
+
+
+def test_burst_metric_counts_consecutive_short_periods():
+    stats = LoopStats(history=64)
+    periods = [1000, 1000, 100, 1000, 50, 40, 30, 1000, 200]
+    for i, period in enumerate(periods):
+        stats.record(i, i + 1, period, 0, 1000)
+    assert stats.snapshot(1e6).burst_max == 3
+    assert stats.snapshot(1e6, since_ticks=7).burst_max == 1
+    stats = LoopStats(history=64)
+    stats.record(0, 1, 1000, 0, 1000)
+    assert stats.snapshot(1e6).burst_max == 0
 
 
 def test_swap_takes_effect_between_ticks_and_old_tick_is_not_called_after():
