@@ -157,3 +157,23 @@ def test_input_topic_change_resubscribes_only_that_input(tmp_path, probe):
         assert probe.latest_outputs()['norm'] == 3.0
     finally:
         node.close()
+
+
+def test_timer_loop_mode_runs_the_same_program(tmp_path, probe):
+    params = write_params(tmp_path / 'params.yaml', expressions=SMALL)
+    node = NodeProcess(tmp_path, params, ['-p', 'loop_mode:=timer'])
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(20, node=node)
+        probe.wait_for(lambda: probe.latest_outputs()['norm'] == 3.0, 10.0, 'norm')
+        loop = probe.wait_for(lambda: probe.status('loop'), 5.0, 'loop status')
+        assert loop[2]['Loop mode'] == 'timer'
+        assert probe.get_parameters(['loop_mode']) == ['timer']
+        # The swap is taken by the next timer tick, in the executor thread.
+        [result] = probe.set_parameters({'expressions': SMALL + ['twice = 2 * norm']})
+        assert result.successful, result.reason
+        probe.wait_for(lambda: probe.latest_outputs().get('twice') == 6.0, 5.0, 'twice')
+        code, seconds = node.signal_and_wait(signal.SIGTERM)
+        assert code == 0 and seconds < 1.0, node.output()
+    finally:
+        node.close()
