@@ -211,14 +211,33 @@ def _prev_like(m, op, d, x, s, dt):
     m[s + 1] = x
 
 
+@njit(inline='always', **_HELPER)
+def _add_compensated(m, s, v):
+    """Add `v` to the sum in m[s + 3] with its rounding error kept in m[s] (Neumaier)."""
+    total = m[s + 3]
+    t = total + v
+    if abs(total) >= abs(v):
+        m[s] += (total - t) + v
+    else:
+        m[s] += (v - t) + total
+    m[s + 3] = t
+
+
 @njit(**_HELPER)
 def _window(m, op, d, x, n, s):
-    """MEAN, MINIMUM, MAXIMUM: state [initialized, count, position, sum, ring[n]]."""
+    """
+    MEAN, MINIMUM, MAXIMUM over the last min(count, n) values of x.
+
+    State [compensation, count, position, sum, ring[n]]; the count doubles as the initialized
+    flag. The mean keeps a compensated running sum (what leaves the window is subtracted without
+    a trace of rounding) and re-sums the ring when it wraps and while the sum is not finite, so
+    a nan or inf leaves the mean exactly when it leaves the window.
+    """
     ring = s + 4
     count = int(m[s + 1])
     pos = int(m[s + 2])
     if op == fn.MEAN and count == n:
-        m[s + 3] -= m[ring + pos]
+        _add_compensated(m, s, -m[ring + pos])
     m[ring + pos] = x
     pos += 1
     wrapped = pos == n
@@ -226,19 +245,18 @@ def _window(m, op, d, x, n, s):
         pos = 0
     if count < n:
         count += 1
-    m[s] = 1.0
     m[s + 1] = count
     m[s + 2] = pos
     if op == fn.MEAN:
-        total = m[s + 3] + x
-        # Re-sum from the ring when it wraps (bounds rounding drift) and while the running sum
-        # is not finite, so a nan or inf leaves the mean exactly when it leaves the window.
-        if wrapped or not math.isfinite(total):
-            total = 0.0
+        _add_compensated(m, s, x)
+        if wrapped or not math.isfinite(m[s + 3]):
+            m[s] = 0.0
+            m[s + 3] = 0.0
             for i in range(count):
-                total += m[ring + i]
-        m[s + 3] = total
-        m[d] = total / count
+                _add_compensated(m, s, m[ring + i])
+        total = m[s + 3]
+        # An infinite sum makes the compensation nan: it means nothing then.
+        m[d] = ((total + m[s]) if math.isfinite(total) else total) / count
         return
     best = m[ring]
     for i in range(count):

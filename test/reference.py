@@ -20,6 +20,10 @@ noted), no program, no arena. Each function is spelled out from its documented m
 C/IEEE results where Python's `math` raises (1/0, log(0), overflow). The property tests compare
 the kernel with it; when they disagree, one of the two has a bug.
 
+Constant subexpressions are the one place the reference defers to the table: the compiler folds
+them with `TABLE[f].fold` (numpy), whose last bit may differ from libm's for a few functions
+(numpy's own tanh), so the reference folds exactly what the compiler folds, the same way.
+
 Stateful functions keep their state in a `Reference` object, one entry per call site, keyed
 by statement and by the call's place in the tree, and follow the documented rules:
 
@@ -37,6 +41,7 @@ by statement and by the call's place in the tree, and follow the documented rule
 
 import math
 
+from arena_eval.language.functions import CONSTANTS, TABLE
 import numpy as np
 
 INF = math.inf
@@ -220,6 +225,29 @@ class Reference:
         self.by_name = {s.name: s for s in self.statements}
         self.state = {}
         self.t = 0.0
+        self.folded = {}  # id(node) -> constant value, or None when not constant
+
+    def constant(self, node):
+        """Return the value the compiler folds `node` to, or None if it is not constant."""
+        key = id(node)
+        if key not in self.folded:
+            self.folded[key] = self._fold(node)
+        return self.folded[key]
+
+    def _fold(self, node):
+        kind = type(node).__name__
+        if kind == 'Num':
+            return (node.value,)
+        if kind == 'Ref':
+            if node.name in self.by_name:
+                return self.constant(self.by_name[node.name].expr)
+            return (CONSTANTS[node.name],) if node.name in CONSTANTS else None
+        if TABLE[node.func].stateful:
+            return None
+        args = [self.constant(arg) for arg in node.args]
+        if any(arg is None for arg in args):
+            return None
+        return (TABLE[node.func].fold(*(arg[0] for arg in args)),)
 
     def reset(self):
         self.state.clear()
@@ -244,6 +272,9 @@ class Reference:
         kind = type(node).__name__
         if kind == 'Num':
             return node.value
+        folded = self.constant(node)
+        if folded is not None:
+            return folded[0]
         if kind == 'Ref':
             if node.name in self.by_name:
                 return self._statement(self.by_name[node.name])

@@ -1,0 +1,227 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+`Batch`: its buffers, the stale policy, `reset()`, `evaluate()`, and zero allocations per step.
+
+Allocations are counted, never timed: numba's NRT counters (`NUMBA_NRT_STATS=1`, in a fresh
+interpreter so the flag is set before numba loads) over 100,000 steps, and `tracemalloc` over the
+Python side of `step()`. Each count is checked against a control that does allocate, so a
+counter that is off cannot pass the test.
+"""
+
+import gc
+import itertools
+import json
+import math
+import os
+import subprocess
+import sys
+import tracemalloc
+
+from arena_eval import arena
+from arena_eval import program as pg
+from arena_eval.arena import compile_batch
+import numpy as np
+import pytest
+from reference import DEFAULT_BATCH
+
+NAN = math.nan
+
+
+def stale_batch(policy):
+    return compile_batch(['a = x.a * 2', 'b = y.b + 1', 'c = a + y.b', 'k = 5',
+                          's = prev(x.a)'], stale_policy=policy)
+
+
+def test_buffers_are_views_into_one_block():
+    batch = compile_batch(['n = hypot(v.x, v.y)', 'm = n * 2'])
+    assert batch.inputs == ('v.x', 'v.y') and batch.outputs == ('n', 'm')
+    for view in (batch.input_buffer, batch.input_valid, batch.output_buffer):
+        assert view.dtype == np.float64 and np.shares_memory(view, batch._block)
+    assert np.isnan(batch.input_buffer).all() and (batch.input_valid == 1.0).all()
+    assert np.isnan(batch.output_buffer).all()
+    batch.input_buffer[:] = (3.0, 4.0)
+    batch.step(0.001)
+    assert batch.output_buffer.tolist() == [5.0, 10.0]
+    assert batch.output_inputs == {'n': ('v.x', 'v.y'), 'm': ('v.x', 'v.y')}
+    assert batch.n_ops == batch.program.n_ops == 4
+    assert 'hypot' in batch.disassemble()
+
+
+def test_stale_policy_nan():
+    batch = stale_batch('nan')
+    batch.input_buffer[:] = (1.0, 10.0)
+    batch.step(0.1)
+    assert batch.output_buffer.tolist() == [2.0, 11.0, 12.0, 5.0, 1.0]
+    batch.input_buffer[:] = (3.0, 20.0)
+    batch.input_valid[batch.inputs.index('x.a')] = 0.0
+    batch.step(0.1)
+    out = dict(zip(batch.outputs, batch.output_buffer.tolist(), strict=True))
+    assert math.isnan(out['a']) and math.isnan(out['c']) and math.isnan(out['s'])
+    assert out['b'] == 21.0 and out['k'] == 5.0
+
+
+def test_stale_policy_hold_and_switching_policy():
+    batch = stale_batch('hold')
+    assert batch.stale_policy == 'hold'
+    batch.input_buffer[:] = (1.0, 10.0)
+    batch.step(0.1)
+    batch.input_buffer[:] = (3.0, 20.0)
+    batch.input_valid[0] = 0.0
+    batch.step(0.1)
+    assert batch.output_buffer.tolist() == [2.0, 21.0, 12.0, 5.0, 1.0]
+    batch.stale_policy = 'nan'
+    assert batch._block[pg.H_POLICY] == pg.POLICY_NAN
+    batch.step(0.1)
+    assert np.isnan(batch.output_buffer[0])
+    batch.input_valid[0] = 1.0
+    batch.step(0.1)
+    # prev(x.a) kept stepping while x.a was stale: it is the x.a of the last step
+    assert batch.output_buffer.tolist() == [6.0, 21.0, 26.0, 5.0, 3.0]
+    with pytest.raises(ValueError):
+        batch.stale_policy = 'last'
+
+
+def test_any_nonzero_valid_flag_is_fresh():
+    batch = compile_batch(['a = x.a + 1'])
+    batch.input_buffer[0] = 1.0
+    for flag, fresh in ((1.0, True), (0.5, True), (NAN, True), (-0.0, False), (0.0, False)):
+        batch.input_valid[0] = flag
+        batch.step(0.1)
+        assert bool(batch.output_buffer[0] == 2.0) is fresh, flag
+
+
+def test_reset():
+    batch = compile_batch(['d = delta(x.a)', 'time = t'])
+    batch.evaluate({'x.a': 1.0})
+    assert batch.evaluate({'x.a': 4.0}, dt=0.5) == {'d': 3.0, 'time': 0.501}
+    batch.reset()
+    assert np.isnan(batch.output_buffer).all() and batch.t == 0.0
+    assert batch.evaluate({'x.a': 9.0}, dt=0.5) == {'d': 0.0, 'time': 0.5}
+
+
+def test_evaluate_names_missing_and_unknown_inputs():
+    batch = compile_batch(['a = x.a + x.b + x.c'])
+    with pytest.raises(ValueError) as info:
+        batch.evaluate({'x.b': 1.0, 'x.z': 2.0})
+    assert str(info.value) == 'missing input values: x.a, x.c; unknown inputs: x.z'
+    assert compile_batch(['k = 2 ^ 10']).evaluate({}) == {'k': 1024.0}
+
+
+def test_evaluate_marks_every_input_fresh():
+    batch = compile_batch(['a = x.a + 1'])
+    batch.input_valid[0] = 0.0
+    assert batch.evaluate({'x.a': 1.0}) == {'a': 2.0}
+
+
+def test_a_step_kept_after_its_batch_is_gone_stays_valid():
+    batch = compile_batch(['a = x.a * 3'])
+    batch.input_buffer[0] = 2.0
+    out = batch.output_buffer
+    step = batch.step
+    key = id(step)
+    assert arena._BLOCKS[key] is batch._block
+    del batch
+    gc.collect()
+    np.zeros(10000).sum()  # reuse freed memory, if the block had been freed
+    step(0.001)
+    assert out[0] == 6.0
+    del step
+    gc.collect()
+    assert key not in arena._BLOCKS
+
+
+def test_nothing_grows_after_compiling():
+    batch = compile_batch(DEFAULT_BATCH)
+    size = batch._block.nbytes
+    address = batch._block.ctypes.data
+    for _ in range(1000):
+        batch.step(0.001)
+    batch.reset()
+    batch.stale_policy = 'hold'
+    assert batch._block.nbytes == size and batch._block.ctypes.data == address
+
+
+def test_python_side_of_step_allocates_nothing():
+    batch = compile_batch(DEFAULT_BATCH)
+    batch.input_buffer[:] = np.linspace(0.1, 1.0, len(batch.inputs))
+    dt = 0.001
+    batch.step(dt)
+    tracemalloc.start()
+    try:
+        def traced_peak(call, n=10000):
+            call()
+            tracemalloc.reset_peak()
+            start = tracemalloc.get_traced_memory()[0]
+            for _ in itertools.repeat(None, n):
+                call()
+            current, peak = tracemalloc.get_traced_memory()
+            return current - start, peak - start
+        # Measuring costs a few bytes of its own (the numbers it reads): a call that does
+        # nothing shows them, and a step must show exactly as much, over 10x more calls too.
+        nothing = traced_peak(lambda: None)
+        assert traced_peak(lambda: batch.step(dt)) == nothing
+        assert traced_peak(lambda: batch.step(dt), 100_000) == nothing
+        # control: a call that allocates (a dict) shows up
+        assert traced_peak(lambda: batch.evaluate(dict.fromkeys(batch.inputs, 1.0)))[1] > (
+            nothing[1])
+    finally:
+        tracemalloc.stop()
+
+
+NRT_SCRIPT = """
+import json
+import sys
+sys.path.insert(0, {test_dir!r})
+import numpy as np
+from numba import njit
+from numba.core.runtime import rtsys
+from arena_eval import kernel
+from arena_eval.arena import compile_batch
+from reference import DEFAULT_BATCH
+
+
+def count(call, n=100_000):
+    call()
+    before = rtsys.get_allocation_stats()
+    for _ in range(n):
+        call()
+    after = rtsys.get_allocation_stats()
+    return after.alloc - before.alloc, after.free - before.free
+
+
+small = compile_batch(DEFAULT_BATCH)
+small.input_buffer[:] = np.linspace(0.1, 1.0, len(small.inputs))
+big = compile_batch(['s0 = x.a + 1'] + ['s%d = sin(s%d)' % (i, i - 1) for i in range(1, 2100)])
+assert big.step.__func__ is not small.step.__func__
+address = small._block.ctypes.data
+array = np.zeros(3)
+takes_array = njit(lambda a: a[0])
+print(json.dumps([count(lambda: small.step(0.001)), count(lambda: big.step(0.001), 10_000),
+                  count(lambda: kernel.run_holding_gil(address, 0.001)),
+                  count(lambda: takes_array(array))]))
+"""
+
+
+def test_zero_nrt_allocations_per_step():
+    env = dict(os.environ, NUMBA_NRT_STATS='1')
+    script = NRT_SCRIPT.format(test_dir=os.path.dirname(__file__))
+    result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    small, big, dispatcher, control = json.loads(result.stdout)
+    assert small == [0, 0] and big == [0, 0] and dispatcher == [0, 0]
+    # control: numba boxes each array argument as one NRT allocation per call
+    assert control[0] >= 100_000
