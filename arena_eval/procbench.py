@@ -346,6 +346,7 @@ def _node_bench(env, seconds, params_file, stop_event, say):
         watcher.close()
     _node_table(rows, say)
     if stop_event.is_set():
+        say('interrupted: the table shows the subjects measured before it')
         return 130
     ok = len(rows) == 3 and not any(r.get('failed') for r in rows) and sim_rc == 0
     return 0 if ok else 1
