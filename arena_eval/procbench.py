@@ -338,7 +338,10 @@ def _node_bench(env, seconds, params_file, stop_event, say):
             if not sim.alive():
                 say('the simulator exited; its output:\n%s' % sim.tail())
                 break
-            rows.append(_measure(subject, sim, watcher, env, seconds, warmup, stop_event, say))
+            row = _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say)
+            if stop_event.is_set():
+                break  # an interrupted measurement is no measurement
+            rows.append(row)
             stop_event.wait(0.5)
     finally:
         sim_rc = sim.stop(stop_event.is_set())
