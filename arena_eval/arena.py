@@ -75,6 +75,10 @@ def pack(program, policy='nan'):
     head = block[:pg.HEADER_WORDS]
     head[pg.H_NOPS] = program.n_ops
     head[pg.H_NEXEC] = program.n_exec
+    head[pg.H_NCOPY] = program.n_copy
+    head[pg.H_OUTPUTS] = layout.output_base
+    head[pg.H_NOUTPUTS] = layout.n_outputs
+    head[pg.H_SHADOW] = layout.shadow_base
     head[pg.H_CODE] = code_at
     head[pg.H_DEPS] = deps_at
     head[pg.H_NDEPS] = program.deps.size
@@ -90,7 +94,7 @@ def pack(program, policy='nan'):
     mem = block[mem_at:].view(np.float64)
     mem[layout.input_base:layout.valid_base] = math.nan
     mem[layout.valid_base:layout.output_base] = 1.0
-    mem[layout.output_base:layout.const_base] = math.nan
+    mem[layout.output_base:layout.const_base] = math.nan  # outputs and their shadow
     for slot, value in program.constants:
         mem[slot] = value
     return block, mem
@@ -137,7 +141,7 @@ class Batch:
         self.output_inputs = dict(zip(program.outputs, program.output_inputs, strict=True))
         self.input_buffer = self._mem[layout.input_base:layout.valid_base]
         self.input_valid = self._mem[layout.valid_base:layout.output_base]
-        self.output_buffer = self._mem[layout.output_base:layout.const_base]
+        self.output_buffer = self._mem[layout.output_base:layout.shadow_base]
         self._state = self._mem[layout.state_base:layout.n_slots]
         self.step = _bind(kernel.entry_point(program.n_ops), self._block)
 

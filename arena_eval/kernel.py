@@ -70,6 +70,14 @@ def _f64_ptr(typingctx, addr):
 
 
 @intrinsic
+def _u64_ptr(typingctx, addr):
+    """Reinterpret an int64 address as a uint64 pointer."""
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint64)))
+    return types.CPointer(types.uint64)(types.int64), codegen
+
+
+@intrinsic
 def _i64_ptr(typingctx, addr):
     """Reinterpret an int64 address as an int64 pointer."""
     def codegen(context, builder, signature, args):
@@ -278,34 +286,34 @@ def _hold(m, d, x, cond, s):
 
 
 @njit(inline='always', **_HELPER)
-def _deps_valid(m, deps, valid, start, count):
-    for i in range(start, start + count):
+def _row(code, i):
+    """Row `i` as unsigned fields: indexing the arena with them needs no negative-index fixup."""
+    return numba.carray(_u64_ptr(code + 8 * pg.ROW * i), (pg.ROW,))
+
+
+@njit(inline='always', **_HELPER)
+def _deps_valid(m, deps, valid, row):
+    for i in range(np.int64(row[3]), np.int64(row[3]) + np.int64(row[4])):
         if m[valid + deps[i]] == 0.0:
             return False
     return True
 
 
-@njit(**_HELPER)
-def _step(base, dt):
-    """Run one step of the block at address `base`: set dt and t, execute every row."""
-    head = numba.carray(_i64_ptr(base), (pg.HEADER_WORDS,))
-    n_ops = head[pg.H_NOPS]
-    code = numba.carray(_i64_ptr(base + 8 * head[pg.H_CODE]), (n_ops * pg.ROW,))
-    deps = numba.carray(_i64_ptr(base + 8 * head[pg.H_DEPS]), (head[pg.H_NDEPS],))
-    m = numba.carray(_f64_ptr(base + 8 * head[pg.H_MEM]), (head[pg.H_NMEM],))
-    m[pg.DT_SLOT] = dt
-    m[pg.T_SLOT] += dt
-    for k in range(0, head[pg.H_NEXEC] * pg.ROW, pg.ROW):
-        op = code[k]
-        d = code[k + 1]
-        a = code[k + 2]
-        b = code[k + 3]
+@njit(inline='always', **_HELPER)
+def _execute(m, code, n_exec, dt):
+    """Run the rows before the OUTPUT rows: one dispatch per row."""
+    for i in range(n_exec):
+        row = _row(code, i)
+        op = np.int64(row[0])
+        d = row[1]
+        a = row[2]
+        b = row[3]
         if op == fn.MUL:
             m[d] = m[a] * m[b]
         elif op == fn.ADD:
             m[d] = m[a] + m[b]
         elif op == pg.MULADD:
-            m[d] = m[a] * m[b] + m[code[k + 4]]
+            m[d] = m[a] * m[b] + m[row[4]]
         elif op == fn.SUB:
             m[d] = m[a] - m[b]
         elif op == fn.DIV:
@@ -337,7 +345,7 @@ def _step(base, dt):
         elif op == fn.NOT:
             m[d] = 1.0 if m[a] == 0.0 else 0.0
         elif op == fn.WHERE:
-            m[d] = m[b] if m[a] != 0.0 else m[code[k + 4]]
+            m[d] = m[b] if m[a] != 0.0 else m[row[4]]
         elif op == fn.SQRT:
             m[d] = math.sqrt(m[a])
         elif op == fn.ATAN2:
@@ -349,7 +357,7 @@ def _step(base, dt):
         elif op == fn.MAX:
             m[d] = _max(m[a], m[b])
         elif op == fn.CLAMP:
-            m[d] = _min(_max(m[a], m[b]), m[code[k + 4]])
+            m[d] = _min(_max(m[a], m[b]), m[row[4]])
         elif op == fn.ABS:
             m[d] = abs(m[a])
         elif op == fn.SIN:
@@ -405,31 +413,59 @@ def _step(base, dt):
         elif op == fn.RAD:
             m[d] = m[a] * _RAD
         elif op == fn.LOWPASS:
-            _lowpass(m, d, m[a], m[b], code[k + 4], dt)
+            _lowpass(m, d, m[a], m[b], np.int64(row[4]), dt)
         elif op == fn.PREV or op == fn.DELTA or op == fn.DDT:
-            _prev_like(m, op, d, m[a], code[k + 4], dt)
+            _prev_like(m, op, d, m[a], np.int64(row[4]), dt)
         elif op == fn.INTEGRAL:
-            _integral(m, d, m[a], code[k + 4], dt)
+            _integral(m, d, m[a], np.int64(row[4]), dt)
         elif op == fn.EMA:
-            _ema(m, d, m[a], m[b], code[k + 4])
+            _ema(m, d, m[a], m[b], np.int64(row[4]))
         elif op == fn.RATE_LIMIT:
-            _rate_limit(m, d, m[a], m[b], code[k + 4], dt)
+            _rate_limit(m, d, m[a], m[b], np.int64(row[4]), dt)
         elif op == fn.MEAN or op == fn.MINIMUM or op == fn.MAXIMUM:
-            _window(m, op, d, m[a], b, code[k + 4])
+            _window(m, op, d, m[a], np.int64(b), np.int64(row[4]))
         elif op == fn.HOLD:
-            _hold(m, d, m[a], m[b], code[k + 4])
-    # OUTPUT rows, all at the end: a plain copy loop when every input is fresh.
+            _hold(m, d, m[a], m[b], np.int64(row[4]))
+
+
+@njit(**_HELPER)
+def _step(base, dt):
+    """Run one step of the block at address `base`: set dt and t, execute every row."""
+    head = numba.carray(_i64_ptr(base), (pg.HEADER_WORDS,))
+    code = base + 8 * head[pg.H_CODE]
+    deps = numba.carray(_i64_ptr(base + 8 * head[pg.H_DEPS]), (head[pg.H_NDEPS],))
+    m = numba.carray(_f64_ptr(base + 8 * head[pg.H_MEM]), (head[pg.H_NMEM],))
+    m[pg.DT_SLOT] = dt
+    m[pg.T_SLOT] += dt
     valid = head[pg.H_VALID]
     fresh = True
     for i in range(head[pg.H_NINPUTS]):
         if m[valid + i] == 0.0:
             fresh = False
     hold = head[pg.H_POLICY] == pg.POLICY_HOLD
-    for k in range(head[pg.H_NEXEC] * pg.ROW, n_ops * pg.ROW, pg.ROW):
-        if fresh or _deps_valid(m, deps, valid, code[k + 3], code[k + 4]):
-            m[code[k + 1]] = m[code[k + 2]]
+    outputs = head[pg.H_OUTPUTS]
+    shadow = head[pg.H_SHADOW]
+    if hold and not fresh:
+        for i in range(head[pg.H_NOUTPUTS]):
+            m[shadow + i] = m[outputs + i]
+    n_exec = head[pg.H_NEXEC]
+    _execute(m, code, n_exec, dt)
+    # Copy rows: outputs whose value lives elsewhere (an input, a constant, a shared register).
+    n_copy = n_exec + head[pg.H_NCOPY]
+    for i in range(n_exec, n_copy):
+        row = _row(code, i)
+        if fresh or _deps_valid(m, deps, valid, row):
+            m[row[1]] = m[row[2]]
         elif not hold:
-            m[code[k + 1]] = _NAN
+            m[row[1]] = _NAN
+    if fresh:
+        return
+    # Direct rows: the value was computed into the output slot; undo it if an input is stale.
+    for i in range(n_copy, head[pg.H_NOPS]):
+        row = _row(code, i)
+        if not _deps_valid(m, deps, valid, row):
+            d = np.int64(row[1])
+            m[d] = m[shadow + d - outputs] if hold else _NAN
 
 
 _SIGNATURE = 'void(int64, float64)'

@@ -43,8 +43,12 @@ windowed           MEAN, MINIMUM,         x           window n    state start
 
 Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot). OUTPUT's
 dependency list is `deps[b:b + c]`: the input indices (0-based, into the input region) the
-output depends on, for the stale policy. OUTPUT rows come last, one per statement in statement
-order; the kernel runs them in a loop of their own after the dispatch loop.
+output depends on, for the stale policy. OUTPUT rows come last, one per statement, and the
+kernel runs them in loops of their own after the dispatch loop. Most statements compute their
+value straight into their output slot (the compiler gives the output slot to the register that
+holds it), and their OUTPUT row is *direct* (`a == dst`): it only matters when an input is
+stale. The *copy* rows (`a != dst`: the value is an input, a constant, `dt`/`t`, or a register
+another output already owns) come first, in statement order, then the direct ones.
 
 Fused opcodes have no name in the language: the compiler makes them from rows it emitted
 (`add(mul(x, y), z)` -> `muladd(x, y, z)`), and they round exactly like the rows they replace
@@ -53,7 +57,10 @@ Fused opcodes have no name in the language: the compiler makes them from rows it
 The arena (float64 slots) is laid out in this order, so inputs, their valid flags and the outputs
 are each contiguous and exposed as numpy views:
 
-    [dt, t | inputs | input valid flags | outputs | constants | registers | state]
+    [dt, t | inputs | input valid flags | outputs | shadow | constants | registers | state]
+
+The shadow holds a copy of the outputs, taken before a step that has a stale input under the
+'hold' policy, so direct outputs can be put back.
 
 >>> from arena_eval.language.functions import ADD
 >>> row_shape(ADD)
@@ -89,6 +96,10 @@ H_STATE = 8       # arena slot where stateful functions' state starts
 H_NSTATE = 9      # state length in slots
 H_NDEPS = 10      # length of the dependency lists
 H_NEXEC = 11      # rows before the first OUTPUT row (the dispatch loop's length)
+H_NCOPY = 12      # OUTPUT rows that copy (the rest are direct: see below)
+H_OUTPUTS = 13    # arena slot of the first output
+H_NOUTPUTS = 14   # number of outputs
+H_SHADOW = 15     # arena slot of the outputs' shadow copy (stale policy 'hold')
 HEADER_WORDS = 16
 
 # Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
@@ -168,8 +179,12 @@ class Layout:
         return self.valid_base + self.n_inputs
 
     @property
-    def const_base(self):
+    def shadow_base(self):
         return self.output_base + self.n_outputs
+
+    @property
+    def const_base(self):
+        return self.shadow_base + self.n_outputs
 
     @property
     def reg_base(self):
@@ -216,3 +231,9 @@ class Program:
     def n_exec(self):
         """Rows before the OUTPUT rows: what the kernel's dispatch loop runs."""
         return self.n_ops - self.layout.n_outputs
+
+    @property
+    def n_copy(self):
+        """OUTPUT rows that copy a value into their output slot (they come first)."""
+        outputs = self.code[self.n_exec:]
+        return int((outputs[:, F_A] != outputs[:, F_DST]).sum())

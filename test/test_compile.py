@@ -35,6 +35,13 @@ def ops(program):
     return [pg.op_name(int(op)) for op in program.code[:program.n_exec, pg.F_OP]]
 
 
+def sources_of(program):
+    """{output name: the slot its OUTPUT row reads}."""
+    base = program.layout.output_base
+    return {program.outputs[int(row[pg.F_DST]) - base]: int(row[pg.F_A])
+            for row in program.code[program.n_exec:]}
+
+
 def errors_of(statements, **kw):
     with pytest.raises(ExpressionError) as info:
         compile_program(statements, **kw)
@@ -81,9 +88,8 @@ def test_shared_subexpressions_across_the_batch():
     program = compile_program(['a = sin(x.a) + 1', 'b = 2 * sin(x.a)', 'c = 1 + sin(x.a)'])
     assert ops(program).count('sin') == 1
     assert ops(program).count('add') == 1  # 1 + sin(x.a) is sin(x.a) + 1
-    out = {name: int(row[pg.F_A]) for name, row in
-           zip(program.outputs, program.code[program.n_exec:], strict=True)}
-    assert out['a'] == out['c']
+    out = sources_of(program)
+    assert out['a'] == out['c'] == program.layout.output_base
 
 
 def test_identical_stateful_calls_share_one_state_block():
@@ -96,8 +102,19 @@ def test_identical_stateful_calls_share_one_state_block():
 def test_references_reuse_the_register():
     program = compile_program(['a = x.a * x.b', 'b = a', 'c = a'])
     assert ops(program) == ['mul']
-    sources = set(program.code[program.n_exec:, pg.F_A].tolist())
-    assert len(sources) == 1
+    assert set(sources_of(program).values()) == {program.layout.output_base}
+
+
+def test_values_are_computed_in_their_output_slot_and_copy_rows_come_first():
+    program = compile_program(['a = x.a * 2', 'k = 7', 'b = a', 'c = x.b', 'd = sqrt(a)'])
+    base = program.layout.output_base
+    assert program.n_copy == 3
+    rows = program.code[program.n_exec:]
+    assert [program.outputs[int(r[pg.F_DST]) - base] for r in rows] == ['k', 'b', 'c', 'a', 'd']
+    assert (rows[3:, pg.F_A] == rows[3:, pg.F_DST]).all()
+    assert int(program.code[0, pg.F_DST]) == base  # mul writes a's output slot
+    assert int(program.code[1, pg.F_A]) == base  # sqrt reads it
+    assert program.layout.n_registers == 0
 
 
 def test_dependency_order_is_stable():
@@ -121,7 +138,7 @@ def test_nary_min_is_a_chain_and_pow_two_is_a_product():
 def test_sum_of_products_is_fused():
     program = compile_program(['p = x.a * x.b + x.c * x.d + x.e * x.f'])
     assert ops(program) == ['mul', 'muladd', 'muladd']
-    assert program.layout.n_registers == 3
+    assert program.layout.n_registers == 2  # the last muladd writes p's output slot
 
 
 def test_a_product_used_elsewhere_is_not_fused():

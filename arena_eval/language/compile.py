@@ -33,7 +33,8 @@ everything else becomes rows for the kernel. What it does, in order:
    state evolves identically, so one state block serves both;
 6. fuse `add(mul(x, y), z)` into `muladd(x, y, z)` when the product has no other use, and drop
    rows whose value nothing uses (a branch of `where` with a constant condition);
-7. append one OUTPUT row per statement, in statement order, with the inputs it depends on.
+7. give each statement's register to its output slot, so values are computed in place, and
+   append one OUTPUT row per statement with the inputs it depends on (see `program.py`).
 
 A batch with any error raises `ExpressionError` (`BatchErrors` when there are several) and never
 reaches the kernel.
@@ -455,21 +456,40 @@ class _Compiler:
 
     # ----- outputs and layout ---------------------------------------------------------------
     def _outputs(self, order, refs, direct):
-        """Append the OUTPUT rows, in statement order, with each output's inputs (transitive)."""
+        """
+        Append the OUTPUT rows with each output's inputs (transitive), copy rows first.
+
+        The register holding a statement's value becomes that statement's output slot, so the
+        value is computed in place and needs no copy, unless an earlier statement already owns
+        the register (identical expressions) or the value is no register at all.
+        """
         uses = {}
         for i in order:
             used = set(direct[i])
             for j, _ in refs[i]:
                 used |= uses[j]
             uses[i] = used
+        statements = sorted(order)
+        rename = {}
+        for out, i in enumerate(statements):
+            value = self.values[i]
+            if value[0] == 'r' and value not in rename:
+                rename[value] = ('o', out)
+        for row in self.rows:
+            row[1:] = [rename.get(field, field) for field in row[1:]]
+        self.reg_owner = {rename.get(reg, reg): name for reg, name in self.reg_owner.items()}
         self.deps = []
         self.output_inputs = []
-        for out, i in enumerate(sorted(order)):
+        rows = []
+        for out, i in enumerate(statements):
             names = tuple(sorted(uses[i], key=self.inputs.__getitem__))
             self.output_inputs.append(names)
-            self.at = (i, self.stmts[i].pos.col)
-            self._row(OUTPUT, ('o', out), self.values[i], len(self.deps), len(names))
+            value = rename.get(self.values[i], self.values[i])
+            rows.append((value == ('o', out), out, i, value, len(self.deps), len(names)))
             self.deps.extend(self.inputs[name] for name in names)
+        for _direct, out, i, value, start, count in sorted(rows):  # copy rows first
+            self.at = (i, self.stmts[i].pos.col)
+            self._row(OUTPUT, ('o', out), value, start, count)
 
     def _program(self):
         import numpy as np

@@ -21,9 +21,9 @@ row came from (`expression:column`). One helper per operand shape, as in clox's 
 
 >>> from arena_eval.language.compile import compile_program
 >>> print(disassemble(compile_program(['y = 2 * x.a + 1'])))  # doctest: +NORMALIZE_WHITESPACE
-; 1 input, 1 output, 2 constants, 1 register, 0 state slots; 2 rows
-0000  muladd    @7 y = @5 2.0, @2 x.a, @6 1.0                      ; y:5
-0001  output    @4 y = @7 y  if fresh(x.a)                         ; y:1
+; 1 input, 1 output, 2 constants, 0 registers, 0 state slots; 2 rows
+0000  muladd    @4 y = @6 2.0, @2 x.a, @7 1.0                      ; y:5
+0001  output    @4 y in place  if fresh(x.a)                       ; y:1
 """
 
 from .functions import TABLE
@@ -67,6 +67,8 @@ def _copy(program, op, dst, a, b, c):
 def _output(program, op, dst, a, b, c):
     deps = [program.inputs[int(i)] for i in program.deps[b:b + c]]
     fresh = f'  if fresh({", ".join(deps)})' if deps else ''
+    if a == dst:  # computed in place: the row only acts on a stale input
+        return f'{_slot(program, dst)} in place{fresh}'
     return f'{_slot(program, dst)} = {_slot(program, a)}{fresh}'
 
 
