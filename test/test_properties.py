@@ -207,3 +207,55 @@ def test_render_round_trip_example():
     text = render(tree)
     assert text == '((-0.0) if x.a else max(inf, x.b, nan))'
     check([f'y = {text}'], [dict.fromkeys(INPUTS, 1.0)], [0.001])
+
+
+def _inputs_used(statements):
+    """{name: input paths it uses, transitively}, from the trees (not from the compiler)."""
+    by_name = {s.name: s for s in statements}
+    memo = {}
+
+    def used(name):
+        if name not in memo:
+            paths, stack = set(), [by_name[name].expr]
+            while stack:
+                node = stack.pop()
+                if type(node).__name__ == 'Call':
+                    stack.extend(node.args)
+                elif type(node).__name__ == 'Ref':
+                    if node.name in by_name:
+                        paths |= used(node.name)
+                    elif node.name in INPUTS:
+                        paths.add(node.name)
+            memo[name] = paths
+        return memo[name]
+    return {name: used(name) for name in by_name}
+
+
+@SETTINGS
+@given(texts=batches(), policy=st.sampled_from(['nan', 'hold']),
+       steps_=st.lists(st.tuples(st.fixed_dictionaries(dict.fromkeys(INPUTS, values)),
+                                 st.fixed_dictionaries(dict.fromkeys(INPUTS, st.booleans()))),
+                       min_size=1, max_size=6))
+def test_stale_policy_over_random_valid_flags(texts, policy, steps_):
+    batch = compile_batch(texts, stale_policy=policy)
+    statements = [parse_statement(text) for text in texts]
+    reference = Reference(statements)
+    uses = _inputs_used(statements)
+    assert {name: set(paths) for name, paths in batch.output_inputs.items()} == uses
+    shown = dict.fromkeys(batch.outputs, math.nan)
+    for k, (inputs, fresh) in enumerate(steps_):
+        for i, path in enumerate(batch.inputs):
+            batch.input_buffer[i] = inputs[path]
+            batch.input_valid[i] = 1.0 if fresh[path] else 0.0
+        batch.step(0.01)
+        want = reference.step(inputs, 0.01)
+        for name in batch.outputs:
+            if all(fresh[path] for path in uses[name]):
+                shown[name] = want[name]
+            elif policy == 'nan':
+                shown[name] = math.nan
+        got = dict(zip(batch.outputs, batch.output_buffer.tolist(), strict=True))
+        for name in batch.outputs:
+            assert agree(got[name], shown[name]), (
+                f'step {k}, {name}: kernel {got[name]!r}, expected {shown[name]!r}\n{texts}\n'
+                f'{policy} {inputs} {fresh}\n{batch.disassemble()}')
