@@ -402,7 +402,9 @@ class _Compiler:
         self.where.append(self.at)
 
     def _check_slots(self):
-        if self.n_regs + len(self.const_values) + 2 * len(self.inputs) > pg.MAX_SLOTS:
+        used = (self.n_regs + len(self.const_values) + 2 * len(self.inputs)
+                + 2 * len(self.stmts) + self.n_state + pg.INPUT_BASE)
+        if used > pg.MAX_SLOTS:
             self._abort(f'the batch needs more than {pg.MAX_SLOTS} arena slots',
                         'split it over several nodes')
 
