@@ -40,6 +40,7 @@ line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node cleanly w
 """
 
 import faulthandler
+import gc
 import os
 import signal
 import sys
@@ -115,10 +116,12 @@ def _qos_profile(input_config):
 
 class Poller:
     """
-    One input subscription, polled by the tick: takes every waiting message, keeps the latest.
+    One input subscription, polled by the tick: takes every waiting message as CDR bytes.
 
     Shared by successive programs while the input is unchanged; `latest` lets a new program's
-    bindings start from the last message instead of waiting for the next one.
+    bindings start from the last message instead of waiting for the next one. Messages are
+    taken raw: building a Python message costs 20-90 us, decoding the few fields a batch reads
+    from the bytes 2-4 us (`arena_eval.cdr`).
     """
 
     def __init__(self, node, input_config, group):
@@ -127,13 +130,15 @@ class Poller:
         self.msg_type = input_config.msg_type
         self.subscription = node.create_subscription(
             input_config.msg_type, input_config.topic, self._unexpected,
-            _qos_profile(input_config), callback_group=group)
+            _qos_profile(input_config), callback_group=group, raw=True)
         self._take = self.subscription.handle.take_message
-        # (msg, receive ns) of the last message taken; written by the tick side only, read when
-        # a new program primes its bindings (also on the tick side).
+        # (CDR bytes, receive ns) of the last message taken. Written by the tick side only,
+        # read when a new program primes its bindings (also on the tick side).
         self.latest = None
-        # Messages taken over the subscription's life (tick side writes, diagnostics read).
+        # Messages taken over the subscription's life, and those no decoder could read (tick
+        # side writes, diagnostics read).
         self.received = 0
+        self.undecodable = 0
 
     def _unexpected(self, msg):  # pragma: no cover - PolledGroup never lets an executor call it
         raise RuntimeError('a polled subscription was executed by an executor')
@@ -143,17 +148,54 @@ class Poller:
         a, b = self.input_config, input_config
         return (a.topic, a.type_name, a.qos, a.depth) == (b.topic, b.type_name, b.qos, b.depth)
 
-    def poll(self, bindings, now_ns):
+    def poll(self, now_ns):
+        """Take every waiting message; return the bytes of the last one, or None."""
         take, msg_type, last = self._take, self.msg_type, None
         while True:
-            got = take(msg_type, False)
+            got = take(msg_type, True)
             if got is None:
                 break
             last = got[0]
-            bindings.on_message(self.name, last, now_ns)
             self.received += 1
         if last is not None:
             self.latest = (last, now_ns)
+        return last
+
+
+def make_decoder(msg_type, paths):
+    """
+    Return `decode(raw) -> message-like or None` for the paths (steps) a batch reads.
+
+    A CDR view when `arena_eval.cdr` handles the type and paths, else rclpy's deserialization;
+    a message the view cannot read (another encoding) is deserialized too, and one nothing can
+    read gives None. With no paths the bytes themselves stand for the message: the bindings
+    only need to know that it arrived.
+    """
+    from rclpy.serialization import deserialize_message
+
+    from .cdr import Decoder, Unsupported
+
+    if not paths:
+        return lambda raw: raw
+
+    def typed(raw):
+        try:
+            return deserialize_message(raw, msg_type)
+        except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
+            return None
+
+    try:
+        fast = Decoder(msg_type, paths).decode
+    except Unsupported:
+        return typed
+
+    def decode(raw):
+        try:
+            return fast(raw)
+        except Exception:  # noqa: B902 - another encoding, or short bytes
+            return typed(raw)
+    decode.cdr_view = True
+    return decode
 
 
 def _raw_template(msg, n_doubles):
@@ -192,13 +234,23 @@ class Tick:
     """
 
     def __init__(self, node, config, batch, bindings, pollers, results_pub, individual_pubs):
+        from .inputs import parse_path
+
         self.config = config
         self.batch = batch
         self.bindings = bindings
         self.pollers = tuple(pollers)
+        paths = {poller.name: [] for poller in self.pollers}
+        for path in batch.inputs:
+            root, steps = parse_path(path)
+            paths[root].append(steps)
+        self.decoders = {p.name: make_decoder(p.msg_type, paths[p.name]) for p in self.pollers}
+        self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
         self._step = batch.step
         self._outputs = batch.output_buffer
-        self._ok = node.context.ok
+        # The rcl context's own ok(): rclpy's Context.ok() adds a lock and a handle guard
+        # (1.2 us against 0.17 us here), and the handle outlives every tick.
+        self._ok = node.context.handle.ok
         self._results_raw, self._results_view = results_template(batch.outputs)
         self._publish_results = results_pub.publish
         self._individual = []
@@ -211,17 +263,26 @@ class Tick:
         self.nrt_baseline = None
 
     def _prime(self, bindings):
-        for poller in self.pollers:
+        for poller, name, decode in self._inputs:
             if poller.latest is not None:
-                bindings.on_message(poller.name, *poller.latest)
+                raw, received_ns = poller.latest
+                msg = decode(raw)
+                if msg is not None:
+                    bindings.on_message(name, msg, received_ns)
         self._primed = True
 
     def __call__(self, now_ns, dt):
         bindings = self.bindings
         if not self._primed:
             self._prime(bindings)
-        for poller in self.pollers:
-            poller.poll(bindings, now_ns)
+        for poller, name, decode in self._inputs:
+            raw = poller.poll(now_ns)
+            if raw is not None:
+                msg = decode(raw)
+                if msg is not None:
+                    bindings.on_message(name, msg, now_ns)
+                else:
+                    poller.undecodable += 1
         bindings.copy_latest(now_ns)
         self._step(dt)
         if not self._ok():
@@ -478,6 +539,11 @@ def _make_node_class():
             """Start ticking: the loop thread, or in timer mode an executor timer."""
             sys.setswitchinterval(SWITCH_INTERVAL_S)
             self._heap_baseline_due = time.monotonic() + WARMUP_S
+            # Everything built so far lives as long as the node: move it out of the cyclic
+            # collector's sight, so the collections the tick's garbage triggers stay small
+            # (measured: about 1% of a core less at 1 kHz).
+            gc.collect()
+            gc.freeze()
             if self.loop_mode == 'timer':
                 self._timer = self.create_timer(1.0 / self._config.rate_hz,
                                                 self.loop.tick_from_timer)
@@ -526,11 +592,16 @@ def _make_node_class():
                 extra=[('Loop mode', self.loop_mode),
                        ('Stale policy', tick.batch.stale_policy)])
             statuses = [loop_status]
-            received = {poller.name: poller.received for poller in tick.pollers}
+            pollers = {poller.name: poller for poller in tick.pollers}
             for name, level, message, pairs in tick.bindings.status(time.monotonic_ns()):
-                # Counted by the subscription, so a new program on the same one keeps counting.
-                if name in received:
-                    pairs = dict(pairs, **{'Messages received': str(received[name])})
+                poller = pollers.get(name)
+                if poller is not None:
+                    # Counted by the subscription, so a new program on it keeps counting.
+                    pairs = dict(pairs)
+                    pairs['Messages received'] = str(poller.received)
+                    pairs['Undecodable messages'] = str(poller.undecodable)
+                    pairs['Decoding'] = ('CDR view' if getattr(tick.decoders[name], 'cdr_view',
+                                                               False) else 'rclpy')
                 statuses.append(self._report.input_status(name, level, message, pairs))
             if self.context.ok():
                 self._diagnostics_pub.publish(
