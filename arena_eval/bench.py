@@ -29,9 +29,10 @@ Everything is measured in the same run on the same machine, and reported as rati
    be 0.
 
 Timing: warm-up, then rounds of many back-to-back calls timed with `time.perf_counter_ns`, the
-garbage collector off; the median of the rounds is reported (two noisy shared cores), the best
-round beside it. Exit code 1 if the evaluators disagree or anything allocates; speed targets are
-reported, never enforced.
+garbage collector off, the evaluators' rounds interleaved (round k of each runs back to back);
+the median of the rounds is reported (two noisy shared cores), the best round beside it.
+Exit code 1 if the evaluators disagree or anything allocates; speed targets are reported, never
+enforced.
 """
 
 import gc
@@ -185,25 +186,42 @@ def _one_round(fn, arg, calls):
     return (time.perf_counter_ns() - t0) / calls
 
 
-def time_calls(fn, arg, rounds, round_ns):
-    """Median and best ns per `fn(arg)` over `rounds` rounds of about `round_ns` each."""
+def _calls_per_round(fn, arg, round_ns):
     for _ in range(3):
         fn(arg)
     calls = 100
-    while True:  # calibrate: enough calls that one round lasts about round_ns
+    while True:  # enough calls that one round lasts about round_ns
         per_call = _one_round(fn, arg, calls)
         if per_call * calls >= round_ns / 10 or calls >= 10_000_000:
             break
         calls *= 10
-    calls = max(10, int(round_ns / max(per_call, 1.0)))
+    return max(10, int(round_ns / max(per_call, 1.0)))
+
+
+def time_interleaved(fns, arg, rounds, round_ns):
+    """
+    Time several functions in interleaved rounds; return `{name: (median, best)}` ns per call.
+
+    Round k of every function runs back to back, so a burst of load from elsewhere on the
+    machine hits all of them alike instead of whichever happened to be running.
+    """
+    calls = {name: _calls_per_round(fn, arg, round_ns) for name, fn in fns.items()}
+    samples = {name: [] for name in fns}
     enabled = gc.isenabled()
     gc.disable()
     try:
-        samples = [_one_round(fn, arg, calls) for _ in range(rounds)]
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                samples[name].append(_one_round(fn, arg, calls[name]))
     finally:
         if enabled:
             gc.enable()
-    return statistics.median(samples), min(samples)
+    return {name: (statistics.median(s), min(s)) for name, s in samples.items()}
+
+
+def time_calls(fn, arg, rounds, round_ns):
+    """Median and best ns per `fn(arg)` over `rounds` rounds of about `round_ns` each."""
+    return time_interleaved({'fn': fn}, arg, rounds, round_ns)['fn']
 
 
 def _noop(dt):
@@ -277,7 +295,8 @@ def run(quick=False, out=None, params_file=None):
     def say(text=''):
         print(text, file=out, flush=True)
 
-    rounds, round_ns = (5, 10_000_000) if quick else (15, 30_000_000)
+    # Many short rounds: on shared cores a short round is more often undisturbed.
+    rounds, round_ns = (11, 3_000_000) if quick else (41, 5_000_000)
     statements = default_statements(params_file)
     say('arena_eval engine benchmark%s: the %d-expression default batch, median of %d rounds'
         % (' (quick)' if quick else '', len(statements), rounds))
@@ -297,12 +316,13 @@ def run(quick=False, out=None, params_file=None):
 
     # Timed with constant inputs in place, a fresh state, and a constant dt.
     evaluators = [ArenaPeer(statements)] + [peer(statements) for peer in PEERS]
-    timings = {}
+    steps = {}
     for ev in evaluators:
         ev.set_inputs(sample_inputs(ev.inputs, 0))
-        step = ev.batch.step if isinstance(ev, ArenaPeer) else ev.step
-        timings[ev.name] = time_calls(step, DT, rounds, round_ns)
-    floor = time_calls(_noop, DT, rounds, round_ns)
+        steps[ev.name] = ev.batch.step if isinstance(ev, ArenaPeer) else ev.step
+    steps['python call floor'] = _noop
+    timings = time_interleaved(steps, DT, rounds, round_ns)
+    floor = timings.pop('python call floor')
     arena_ns = timings['arena'][0]
     say('%-22s %12s %10s   %s' % ('evaluator', 'us/batch', 'best', 'arena is'))
     for name, (median, best) in timings.items():
