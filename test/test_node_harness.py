@@ -317,6 +317,17 @@ class Probe:
             time.sleep(0.005)
         return [parameter_value_to_python(v) for v in future.result().values]
 
+    def describe_parameters(self, names, timeout=10.0):
+        from rcl_interfaces.srv import DescribeParameters
+        client = self._parameter_client(DescribeParameters, 'describe_parameters')
+        future = client.call_async(DescribeParameters.Request(names=list(names)))
+        end = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > end:
+                pytest.fail(f'no answer to describe_parameters {names} within {timeout} s')
+            time.sleep(0.005)
+        return {d.name: d for d in future.result().descriptors}
+
     def _parameter_client(self, srv_type, name):
         key = f'_client_{name}'
         client = getattr(self, key, None)

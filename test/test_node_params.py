@@ -45,6 +45,32 @@ def probe():
     p.close()
 
 
+def test_parameters_are_described(tmp_path, probe):
+    from rcl_interfaces.msg import ParameterType
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions=SMALL))
+    try:
+        names = ['rate_hz', 'expressions', 'stale_policy', 'publish_individual',
+                 'diagnostics_period', 'loop_mode', 'inputs.imu.topic', 'inputs.imu.type',
+                 'inputs.imu.timeout', 'inputs.imu.qos', 'inputs.imu.depth']
+        described = probe.describe_parameters(names)
+        assert set(described) == set(names)
+        assert all(d.description for d in described.values())
+        rate = described['rate_hz']
+        assert rate.type == ParameterType.PARAMETER_DOUBLE
+        assert (rate.floating_point_range[0].from_value,
+                rate.floating_point_range[0].to_value) == (1.0, 10000.0)
+        assert 'nan' in described['stale_policy'].additional_constraints
+        assert 'sensor_data' in described['inputs.imu.qos'].additional_constraints
+        assert described['inputs.imu.depth'].integer_range[0].from_value == 1
+        assert described['loop_mode'].read_only
+        assert described['expressions'].type == ParameterType.PARAMETER_STRING_ARRAY
+        # Declared with defaults where the file says nothing.
+        assert probe.get_parameters(['inputs.imu.qos', 'publish_individual']) == [
+            'sensor_data', False]
+    finally:
+        node.close()
+
+
 def test_good_and_bad_updates(tmp_path, probe):
     node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions=SMALL))
     try:
