@@ -100,7 +100,18 @@ H_NCOPY = 12      # OUTPUT rows that copy (the rest are direct: see below)
 H_OUTPUTS = 13    # arena slot of the first output
 H_NOUTPUTS = 14   # number of outputs
 H_SHADOW = 15     # arena slot of the outputs' shadow copy (stale policy 'hold')
-HEADER_WORDS = 16
+# Written when a step is bound to the block (arena.py), for the CPython entry (kernel.py): this
+# process's addresses of None, float, the C API functions it calls, and a message; and the
+# FINGERPRINT frozen into the entry's machine code, which it writes on every call.
+H_PY_NONE = 16
+H_PY_FLOAT = 17
+H_PY_AS_DOUBLE = 18
+H_PY_ERR_OCCURRED = 19
+H_PY_ERR_SET = 20
+H_PY_TYPE_ERROR = 21
+H_PY_MESSAGE = 22
+H_FINGERPRINT = 23
+HEADER_WORDS = 24
 
 # Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
 MULADD = 100

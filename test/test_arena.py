@@ -29,8 +29,10 @@ import os
 import subprocess
 import sys
 import tracemalloc
+import types
 
 from arena_eval import arena
+from arena_eval import kernel
 from arena_eval import program as pg
 from arena_eval.arena import compile_batch
 import numpy as np
@@ -131,16 +133,77 @@ def test_a_step_kept_after_its_batch_is_gone_stays_valid():
     batch.input_buffer[0] = 2.0
     out = batch.output_buffer
     step = batch.step
-    key = id(step)
-    assert arena._BLOCKS[key] is batch._block
+    assert step.__self__ is batch._block  # the fast entry is a method of the block itself
     del batch
     gc.collect()
     np.zeros(10000).sum()  # reuse freed memory, if the block had been freed
     step(0.001)
     assert out[0] == 6.0
+
+
+def test_the_address_binding_keeps_its_block_alive_too():
+    block, _ = arena.pack(compile_batch(['a = x.a * 3']).program)
+    step = arena._bind_address(kernel.entry_point(0), block)
+    key = id(step)
+    assert arena._BLOCKS[key] is block
+    del block
+    gc.collect()
+    step(0.001)
     del step
     gc.collect()
     assert key not in arena._BLOCKS
+
+
+def test_fast_entry_is_used_and_agrees_with_numba_wrapper():
+    assert arena.fastcall_supported()
+    fast = compile_batch(DEFAULT_BATCH)
+    slow = compile_batch(DEFAULT_BATCH)
+    slow.step = arena._bind_address(kernel.entry_point(0), slow._block)
+    assert type(fast.step).__name__ == 'builtin_function_or_method'
+    assert fast.step.__self__ is fast._block and isinstance(slow.step, types.MethodType)
+    rng = np.random.default_rng(7)
+    for k in range(200):
+        values = rng.normal(size=len(fast.inputs))
+        for batch in (fast, slow):
+            batch.input_buffer[:] = values
+            batch.input_valid[:] = k % 7 != 3
+            batch.step(0.001 * (1 + k % 3))
+        assert np.array_equal(fast.output_buffer, slow.output_buffer, equal_nan=True)
+
+
+def test_fast_entry_arguments_and_reference_counts():
+    batch = compile_batch(['time = t'])
+    assert batch.step(0.5) is None
+    batch.step(1)  # an int
+    batch.step(np.float64(0.25))  # a float subclass
+    batch.step(True)  # anything with __float__
+    assert batch.t == 2.75
+    with pytest.raises(TypeError, match=r'step\(\) takes exactly one argument \(dt\)'):
+        batch.step()
+    with pytest.raises(TypeError, match='exactly one argument'):
+        batch.step(0.1, 0.2)
+    with pytest.raises(TypeError, match='must be real number, not str'):
+        batch.step('0.1')
+    assert batch.t == 2.75
+    block = batch._block
+    nones, blocks = sys.getrefcount(None), sys.getrefcount(block)
+    for _ in range(10_000):
+        batch.step(0.001)
+    nones, blocks = sys.getrefcount(None) - nones, sys.getrefcount(block) - blocks
+    # a missing or extra reference per call would show as 10,000; None is shared, so a few
+    # references come and go elsewhere meanwhile
+    assert abs(nones) < 100 and blocks == 0
+
+
+def test_a_fast_entry_with_other_constants_falls_back(monkeypatch):
+    """The entry writes the fingerprint frozen into it: a stale one is never used."""
+    refreshed = []
+    monkeypatch.setattr(kernel, 'FINGERPRINT', kernel.FINGERPRINT + 1)
+    monkeypatch.setattr(kernel, 'refresh_fastcall', lambda: refreshed.append(1))
+    batch = compile_batch(['a = x.a + 1'])
+    assert refreshed == [1]
+    assert isinstance(batch.step, types.MethodType)
+    assert batch.evaluate({'x.a': 1.0}) == {'a': 2.0}
 
 
 def test_nothing_grows_after_compiling():
@@ -205,7 +268,7 @@ def count(call, n=100_000):
 small = compile_batch(DEFAULT_BATCH)
 small.input_buffer[:] = np.linspace(0.1, 1.0, len(small.inputs))
 big = compile_batch(['s0 = x.a + 1'] + ['s%d = sin(s%d)' % (i, i - 1) for i in range(1, 2100)])
-assert big.step.__func__ is not small.step.__func__
+assert type(big.step) is not type(small.step)  # numba's nogil wrapper / the fast entry
 address = small._block.ctypes.data
 array = np.zeros(3)
 takes_array = njit(lambda a: a[0])

@@ -210,14 +210,15 @@ def test_large_batch_uses_the_nogil_kernel_and_agrees():
 
 def test_a_new_process_loads_the_kernel_from_the_cache():
     script = ('from arena_eval import kernel; '
-              'print(sum(kernel.run_holding_gil.stats.cache_hits.values()), '
-              'sum(kernel.run_holding_gil.stats.cache_misses.values()), kernel.RECOMPILED)')
+              'print(kernel.fastcall.cache_hits, '
+              'sum(kernel._fingerprint.stats.cache_hits.values()), '
+              'sum(kernel._fingerprint.stats.cache_misses.values()), kernel.RECOMPILED)')
     package = Path(kernel.__file__).parent.parent
     subprocess.run([sys.executable, '-c', 'import arena_eval.kernel'], env=_env(package),
                    check=True, timeout=300)  # fills the cache if it is cold
     result = subprocess.run([sys.executable, '-c', script], env=_env(package),
                             capture_output=True, text=True, check=True, timeout=300)
-    assert result.stdout.split() == ['1', '0', 'False']
+    assert result.stdout.split() == ['1', '1', '0', 'False']
 
 
 STALE_CACHE_SCRIPT = """
