@@ -17,10 +17,10 @@ The preallocated arena and `Batch`: a compiled batch, its buffers, and the one-c
 
 `compile_batch()` compiles statements into a `Program` and packs it into ONE int64 numpy block:
 a header, the instruction rows, the OUTPUT dependency lists, then the float64 arena (dt, t,
-inputs, valid flags, outputs, constants, registers, state). The kernel gets the block's address
-as an integer, so a step passes no array and allocates nothing. Nothing here grows after
-`compile_batch()` returns: inputs are written into `input_buffer`, outputs read from
-`output_buffer`, both numpy views into the block.
+inputs, valid flags, outputs and their shadow, constants, registers, state). `Batch.step` is the
+kernel bound to that block (`bind_step`), so a step passes no array and allocates nothing.
+Nothing here grows after `compile_batch()` returns: inputs are written into `input_buffer`,
+outputs read from `output_buffer`, both numpy views into the block.
 
 >>> batch = compile_batch(['norm = hypot(v.x, v.y)', 'slow = lowpass(norm, 0.1)'])
 >>> batch.inputs, batch.outputs

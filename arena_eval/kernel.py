@@ -23,12 +23,15 @@ behind CPython's own calling convention, which `arena.py` binds to a block as `B
 
 The kernel never allocates, never raises and never looks anything up by name: it is an `if/elif`
 chain over opcodes (frozen at compile time from `functions.py`), each case a few lines, the
-frequent ones first. IEEE arithmetic throughout (`error_model='numpy'`): 1/0 is inf, 0/0 is nan.
+frequent ones first; LLVM turns it into a jump table. IEEE arithmetic throughout
+(`error_model='numpy'`): 1/0 is inf, 0/0 is nan. (Only `fastcall`, given the wrong arguments,
+raises a TypeError through the C API, as any builtin would.)
 
 numba's cache only tracks this file's source, so a change of opcode numbers or of the block
 layout in `functions.py` / `program.py` would silently run stale machine code. `FINGERPRINT`
 hashes those constants; `_fingerprint()` returns the value frozen into the cached code, and if
-they differ at import every dispatcher here is recompiled (and its cache rewritten).
+they differ at import everything here is recompiled (and its cache rewritten). `fastcall` also
+writes its frozen value into the block it runs, which `arena.py` checks when it binds a step.
 
 >>> fastcall.address > 0
 True
