@@ -54,15 +54,10 @@ import time
 os.environ.setdefault('NUMBA_NRT_STATS', '1')
 
 NODE_NAME = 'arena_eval'
-LOOP_MODES = ('thread', 'timer')
-LOOP_MODE_DESCRIPTION = (
-    "How ticks are driven: 'thread' (default; a dedicated thread with absolute deadlines) or "
-    "'timer' (an rclpy executor timer, kept only so benchmarks can measure what the thread "
-    'saves). Read-only.')
 # The executor wakes at least this often to notice a stop request and retire old entities.
 SPIN_TIMEOUT_S = 0.05
 # Heap blocks are compared with a baseline read this long after a program is installed.
-WARMUP_S = 1.0
+WARMUP_S = 5.0
 # While a parameter update compiles in the executor thread, the tick thread needs the GIL every
 # period; the default 5 ms switch interval would make it wait for up to 5 ticks.
 SWITCH_INTERVAL_S = 0.0002
@@ -310,8 +305,7 @@ def _nrt_allocations():
 
 def _make_node_class():
     from diagnostic_msgs.msg import DiagnosticArray
-    from rcl_interfaces.msg import ParameterDescriptor, ParameterType, ParameterValue, \
-        SetParametersResult
+    from rcl_interfaces.msg import ParameterType, ParameterValue, SetParametersResult
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from std_msgs.msg import Float64, Float64MultiArray
@@ -321,18 +315,6 @@ def _make_node_class():
     from .inputs import InputBindings
     from .language.errors import ExpressionError
     from .loop import TickLoop
-
-    def loop_mode_descriptor():
-        spec = cfg.spec_for('loop_mode')
-        if spec is not None:
-            descriptor = cfg.parameter_descriptor(spec)
-        else:
-            descriptor = ParameterDescriptor(
-                name='loop_mode', type=ParameterType.PARAMETER_STRING,
-                description=LOOP_MODE_DESCRIPTION,
-                additional_constraints='one of: ' + ', '.join(LOOP_MODES))
-        descriptor.read_only = True
-        return descriptor
 
     uninitialized = {'double': Parameter.Type.DOUBLE, 'integer': Parameter.Type.INTEGER,
                      'string': Parameter.Type.STRING, 'bool': Parameter.Type.BOOL,
@@ -346,7 +328,7 @@ def _make_node_class():
                              automatically_declare_parameters_from_overrides=True)
             self._log = self.get_logger()
             self._polled = _polled_group()
-            self.loop_mode = self._declare_parameters()
+            self._declare_parameters()
             # Every declared parameter's value (the executor thread only).
             self._values = self._parameter_values()
             config, errors, warnings = cfg.config_from_parameters(
@@ -356,6 +338,7 @@ def _make_node_class():
                 self._log.warning(line)
             if errors:
                 raise StartupError(_one_lines(errors))
+            self.loop_mode = config.loop_mode
             try:
                 batch = cfg.build_batch(config)
             except ExpressionError as exc:
@@ -404,16 +387,6 @@ def _make_node_class():
                     self.declare_parameter(name, uninitialized[spec.ros_type], descriptor)
                 else:
                     self.declare_parameter(name, spec.default, descriptor)
-            if not self.has_parameter('loop_mode'):
-                self.declare_parameter('loop_mode', 'thread', loop_mode_descriptor())
-            else:
-                value = self.get_parameter('loop_mode').value
-                self._describe('loop_mode', None, loop_mode_descriptor())
-                if value not in LOOP_MODES:
-                    raise StartupError([
-                        f'parameter loop_mode:1:1: error: loop_mode must be one of '
-                        f"{', '.join(map(repr, LOOP_MODES))}, got {value!r}"])
-            return self.get_parameter('loop_mode').value
 
         def _describe(self, name, spec, descriptor):
             value = self.get_parameter(name).value
@@ -433,10 +406,8 @@ def _make_node_class():
 
         @staticmethod
         def _config_parameters(values):
-            """Select what config_from_parameters checks: set values, not the node's own."""
-            known_loop_mode = cfg.spec_for('loop_mode') is not None
-            return {name: value for name, value in values.items()
-                    if value is not None and (name != 'loop_mode' or known_loop_mode)}
+            """Select what config_from_parameters checks: the values that are set."""
+            return {name: value for name, value in values.items() if value is not None}
 
         def _on_set_parameters(self, params):
             values = dict(self._values)
