@@ -19,8 +19,10 @@ The `arena_eval` ROS 2 node: parameters, subscriptions, publishers, reconfigurat
     ros2 run arena_eval arena_eval_node --ros-args --params-file config/default.yaml
 
 Every tick (a dedicated thread with absolute deadlines, `arena_eval.loop`): take the messages
-that arrived on each input (the tick polls its subscriptions itself; no executor runs them),
-copy the latest fields into the arena (`InputBindings.copy_latest`), ONE kernel call
+that arrived on each input as CDR bytes (the tick polls its subscriptions itself; no executor
+runs them) and decode only the fields the batch reads (`arena_eval.cdr`; rclpy deserializes
+what that cannot), copy the latest fields into the arena (`InputBindings.copy_latest`; a
+message's receive time is the tick that took it), ONE kernel call
 (`batch.step(dt)`, dt = the measured time since the previous tick), publish `~/results`
 (`std_msgs/msg/Float64MultiArray`, pre-serialized once and published as CDR bytes with only the
 doubles rewritten) and, with `publish_individual`, `~/out/<name>` (`std_msgs/msg/Float64`).
@@ -36,7 +38,9 @@ A new program starts from its first tick (stateful functions restart); rate, dia
 type or QoS changed are re-created. Inputs cannot be added or removed at run time.
 
 User errors at startup (a bad params file, a bad expression) print one `file:line:col: error:`
-line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node cleanly with code 0.
+line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node cleanly with code 0
+(a watchdog ends it with code 1 if the clean path ever takes longer than 0.8 s). The tick
+raising (a bug, not a user error) ends the node with its traceback and code 1.
 """
 
 import faulthandler
