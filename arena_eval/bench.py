@@ -354,7 +354,7 @@ def run(quick=False, out=None, params_file=None):
         per_op = median / max(batch.n_ops, 1)
         say('%-12d %9d %12.2f %12s %9.2f' % (n, batch.n_ops, compile_s, _fmt_us(median), per_op))
         del batch
-    say('(the fixed cost of one Python-to-numba call dominates small batches; a flat ns/op '
+    say('(the fixed cost of the call into the kernel dominates small batches; a flat ns/op '
         'from 700 up means linear scaling)')
     say()
 
