@@ -134,6 +134,28 @@ def test_good_and_bad_updates(tmp_path, probe):
         # A sleep never returns early, so a 250 Hz loop cannot publish much faster than that.
         assert 50.0 < rate < 300.0
 
+        # Individual topics on and off: the same program (no swap of state), publishers
+        # created, then destroyed once the loop no longer uses them.
+        from std_msgs.msg import Float64
+        seen = []
+        probe.node.create_subscription(Float64, '/arena_eval/out/twice',
+                                       lambda m: seen.append(m.data), 10)
+        [result] = probe.set_parameters({'publish_individual': True})
+        assert result.successful, result.reason
+        probe.wait_for(lambda: 6.0 in seen, 5.0, '/arena_eval/out/twice')
+        [result] = probe.set_parameters({'publish_individual': False})
+        assert result.successful, result.reason
+        probe.wait_for(lambda: probe.node.count_publishers('/arena_eval/out/twice') == 0, 5.0,
+                       'individual publisher gone')
+
+        # Diagnostics every 0.1 s instead of 0.5 s.
+        [result] = probe.set_parameters({'diagnostics_period': 0.1})
+        assert result.successful, result.reason
+        time.sleep(0.3)
+        since = time.monotonic()
+        time.sleep(1.0)
+        assert len(probe.statuses_since(since, 'loop')) >= 5
+
         # Stale policy flips to hold: the IMU outputs keep their values when it stops.
         [result] = probe.set_parameters({'stale_policy': 'hold'})
         assert result.successful, result.reason
