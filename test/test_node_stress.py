@@ -120,6 +120,8 @@ def test_parameter_storm_is_answered_while_ticks_go_on(tmp_path, probe):
         swaps = int(loop_values(probe)['Program swaps'])
         assert 1 <= swaps <= sent - refused
         assert probe.status('loop')[0] != ERROR
+        # Installing programs allocates nothing the kernel counts.
+        assert loop_values(probe)['Kernel allocations'] == '0'
 
         # A signal in the middle of updates: still a clean, prompt exit.
         stop = threading.Event()
