@@ -116,3 +116,32 @@ def test_no_parameters_at_all():
     assert code == 2
     assert 'expressions' in err and ': error: ' in err, err
     assert 'Traceback' not in err + out
+
+
+def test_unknown_keys_are_warnings_with_positions(tmp_path):
+    import signal
+    import time
+
+    path = tmp_path / 'params.yaml'
+    path.write_text(GOOD_HEAD.replace('rate_hz: 1000.0', 'rate_hz: 1000.0\n    rate: 5.0')
+                    + '      - "a = imu.angular_velocity.z"\n')
+    proc = procs.start('arena_eval.node', params_args(path), procs.ros_env(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        end = time.monotonic() + 60.0
+        while time.monotonic() < end:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if 'warning:' in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=5.0)
+    finally:
+        procs.stop(proc)
+    assert proc.returncode == 0, ''.join(lines) + rest
+    warning = next(line for line in lines if 'warning:' in line)
+    assert f"{path}:4:5: warning: unknown parameter 'rate' (ignored)" in warning
+    assert "did you mean 'rate_hz'?" in warning
