@@ -131,6 +131,8 @@ class Poller:
             input_config.msg_type, input_config.topic, self._unexpected,
             _qos_profile(input_config), callback_group=group, raw=True)
         self._take = self.subscription.handle.take_message
+        # With a history of one message, one take gets the newest: no second, empty take.
+        self._single = input_config.depth == 1
         # (CDR bytes, receive ns) of the last message taken. Written by the tick side only,
         # read when a new program primes its bindings (also on the tick side).
         self.latest = None
@@ -156,6 +158,8 @@ class Poller:
                 break
             last = got[0]
             self.received += 1
+            if self._single:
+                break
         if last is not None:
             self.latest = (last, now_ns)
         return last
