@@ -244,14 +244,7 @@ _OTHER = ('publish_individual', 'diagnostics_period', 'loop_mode')
 class ConfigWarning(ExpressionError):
     """A problem that does not stop the config from loading (an unknown key, say)."""
 
-    def one_line(self):
-        head = f'{self.pos}: warning: ' if self.pos else 'warning: '
-        text = head + self.message
-        if self.name:
-            text += f' [{self.name}]'
-        if self.hint:
-            text += f' ({self.hint})'
-        return text
+    severity = 'warning'
 
 
 # ----- the public doors --------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from arena_eval.language.parse import parse_expression, parse_statement
 from arena_eval.language.tree import Call, Num, Ref, Statement
 from hypothesis import given, HealthCheck, settings, strategies as st
 import pytest
+import reference
 
 SCALE = float(os.environ.get('ARENA_EVAL_FUZZ_SCALE', '1'))
 # Per-test example budgets; their sum is the number of cases a default run checks.
@@ -362,17 +363,7 @@ def test_deep_and_huge(data):
     check_statement('a = ' + text, compile_too=False)
 
 
-DEFAULT_BATCH = [
-    'accel_norm = sqrt(imu.linear_acceleration.x**2 + imu.linear_acceleration.y**2 + '
-    'imu.linear_acceleration.z**2)',
-    'roll = atan2(imu.linear_acceleration.y, imu.linear_acceleration.z)',
-    'pitch = atan2(-imu.linear_acceleration.x, hypot(imu.linear_acceleration.y, '
-    'imu.linear_acceleration.z))',
-    'tilt_deg = deg(acos(clamp(imu.linear_acceleration.z / accel_norm, -1, 1)))',
-    'yaw_rate_f = lowpass(imu.angular_velocity.z, 0.02)',
-    'q2_rate = ddt(joints.position[2])',
-    'joint_power = joints.velocity[0] * joints.effort[0] + joints.velocity[1] * '
-    'joints.effort[1] + joints.velocity[2] * joints.effort[2]',
+DEFAULT_BATCH = reference.DEFAULT_BATCH + [
     'spike = maximum(abs(delta(imu.angular_velocity.x)), 50) > 2 ^ 3 and not t < 1',
     'held = hold(mean(joints.position[0], 10), joints.velocity[0] != 0)',
 ]

@@ -31,24 +31,14 @@ import time
 
 from arena_eval import procs
 import pytest
+import reference
 import yaml
 
 NODE = 'arena_eval'
 RESULTS = '/arena_eval/results'
 STARTUP_TIMEOUT = 30.0
 
-DEFAULT_EXPRESSIONS = [
-    'accel_norm = sqrt(imu.linear_acceleration.x**2 + imu.linear_acceleration.y**2 + '
-    'imu.linear_acceleration.z**2)',
-    'roll = atan2(imu.linear_acceleration.y, imu.linear_acceleration.z)',
-    'pitch = atan2(-imu.linear_acceleration.x, hypot(imu.linear_acceleration.y, '
-    'imu.linear_acceleration.z))',
-    'tilt_deg = deg(acos(clamp(imu.linear_acceleration.z / accel_norm, -1, 1)))',
-    'yaw_rate_f = lowpass(imu.angular_velocity.z, 0.02)',
-    'q2_rate = ddt(joints.position[2])',
-    'joint_power = joints.velocity[0] * joints.effort[0] + joints.velocity[1] * '
-    'joints.effort[1] + joints.velocity[2] * joints.effort[2]',
-]
+DEFAULT_EXPRESSIONS = reference.DEFAULT_BATCH
 DEFAULT_INPUTS = {
     'imu': {'topic': '/imu', 'type': 'sensor_msgs/msg/Imu', 'timeout': 0.1},
     'joints': {'topic': '/joint_states', 'type': 'sensor_msgs/msg/JointState', 'timeout': 0.1},

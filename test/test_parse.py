@@ -27,6 +27,7 @@ from arena_eval.language.parse import MAX_DEPTH, MAX_INDEX, MAX_NODES, MAX_TEXT
 from arena_eval.language.parse import parse_expression, parse_statement
 from arena_eval.language.tree import Call, Num, Ref, Statement
 import pytest
+import reference
 
 
 def shape(node):
@@ -312,19 +313,13 @@ def test_statement_may_be_indented_span_lines_and_carry_a_comment():
     assert parse_statement('a = 1\r\n').name == 'a'
 
 
+def test_the_default_batch_is_config_default_yaml():
+    from arena_eval.bench import default_params_file, default_statements
+    assert default_statements(default_params_file()) == reference.DEFAULT_BATCH
+
+
 def test_the_default_batch_parses():
-    batch = [
-        'accel_norm = sqrt(imu.linear_acceleration.x**2 + imu.linear_acceleration.y**2 + '
-        'imu.linear_acceleration.z**2)',
-        'roll = atan2(imu.linear_acceleration.y, imu.linear_acceleration.z)',
-        'pitch = atan2(-imu.linear_acceleration.x, hypot(imu.linear_acceleration.y, '
-        'imu.linear_acceleration.z))',
-        'tilt_deg = deg(acos(clamp(imu.linear_acceleration.z / accel_norm, -1, 1)))',
-        'yaw_rate_f = lowpass(imu.angular_velocity.z, 0.02)',
-        'q2_rate = ddt(joints.position[2])',
-        'joint_power = joints.velocity[0] * joints.effort[0] + joints.velocity[1] * '
-        'joints.effort[1] + joints.velocity[2] * joints.effort[2]',
-    ]
+    batch = reference.DEFAULT_BATCH
     names = [parse_statement(s).name for s in batch]
     assert names == ['accel_norm', 'roll', 'pitch', 'tilt_deg', 'yaw_rate_f', 'q2_rate',
                      'joint_power']

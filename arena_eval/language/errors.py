@@ -99,9 +99,12 @@ class ExpressionError(Exception):
         self.caret_len = max(1, caret_len)
         self.hint = hint
 
+    # What one_line() calls it; a warning subclass says 'warning'.
+    severity = 'error'
+
     def one_line(self):
         """`file:line:col: error: message [name] (hint)` on a single line."""
-        head = f'{self.pos}: error: ' if self.pos else 'error: '
+        head = f'{self.pos}: {self.severity}: ' if self.pos else f'{self.severity}: '
         text = head + self.message
         if self.name:
             text += f' [{self.name}]'
