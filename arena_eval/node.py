@@ -20,12 +20,14 @@ The `arena_eval` ROS 2 node: parameters, subscriptions, publishers, reconfigurat
 
 Every tick (a dedicated thread with absolute deadlines, `arena_eval.loop`): take the messages
 that arrived on each input as CDR bytes (the tick polls its subscriptions itself; no executor
-runs them) and decode only the fields the batch reads (`arena_eval.cdr`; rclpy deserializes
-what that cannot), copy the latest fields into the arena (`InputBindings.copy_latest`; a
-message's receive time is the tick that took it), ONE kernel call
-(`batch.step(dt)`, dt = the measured time since the previous tick), publish `~/results`
-(`std_msgs/msg/Float64MultiArray`, pre-serialized once and published as CDR bytes with only the
-doubles rewritten) and, with `publish_individual`, `~/out/<name>` (`std_msgs/msg/Float64`).
+runs them; through rcl directly, `arena_eval.rcl_direct`, into one reused buffer per input, or
+through rclpy when that cannot be set up or `ARENA_EVAL_RCL_DIRECT=0`) and decode only the
+fields the batch reads (`arena_eval.cdr`; rclpy deserializes what that cannot), copy the latest
+fields into the arena (`InputBindings.copy_latest`; a message's receive time is the tick that
+took it), ONE kernel call (`batch.step(dt)`, dt = the measured time since the previous tick),
+publish `~/results` (`std_msgs/msg/Float64MultiArray`, pre-serialized once and published as CDR
+bytes with only the doubles rewritten, straight from that template on the direct path) and,
+with `publish_individual`, `~/out/<name>` (`std_msgs/msg/Float64`).
 `/diagnostics` is published every `diagnostics_period` seconds from the executor thread, which
 also serves the parameter services.
 
@@ -65,6 +67,8 @@ WARMUP_S = 5.0
 # While a parameter update compiles in the executor thread, the tick thread needs the GIL every
 # period; the default 5 ms switch interval would make it wait for up to 5 ticks.
 SWITCH_INTERVAL_S = 0.0002
+# Set to 0 to take and publish through rclpy instead of calling rcl directly (for comparison).
+DIRECT_ENV = 'ARENA_EVAL_RCL_DIRECT'
 
 
 class StartupError(Exception):
@@ -120,10 +124,11 @@ class Poller:
     Shared by successive programs while the input is unchanged; `latest` lets a new program's
     bindings start from the last message instead of waiting for the next one. Messages are
     taken raw: building a Python message costs 20-90 us, decoding the few fields a batch reads
-    from the bytes 2-4 us (`arena_eval.cdr`).
+    from the bytes 2-4 us (`arena_eval.cdr`). With `direct` (an `rcl_direct.Library`) they are
+    taken through rcl into one reused buffer (`path` says which way, for the diagnostics).
     """
 
-    def __init__(self, node, input_config, group):
+    def __init__(self, node, input_config, group, direct=None):
         self.name = input_config.name
         self.input_config = input_config
         self.msg_type = input_config.msg_type
@@ -140,6 +145,23 @@ class Poller:
         # side writes, diagnostics read).
         self.received = 0
         self.undecodable = 0
+        # Taking through rcl directly (`arena_eval.rcl_direct`) when it could be set up.
+        self._taker = None
+        self.path = getattr(node, 'io_path', 'rclpy')
+        if direct is not None:
+            from .rcl_direct import RclError, Taker, Unavailable
+            try:
+                taker = Taker(direct, self.subscription)
+                # A probe: a new subscription has nothing yet (TAKE_FAILED) or a first message.
+                first = taker.take()
+            except (Unavailable, RclError) as exc:
+                self.path = f'rclpy ({exc})'
+            else:
+                self._taker = taker
+                self.path = 'rcl (ctypes)'
+                if first is not None:
+                    self.received += 1
+                    self.latest = (first, time.monotonic_ns())
 
     def _unexpected(self, msg):  # pragma: no cover - PolledGroup never lets an executor call it
         raise RuntimeError('a polled subscription was executed by an executor')
@@ -149,8 +171,20 @@ class Poller:
         a, b = self.input_config, input_config
         return (a.topic, a.type_name, a.qos, a.depth) == (b.topic, b.type_name, b.qos, b.depth)
 
+    @property
+    def buffer_grown(self):
+        """How often the direct take buffer grew for a larger message (None: rclpy takes)."""
+        return self._taker.grown if self._taker is not None else None
+
     def poll(self, now_ns):
-        """Take every waiting message; return the bytes of the last one, or None."""
+        """
+        Take every waiting message; return the bytes of the last one, or None.
+
+        Taken directly, the bytes are a memoryview of the subscription's one buffer: the next
+        take overwrites them, so they are decoded on the tick that took them.
+        """
+        if self._taker is not None:
+            return self._poll_direct(now_ns)
         take, msg_type, last = self._take, self.msg_type, None
         while True:
             got = take(msg_type, True)
@@ -163,6 +197,31 @@ class Poller:
         if last is not None:
             self.latest = (last, now_ns)
         return last
+
+    def _poll_direct(self, now_ns):
+        take, last = self._taker.take, None
+        while True:
+            got = take()
+            if got is None:
+                break
+            last = got
+            self.received += 1
+            if self._single:
+                break
+        if last is not None:
+            self.latest = (last, now_ns)
+        return last
+
+
+def load_direct(library=None):
+    """Return (the `rcl_direct.Library` or None, a description of the path for diagnostics)."""
+    from . import rcl_direct
+    if os.environ.get(DIRECT_ENV, '1') == '0':
+        return None, f'rclpy ({DIRECT_ENV}=0)'
+    try:
+        return rcl_direct.load(library or rcl_direct.LIBRARY), 'rcl (ctypes)'
+    except rcl_direct.Unavailable as exc:
+        return None, f'rclpy ({exc})'
 
 
 def make_decoder(msg_type, paths):
@@ -183,7 +242,8 @@ def make_decoder(msg_type, paths):
 
     def typed(raw):
         try:
-            return deserialize_message(raw, msg_type)
+            # Direct takes give a memoryview of a reused buffer; rclpy wants bytes.
+            return deserialize_message(raw if isinstance(raw, bytes) else bytes(raw), msg_type)
         except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
             return None
 
@@ -236,7 +296,8 @@ class Tick:
     `bindings`, whose status the diagnostics read (see `InputBindings`).
     """
 
-    def __init__(self, node, config, batch, bindings, pollers, results_pub, individual_pubs):
+    def __init__(self, node, config, batch, bindings, pollers, results_pub, individual_pubs,
+                 direct=None):
         from .inputs import parse_path
 
         self.config = config
@@ -255,15 +316,30 @@ class Tick:
         # (1.2 us against 0.17 us here), and the handle outlives every tick.
         self._ok = node.context.handle.ok
         self._results_raw, self._results_view = results_template(batch.outputs)
-        self._publish_results = results_pub.publish
+        self.publish_path = getattr(node, 'io_path', 'rclpy') if direct is None else 'rcl (ctypes)'
+        self._publish_results = self._publisher(direct, results_pub, self._results_raw)
         self._individual = []
         for i, pub in enumerate(individual_pubs):
             raw, view = float64_template()
-            self._individual.append((i, raw, view, pub.publish))
+            self._individual.append((i, view, self._publisher(direct, pub, raw)))
         self._individual = tuple(self._individual)
         self._primed = False
         # Read by the diagnostics side; set in the node's parameter callback before the handover.
         self.nrt_baseline = None
+
+    def _publisher(self, direct, publisher, raw):
+        """Return `publish()` sending the current bytes of `raw` (rewritten in place)."""
+        if direct is not None:
+            from .rcl_direct import RawPublisher, Unavailable
+            try:
+                return RawPublisher(direct, publisher, raw).publish
+            except Unavailable as exc:
+                self.publish_path = f'rclpy ({exc})'
+        publish = publisher.publish
+
+        def publish_copy():
+            publish(bytes(raw))
+        return publish_copy
 
     def _prime(self, bindings):
         for poller, name, decode in self._inputs:
@@ -292,12 +368,12 @@ class Tick:
             return
         view = self._results_view
         view[:] = self._outputs
-        self._publish_results(bytes(self._results_raw))
+        self._publish_results()
         if self._individual:
             outputs = self._outputs
-            for i, raw, one, publish in self._individual:
+            for i, one, publish in self._individual:
                 one[0] = outputs[i]
-                publish(bytes(raw))
+                publish()
 
 
 # ----- the node ----------------------------------------------------------------------------------
@@ -331,10 +407,12 @@ def _make_node_class():
     class ArenaEvalNode(Node):
         """The node; construct it inside an rclpy context, then `start()`; `shutdown()` last."""
 
-        def __init__(self, *, file_warnings=None, context=None):
+        def __init__(self, *, file_warnings=None, context=None, rcl_library=None):
             super().__init__(NODE_NAME, context=context,
                              automatically_declare_parameters_from_overrides=True)
             self._log = self.get_logger()
+            self._direct, self.io_path = load_direct(rcl_library)
+            self._log.debug(f'taking and publishing CDR bytes through {self.io_path}')
             self._polled = _polled_group()
             self._declare_parameters()
             # Every declared parameter's value (the executor thread only).
@@ -479,7 +557,8 @@ def _make_node_class():
                 if poller is None or not poller.same_subscription(input_config):
                     if poller is not None:
                         retired.append(poller.subscription)
-                    poller = Poller(self, input_config, self._polled)
+                    poller = Poller(self, input_config, self._polled, self._direct)
+                    self._log.debug(f"input '{name}': taking through {poller.path}")
                     self._pollers[name] = poller
                 else:
                     poller.input_config = input_config
@@ -494,7 +573,8 @@ def _make_node_class():
                 if name not in self._individual:
                     self._individual[name] = self.create_publisher(Float64, f'~/out/{name}', 10)
                 pubs.append(self._individual[name])
-            tick = Tick(self, config, batch, bindings, pollers, self._results_pub, pubs)
+            tick = Tick(self, config, batch, bindings, pollers, self._results_pub, pubs,
+                        self._direct)
             tick.nrt_baseline = _nrt_allocations()
             self._latest_tick = tick
             return tick, retired
@@ -569,7 +649,8 @@ def _make_node_class():
                                    if self._heap_baseline is not None else None),
                 expressions=len(tick.batch.outputs), program_ops=tick.batch.n_ops,
                 extra=[('Loop mode', self.loop_mode),
-                       ('Stale policy', tick.batch.stale_policy)])
+                       ('Stale policy', tick.batch.stale_policy),
+                       ('Publishing', tick.publish_path)])
             statuses = [loop_status]
             pollers = {poller.name: poller for poller in tick.pollers}
             for name, level, message, pairs in tick.bindings.status(time.monotonic_ns()):
@@ -581,6 +662,9 @@ def _make_node_class():
                     pairs['Undecodable messages'] = str(poller.undecodable)
                     pairs['Decoding'] = ('CDR view' if getattr(tick.decoders[name], 'cdr_view',
                                                                False) else 'rclpy')
+                    pairs['Taking'] = poller.path
+                    if poller.buffer_grown is not None:
+                        pairs['Take buffer grown'] = str(poller.buffer_grown)
                 statuses.append(self._report.input_status(name, level, message, pairs))
             if self.context.ok():
                 self._diagnostics_pub.publish(
