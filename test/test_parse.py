@@ -606,3 +606,10 @@ def test_long_path_is_one_node():
     tree = parse_expression('a' + '.b' * 400)
     assert isinstance(tree, Ref)
     assert len(tree.name) == 801
+
+
+@pytest.mark.parametrize('text', ['A\U0001DA00', 'a.b\U0001DA00', 'x + A\u0301'])
+def test_names_with_combining_marks_are_rejected(text):
+    # Found by the fuzz test: Python 3.11's tokenizer splits these, ast.parse does not.
+    with pytest.raises(ExpressionError, match='ASCII'):
+        parse_expression(text)

@@ -325,7 +325,9 @@ class _Parser:
                     raise self.error('strings are not allowed in expressions', line, col, end,
                                      hint='input paths are written without quotes: '
                                           'imu.linear_acceleration.x')
-                if tok.type == tokenize.NAME and not tok.string.isascii():
+                # 3.11 splits `A` + combining mark into NAME + ERRORTOKEN, yet ast.parse reads
+                # one identifier: both kinds must be checked.
+                if tok.type in (tokenize.NAME, tokenize.ERRORTOKEN) and not tok.string.isascii():
                     raise self._non_ascii(tok.string, line, col, end)
                 if tok.type == tokenize.OP and tok.string == '^':
                     edits.setdefault(line, []).append((col, end, '**'))
@@ -461,6 +463,8 @@ class _Parser:
             raise self.node_error(target, 'assign exactly one name',
                                   hint="write 'name = expression'")
         name = target.id
+        if not name.isascii():
+            raise self.node_error(target, f"names must be ASCII: '{name}'")
         if name.startswith('__'):
             raise self.node_error(target, f"names starting with '__' are not allowed: '{name}'")
         if name in RESERVED:
@@ -516,6 +520,8 @@ class _Parser:
 
     def _name(self, node, depth):
         name = node.id
+        if not name.isascii():  # the token pass rejects these first; never trust one layer
+            raise self.node_error(node, f"names must be ASCII: '{name}'")
         if name.startswith('__'):
             raise self.node_error(node, f"names starting with '__' are not allowed: '{name}'")
         if name in CONSTANTS:
@@ -554,9 +560,12 @@ class _Parser:
         if part.id.startswith('__'):
             raise self.node_error(part, f"names starting with '__' are not allowed: "
                                         f"'{part.id}'")
+        path = part.id + ''.join(reversed(parts))
+        if not path.isascii():
+            raise self.node_error(node, f"names must be ASCII: '{path}'")
         self._count(node)
         pos, span = self._where(node)
-        return Ref(part.id + ''.join(reversed(parts)), pos, span)
+        return Ref(path, pos, span)
 
     def _index(self, node):
         index = node.slice
