@@ -19,6 +19,8 @@ These tests look at the `Program` (rows, layout, source map) and at the errors' 
 positions; whether the rows compute the right values is the kernel's and the properties' tests.
 """
 
+import dataclasses
+
 from arena_eval import program as pg
 from arena_eval.arena import compile_batch
 from arena_eval.language import functions as fn
@@ -63,13 +65,14 @@ def test_folding_goes_through_references():
     assert 2 * 3.141592653589793 in dict(program.constants).values()
 
 
-def test_folding_calls_the_table_fold():
-    # The fold (numpy) gives -0.0 here where the kernel (C pow) gives 0.0: the sign shows which
-    # one computed the constant.
+def test_folding_calls_the_table_fold(monkeypatch):
+    # A marked fold shows which code computed the constant: the table's, not the compiler's own.
+    marked = dataclasses.replace(fn.TABLE['pow'], fold=lambda a, b: 42.5)
+    monkeypatch.setitem(fn.TABLE, 'pow', marked)
     program = compile_program(['y = pow(-0.0, 0.5)', 'z = hypot(1e300, 1e300)'])
     constants = dict(program.constants)
     y, z = (constants[int(row[pg.F_A])] for row in program.code)
-    assert str(y) == '-0.0' and str(fn.TABLE['pow'].fold(-0.0, 0.5)) == '-0.0'
+    assert y == 42.5
     assert z == fn.TABLE['hypot'].fold(1e300, 1e300)
 
 

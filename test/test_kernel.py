@@ -102,12 +102,10 @@ def test_every_stateless_function_has_a_grid():
     assert len(STATELESS) >= 50
 
 
-# Where the fold (numpy) is not C: numpy computes x ** 0.5 as sqrt(x), which differs from C pow
-# at -0.0 and -inf. The kernel is C pow, as the language documents (see IEEE below). If the fold
-# is fixed, this list must shrink: the test compares it exactly.
-KNOWN_FOLD_DIFFERENCES = {
-    'pow': ['pow(-0.0, 0.5): kernel 0.0, fold -0.0', 'pow(-inf, 0.5): kernel inf, fold nan'],
-}
+# Cases where a fold may knowingly differ from the kernel; none now that the pow fold is C pow
+# (numpy's power, used before, gave -0.0 ** 0.5 = -0.0 and -inf ** 0.5 = nan). The test compares
+# this exactly, so a new difference must be listed here to pass.
+KNOWN_FOLD_DIFFERENCES = {}
 
 
 @pytest.mark.parametrize('name', STATELESS)

@@ -132,6 +132,22 @@ def round_half_away(x):
     return float(t)
 
 
+def _pow(a, b):
+    """C `pow` (what the kernel runs): numpy's power differs at -0.0 ** 0.5 and -inf ** 0.5."""
+    try:
+        return math.pow(a, b)
+    except OverflowError:
+        return -math.inf if a < 0 and _odd_integer(b) else math.inf
+    except ValueError:
+        if a == 0.0:  # 0 ** negative: a pole
+            return math.copysign(math.inf, a) if _odd_integer(b) else math.inf
+        return math.nan
+
+
+def _odd_integer(x):
+    return math.isfinite(x) and x == math.floor(x) and math.fmod(x, 2.0) != 0.0
+
+
 def _sign(x):
     if x != x:
         return x
@@ -186,7 +202,7 @@ _ENTRIES = [
     _f('mul', MUL, 2, 'a * b', _np(np.multiply), symbol='*'),
     _f('div', DIV, 2, 'a / b; 1/0 is inf, 0/0 is nan', _np(np.divide), symbol='/'),
     _f('neg', NEG, 1, '-a', _np(np.negative), symbol='-'),
-    _f('pow', POW, 2, 'a ** b (also a ^ b): C pow, right-associative', _np(np.power),
+    _f('pow', POW, 2, 'a ** b (also a ^ b): C pow, right-associative', _pow,
        symbol='**'),
     _f('mod', MOD, 2, 'a % b: C fmod, result has the sign of a; x % 0 is nan', _np(np.fmod),
        symbol='%'),
