@@ -20,6 +20,7 @@ The command line: `python -m arena_eval {check,eval,bench,demo}` (console script
     python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
     python -m arena_eval bench --node 10        # node CPU and period vs a naive rclpy node
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
+    python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
 
 Exit codes: 0 success, 1 a benchmark verdict or a process failed, 2 a user error (bad file,
@@ -69,6 +70,8 @@ def _parser():
                       help='node CPU and period vs a naive rclpy node, SECONDS per subject')
     mode.add_argument('--soak', type=float, metavar='MINUTES',
                       help='simulator + node for MINUTES: RSS and allocations over time')
+    mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
+                      help="time each phase of the node's tick beside the simulator")
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
 
@@ -142,6 +145,9 @@ def cmd_bench(args):
     if args.soak is not None:
         from . import procbench
         return procbench.soak(args.soak, params_file=args.params_file)
+    if args.tick_phases is not None:
+        from . import tickprof
+        return tickprof.run(args.tick_phases, params_file=args.params_file)
     # Counting kernel allocations needs NRT statistics, switched on before numba loads.
     os.environ.setdefault('NUMBA_NRT_STATS', '1')
     from . import bench

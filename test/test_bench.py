@@ -197,3 +197,23 @@ def test_node_bench_measures_every_subject_side_by_side():
                      r'thread', out), out
     assert re.search(r'^target: node <= 5% of one core at 1 kHz: [\d.]+% (PASS|MISS)', out,
                      re.M), out
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_tick_phases_time_every_phase_of_real_ticks():
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--tick-phases', '4'],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    ticks = re.search(r'(\d+) ticks after', out)
+    assert ticks and int(ticks.group(1)) > 100, out
+    means = {}
+    for phase in ('take', 'decode + hand-over', 'copy into arena', 'kernel step', 'publish',
+                  'total'):
+        row = re.search(r'^%s\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$' % re.escape(phase), out, re.M)
+        assert row, out
+        means[phase] = float(row.group(1))
+    # The phases are parts of the total (counting, not timing: no speed claim).
+    parts = sum(v for k, v in means.items() if k != 'total')
+    assert 0 < parts <= means['total'] + 0.5, out
