@@ -398,7 +398,7 @@ def _execute(m, code, n_exec, dt):
         elif op == fn.LOG1P:
             m[d] = math.log1p(m[a])
         elif op == fn.LOG2:
-            m[d] = math.log2(m[a])
+            m[d] = np.log2(m[a])  # math.log2 needs numba >= 0.60 (Ubuntu 24.04 has 0.59)
         elif op == fn.LOG10:
             m[d] = math.log10(m[a])
         elif op == fn.CBRT:
