@@ -135,7 +135,7 @@ class Poller:
         self.subscription = node.create_subscription(
             input_config.msg_type, input_config.topic, self._unexpected,
             _qos_profile(input_config), callback_group=group, raw=True)
-        self._take = self.subscription.handle.take_message
+        self._take = self._rclpy_taker(self.subscription.handle.take_message, self.msg_type)
         # With a history of one message, one take gets the newest: no second, empty take.
         self._single = input_config.depth == 1
         # (CDR bytes, receive ns) of the last message taken. Written by the tick side only,
@@ -158,10 +158,19 @@ class Poller:
                 self.path = f'rclpy ({exc})'
             else:
                 self._taker = taker
+                self._take = taker.take
                 self.path = 'rcl (ctypes)'
                 if first is not None:
                     self.received += 1
                     self.latest = (first, time.monotonic_ns())
+
+    @staticmethod
+    def _rclpy_taker(take_message, msg_type):
+        """Return `take() -> CDR bytes or None` through rclpy, shaped like `Taker.take`."""
+        def take():
+            got = take_message(msg_type, True)
+            return None if got is None else got[0]
+        return take
 
     def _unexpected(self, msg):  # pragma: no cover - PolledGroup never lets an executor call it
         raise RuntimeError('a polled subscription was executed by an executor')
@@ -183,23 +192,7 @@ class Poller:
         Taken directly, the bytes are a memoryview of the subscription's one buffer: the next
         take overwrites them, so they are decoded on the tick that took them.
         """
-        if self._taker is not None:
-            return self._poll_direct(now_ns)
-        take, msg_type, last = self._take, self.msg_type, None
-        while True:
-            got = take(msg_type, True)
-            if got is None:
-                break
-            last = got[0]
-            self.received += 1
-            if self._single:
-                break
-        if last is not None:
-            self.latest = (last, now_ns)
-        return last
-
-    def _poll_direct(self, now_ns):
-        take, last = self._taker.take, None
+        take, last = self._take, None
         while True:
             got = take()
             if got is None:
