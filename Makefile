@@ -7,7 +7,7 @@ ACTIVATE := . $(VENV)/bin/activate
 # Keep DDS discovery on this machine: tests and the demo never need another host.
 export ROS_AUTOMATIC_DISCOVERY_RANGE ?= LOCALHOST
 
-.PHONY: setup build test demo bench check lint clean
+.PHONY: setup build test fuzz demo bench check lint clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,13 @@ test: build
 	    --return-code-on-test-failure || rc=$$?; \
 	$(ACTIVATE) && colcon test-result --verbose || rc=1; \
 	exit $$rc
+
+# Fresh property and fuzz cases (make test runs a fixed, derandomized set): run before a landing.
+FUZZ_SCALE ?= 3
+fuzz: setup
+	ARENA_EVAL_HYPOTHESIS=fuzz ARENA_EVAL_FUZZ_SCALE=$(FUZZ_SCALE) ARENA_EVAL_PROPERTY_EXAMPLES=3000 \
+	    $(PY) -m pytest -q -p no:cacheprovider test/test_fuzz_language.py test/test_properties.py \
+	    test/test_node_cdr.py
 
 demo: setup
 	$(PY) -m arena_eval demo

@@ -37,8 +37,8 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'arena_eval_node = arena_eval.node:main',
-            'arena_eval_sim = arena_eval.sim:main',
+            'arena_eval_node = arena_eval.ros.node:main',
+            'arena_eval_sim = arena_eval.ros.sim:main',
             'arena_eval = arena_eval.__main__:main',
         ],
     },

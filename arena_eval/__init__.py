@@ -15,7 +15,7 @@
 """
 arena_eval: evaluate a batch of math expressions over ROS 2 sensor fields at 1 kHz.
 
-The public Python API is the expression engine; the ROS node lives in `arena_eval.node`.
+The public Python API is the expression engine; the ROS node lives in `arena_eval.ros.node`.
 
 >>> from arena_eval import compile_batch
 >>> batch = compile_batch(['a = x.y * 2', 'b = a + 1'])
@@ -31,10 +31,10 @@ __all__ = ['compile_batch', 'ExpressionError', 'Batch']
 
 def __getattr__(name):
     if name == 'compile_batch':
-        from .arena import compile_batch
+        from .engine.arena import compile_batch
         return compile_batch
     if name == 'Batch':
-        from .arena import Batch
+        from .engine.arena import Batch
         return Batch
     if name == 'ExpressionError':
         from .language.errors import ExpressionError

@@ -83,7 +83,7 @@ def _parser():
 
 
 def cmd_check(args):
-    from . import config
+    from .ros import config
 
     lines, ok = config.check_file(args.params_file)
     for line in lines:
@@ -113,7 +113,7 @@ def _parse_sets(pairs):
 
 
 def cmd_eval(args):
-    from .arena import compile_batch
+    from .engine.arena import compile_batch
     from .language.errors import Source
 
     values = _parse_sets(args.set)
@@ -140,22 +140,22 @@ def cmd_eval(args):
 
 def cmd_bench(args):
     if args.node is not None:
-        from . import procbench
+        from .tools import procbench
         return procbench.node_bench(args.node, params_file=args.params_file)
     if args.soak is not None:
-        from . import procbench
+        from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)
     if args.tick_phases is not None:
-        from . import tickprof
+        from .tools import tickprof
         return tickprof.run(args.tick_phases, params_file=args.params_file)
     # Counting kernel allocations needs NRT statistics, switched on before numba loads.
     os.environ.setdefault('NUMBA_NRT_STATS', '1')
-    from . import bench
+    from .tools import bench
     return bench.run(quick=args.quick)
 
 
 def cmd_demo(args):
-    from . import demo
+    from .tools import demo
     return demo.run(args.seconds, params_file=args.params_file)
 
 

@@ -17,6 +17,10 @@ Test-session setup: a private ROS_DOMAIN_ID, loopback-only DDS, NRT allocation c
 
 Every test run gets its own ROS_DOMAIN_ID so concurrent runs on one machine never hear each other,
 and every test is checked for processes it left running.
+
+Hypothesis runs derandomized by default, so `make test` checks the same fixed cases every run and
+CI cannot fail on a case no change caused; `make fuzz` (ARENA_EVAL_HYPOTHESIS=fuzz) draws fresh
+ones.
 """
 
 import os
@@ -28,8 +32,13 @@ os.environ.setdefault('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
 os.environ['ROS_DOMAIN_ID'] = os.environ.get('ARENA_EVAL_TEST_DOMAIN_ID',
                                              str(random.randint(1, 100)))
 
+from hypothesis import settings  # noqa: E402
 import psutil  # noqa: E402
 import pytest  # noqa: E402
+
+settings.register_profile('derandomized', derandomize=True, database=None)
+settings.register_profile('fuzz', derandomize=False, database=None)
+settings.load_profile(os.environ.get('ARENA_EVAL_HYPOTHESIS', 'derandomized'))
 
 
 @pytest.fixture(autouse=True)

@@ -31,10 +31,10 @@ import sys
 import tracemalloc
 import types
 
-from arena_eval import arena
-from arena_eval import kernel
-from arena_eval import program as pg
-from arena_eval.arena import compile_batch
+from arena_eval.engine import arena
+from arena_eval.engine import kernel
+from arena_eval.engine import program as pg
+from arena_eval.engine.arena import compile_batch
 import numpy as np
 import pytest
 from reference import DEFAULT_BATCH
@@ -251,8 +251,8 @@ sys.path.insert(0, {test_dir!r})
 import numpy as np
 from numba import njit
 from numba.core.runtime import rtsys
-from arena_eval import kernel
-from arena_eval.arena import compile_batch
+from arena_eval.engine import kernel
+from arena_eval.engine.arena import compile_batch
 from reference import DEFAULT_BATCH
 
 

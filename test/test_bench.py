@@ -23,8 +23,8 @@ import re
 import subprocess
 import sys
 
-from arena_eval import baselines, bench
 from arena_eval.language.errors import ExpressionError
+from arena_eval.tools import baselines, bench
 import numpy as np
 import pytest
 

@@ -21,11 +21,11 @@ positions; whether the rows compute the right values is the kernel's and the pro
 
 import dataclasses
 
-from arena_eval import program as pg
-from arena_eval.arena import compile_batch
+from arena_eval.engine import program as pg
+from arena_eval.engine.arena import compile_batch
+from arena_eval.engine.compile import compile_program
+from arena_eval.engine.disassemble import disassemble
 from arena_eval.language import functions as fn
-from arena_eval.language.compile import compile_program
-from arena_eval.language.disassemble import disassemble
 from arena_eval.language.errors import BatchErrors, ExpressionError, Pos, Source
 from arena_eval.language.tree import Call, Num, Ref, Statement
 import pytest

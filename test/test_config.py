@@ -22,9 +22,9 @@ are the exact `file:line:col: error: ...` output of `python -m arena_eval check`
 import math
 from pathlib import Path
 
-from arena_eval.config import (build_batch, check_file, config_from_parameters,
-                               input_parameter_names, load_params_file, load_params_text,
-                               parameter_descriptor, PARAMETERS, spec_for)
+from arena_eval.ros.config import (build_batch, check_file, config_from_parameters,
+                                   input_parameter_names, load_params_file, load_params_text,
+                                   parameter_descriptor, PARAMETERS, spec_for)
 import pytest
 
 HERE = Path(__file__).resolve().parent
@@ -486,3 +486,11 @@ def test_parameter_table_and_descriptors():
     depth = parameter_descriptor(spec_for('inputs.imu.depth'), 'inputs.imu.depth')
     assert depth.name == 'inputs.imu.depth' and depth.integer_range[0].to_value == 1000
     assert 'hold' in parameter_descriptor(spec_for('stale_policy')).additional_constraints
+
+
+def test_the_node_harness_params_round_trip_through_the_config_checker(tmp_path):
+    from node_harness import write_params
+    path = write_params(tmp_path / 'p.yaml')
+    config, errors, warnings = load_params_file(path)
+    assert not errors and not warnings
+    assert config.rate_hz == 1000.0 and len(config.expressions) == 7

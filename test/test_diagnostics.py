@@ -14,9 +14,9 @@
 
 """Tests of the diagnostics report: names, keys, values and levels from known statistics."""
 
-from arena_eval.diagnostics import (as_level, DiagnosticsReport, ERROR, LOOP_KEYS, OK, STALE,
-                                    values, WARN)
-from arena_eval.loop import LoopStats
+from arena_eval.ros.diagnostics import (as_level, DiagnosticsReport, ERROR, LOOP_KEYS, OK, STALE,
+                                        values, WARN)
+from arena_eval.ros.loop import LoopStats
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import pytest

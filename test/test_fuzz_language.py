@@ -27,8 +27,8 @@ random valid trees rendered to text, which must parse back to the same tree with
 point at the right characters.
 
 `CASES` counts the examples run and texts checked; the last test asserts that the examples add up
-to `MIN_CASES` (20,000 by default). `ARENA_EVAL_FUZZ_SCALE=10` multiplies every example budget for
-a longer hunt.
+to `MIN_CASES` (20,000 by default). `make test` draws the same derandomized cases every run;
+`make fuzz` draws fresh ones and multiplies every example budget (`ARENA_EVAL_FUZZ_SCALE`).
 """
 
 import ast
@@ -61,8 +61,10 @@ PATH = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]
 
 
 def fuzz(budget):
+    # Randomness comes from the profile conftest.py loads: fixed cases in `make test`, fresh in
+    # `make fuzz`.
     return settings(max_examples=max(1, int(BUDGET[budget] * SCALE)), deadline=None,
-                    derandomize=False, database=None, suppress_health_check=list(HealthCheck))
+                    suppress_health_check=list(HealthCheck))
 
 
 # ----- the property ----------------------------------------------------------------------------

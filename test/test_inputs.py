@@ -22,9 +22,9 @@ subscription callbacks do.
 import math
 import tracemalloc
 
-from arena_eval.config import build_batch, config_from_parameters
-from arena_eval.inputs import (check_path, ERROR, InputBindings, MessageTypeError, OK,
-                               parse_path, qos_profile, resolve_type, STALE, WARN)
+from arena_eval.ros.config import build_batch, config_from_parameters
+from arena_eval.ros.inputs import (check_path, ERROR, InputBindings, MessageTypeError, OK,
+                                   parse_path, qos_profile, resolve_type, STALE, WARN)
 import pytest
 from sensor_msgs.msg import Imu, JointState, PointCloud
 from std_msgs.msg import Bool, Byte, Char

@@ -30,8 +30,8 @@ import shutil
 import subprocess
 import sys
 
-from arena_eval import kernel
-from arena_eval.arena import compile_batch
+from arena_eval.engine import kernel
+from arena_eval.engine.arena import compile_batch
 from arena_eval.language.functions import TABLE
 import pytest
 
@@ -207,12 +207,12 @@ def test_large_batch_uses_the_nogil_kernel_and_agrees():
 
 
 def test_a_new_process_loads_the_kernel_from_the_cache():
-    script = ('from arena_eval import kernel; '
+    script = ('from arena_eval.engine import kernel; '
               'print(kernel.fastcall.cache_hits, '
               'sum(kernel._fingerprint.stats.cache_hits.values()), '
               'sum(kernel._fingerprint.stats.cache_misses.values()), kernel.RECOMPILED)')
-    package = Path(kernel.__file__).parent.parent
-    subprocess.run([sys.executable, '-c', 'import arena_eval.kernel'], env=_env(package),
+    package = Path(kernel.__file__).parents[2]  # the directory holding arena_eval/
+    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.kernel'], env=_env(package),
                    check=True, timeout=300)  # fills the cache if it is cold
     result = subprocess.run([sys.executable, '-c', script], env=_env(package),
                             capture_output=True, text=True, check=True, timeout=300)
@@ -220,8 +220,8 @@ def test_a_new_process_loads_the_kernel_from_the_cache():
 
 
 STALE_CACHE_SCRIPT = """
-from arena_eval import kernel
-from arena_eval.arena import compile_batch
+from arena_eval.engine import kernel
+from arena_eval.engine.arena import compile_batch
 batch = compile_batch(['s = x.a + x.b', 'd = x.a - x.b'])
 print(kernel.RECOMPILED, batch.evaluate({'x.a': 5.0, 'x.b': 3.0}))
 """
@@ -230,8 +230,8 @@ print(kernel.RECOMPILED, batch.evaluate({'x.a': 5.0, 'x.b': 3.0}))
 @pytest.mark.slow
 def test_stale_cache_with_other_opcodes_is_recompiled(tmp_path):
     """A cache compiled against other opcode numbers must not run: it would swap + and -."""
-    package = Path(kernel.__file__).parent
-    import_cache = subprocess.run([sys.executable, '-c', 'import arena_eval.kernel'],
+    package = Path(kernel.__file__).parents[1]  # arena_eval/
+    import_cache = subprocess.run([sys.executable, '-c', 'import arena_eval.engine.kernel'],
                                   cwd=tmp_path, env=_env(package.parent), check=True)
     assert import_cache.returncode == 0
     copy = tmp_path / 'arena_eval'

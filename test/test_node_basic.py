@@ -24,8 +24,8 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from node_harness import assert_outputs_close, EXPECTED, NodeProcess, Probe, write_params
 import pytest
-from test_node_harness import assert_outputs_close, EXPECTED, NodeProcess, Probe, write_params
 
 pytestmark = pytest.mark.ros
 

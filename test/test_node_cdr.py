@@ -25,8 +25,8 @@ import importlib
 import math
 import struct
 
-from arena_eval.cdr import Decoder, Unsupported
-from arena_eval.inputs import make_getter
+from arena_eval.ros.cdr import Decoder, Unsupported
+from arena_eval.ros.inputs import make_getter
 from hypothesis import given, HealthCheck, settings, strategies as st
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message

@@ -23,10 +23,10 @@ import math
 import os
 import signal
 
-from arena_eval import procs
+from arena_eval.tools import procs
 from diagnostic_msgs.msg import DiagnosticStatus
+from node_harness import NodeProcess, Probe, write_params
 import pytest
-from test_node_harness import NodeProcess, Probe, write_params
 
 pytestmark = pytest.mark.ros
 
@@ -118,7 +118,7 @@ def test_other_type_on_topic_and_input_that_never_arrives(tmp_path, probe):
 
 def test_input_whose_publisher_dies(tmp_path, probe):
     node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml'))
-    sim = procs.start('arena_eval.sim', [], procs.ros_env())
+    sim = procs.start('arena_eval.ros.sim', [], procs.ros_env())
     try:
         probe.wait_results(5, node=node)
         probe.wait_status('input imu', OK, timeout=30.0)

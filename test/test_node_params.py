@@ -24,8 +24,8 @@ import signal
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from node_harness import EXPECTED, NodeProcess, Probe, write_params
 import pytest
-from test_node_harness import EXPECTED, NodeProcess, Probe, write_params
 
 pytestmark = pytest.mark.ros
 

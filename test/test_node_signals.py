@@ -24,8 +24,8 @@ import re
 import signal
 import time
 
+from node_harness import NodeProcess, Probe, shm_files, write_params
 import pytest
-from test_node_harness import NodeProcess, Probe, shm_files, write_params
 
 pytestmark = pytest.mark.ros
 

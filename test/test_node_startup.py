@@ -20,9 +20,9 @@ These processes stop before (or right after) joining the ROS graph, so they are 
 
 import subprocess
 
-from arena_eval import procs
+from arena_eval.tools import procs
+from node_harness import write_params
 import pytest
-from test_node_harness import write_params
 
 pytestmark = pytest.mark.ros
 
@@ -37,7 +37,7 @@ arena_eval:
 
 
 def run_node(args, timeout=60.0):
-    proc = procs.start('arena_eval.node', args, procs.ros_env(), stdout=subprocess.PIPE,
+    proc = procs.start('arena_eval.ros.node', args, procs.ros_env(), stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -125,7 +125,7 @@ def test_unknown_keys_are_warnings_with_positions(tmp_path):
     path = tmp_path / 'params.yaml'
     path.write_text(GOOD_HEAD.replace('rate_hz: 1000.0', 'rate_hz: 1000.0\n    rate: 5.0')
                     + '      - "a = imu.angular_velocity.z"\n')
-    proc = procs.start('arena_eval.node', params_args(path), procs.ros_env(),
+    proc = procs.start('arena_eval.ros.node', params_args(path), procs.ros_env(),
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []

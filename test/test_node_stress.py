@@ -27,8 +27,8 @@ import threading
 import time
 
 from diagnostic_msgs.msg import DiagnosticStatus
+from node_harness import NodeProcess, Probe, write_params
 import pytest
-from test_node_harness import NodeProcess, Probe, write_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -26,7 +26,7 @@ Stateful functions are checked the same way over random sequences of steps, `res
 import math
 import os
 
-from arena_eval.arena import compile_batch
+from arena_eval.engine.arena import compile_batch
 from arena_eval.language.functions import OPERATOR_KEYS, TABLE
 from arena_eval.language.parse import parse_statement
 from hypothesis import given, HealthCheck, settings, strategies as st

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import time
 
-from arena_eval import procs
+from arena_eval.tools import procs
 import pytest
 
 pytestmark = pytest.mark.ros
@@ -92,7 +92,7 @@ def start_sim(*params):
     args = ['--ros-args']
     for param in params:
         args += ['-p', param]
-    return procs.start('arena_eval.sim', args, stdout=subprocess.DEVNULL,
+    return procs.start('arena_eval.ros.sim', args, stdout=subprocess.DEVNULL,
                        stderr=subprocess.PIPE)
 
 
@@ -171,8 +171,8 @@ def test_sim_rejects_a_bad_parameter_cleanly():
 
 
 def test_sim_imports_neither_numba_nor_the_evaluator():
-    code = ('import sys, arena_eval.sim; '
-            "bad = [m for m in ('numba', 'arena_eval.arena', 'arena_eval.kernel') "
+    code = ('import sys, arena_eval.ros.sim; '
+            "bad = [m for m in ('numba', 'arena_eval.engine.arena', 'arena_eval.engine.kernel') "
             'if m in sys.modules]; print(bad)')
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
                          timeout=60, check=True)

@@ -24,7 +24,7 @@ import re
 import subprocess
 import sys
 
-from arena_eval import procbench
+from arena_eval.tools import procbench
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

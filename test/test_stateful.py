@@ -22,7 +22,7 @@ of the filters, `reset()`, and that identical calls sharing a state block stay i
 
 import math
 
-from arena_eval.arena import compile_batch
+from arena_eval.engine.arena import compile_batch
 import pytest
 
 NAN = math.nan

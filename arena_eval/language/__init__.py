@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The expression language: text to checked tree (`parse`), batch to `Program` (`compile`)."""
+"""The expression language: text to checked tree (`parse`), the one table of functions, errors."""

@@ -30,7 +30,7 @@ import re
 
 import yaml
 
-from .language.errors import ExpressionError, Pos, Source
+from ..language.errors import ExpressionError, Pos, Source
 
 
 class ConfigWarning(ExpressionError):

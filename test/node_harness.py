@@ -17,7 +17,7 @@ The harness of the node's DDS tests: a params file, the node as a process, and a
 
 The probe is a real rclpy node in its own context (spun by its own thread) that publishes known
 `sensor_msgs/Imu` and `JointState` messages and records `/arena_eval/results` and
-`/diagnostics`; nothing of rclpy is mocked. The node runs as a process (`arena_eval.procs`)
+`/diagnostics`; nothing of rclpy is mocked. The node runs as a process (`arena_eval.tools.procs`)
 with stdout/stderr in files, stopped with SIGINT then SIGKILL.
 """
 
@@ -29,7 +29,7 @@ import signal
 import threading
 import time
 
-from arena_eval import procs
+from arena_eval.tools import procs
 import pytest
 import reference
 import yaml
@@ -94,7 +94,7 @@ class NodeProcess:
         self._out = open(self.out_path, 'w')
         self._err = open(self.err_path, 'w')
         args = ['--ros-args', '--params-file', str(params_file), *extra_args]
-        self.proc = procs.start('arena_eval.node', args, env or procs.ros_env(),
+        self.proc = procs.start('arena_eval.ros.node', args, env or procs.ros_env(),
                                 stdout=self._out, stderr=self._err)
 
     @property
@@ -341,11 +341,3 @@ class Probe:
 def assert_outputs_close(outputs, expected, names=None, rel=1e-9):
     for name in names or expected:
         assert outputs[name] == pytest.approx(expected[name], rel=rel, abs=1e-9), name
-
-
-def test_write_params_round_trips_through_the_config_checker(tmp_path):
-    from arena_eval.config import load_params_file
-    path = write_params(tmp_path / 'p.yaml')
-    config, errors, warnings = load_params_file(path)
-    assert not errors and not warnings
-    assert config.rate_hz == 1000.0 and len(config.expressions) == 7

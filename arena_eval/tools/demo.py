@@ -28,8 +28,9 @@ import os
 import sys
 import time
 
-from .procbench import Child, default_params_file, NODE_NAME, ros_environment, STARTUP_TIMEOUT
+from .procbench import Child, NODE_NAME, ros_environment, STARTUP_TIMEOUT
 from .procbench import Watcher
+from ..ros.config import default_params_file
 
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
@@ -38,7 +39,7 @@ STATUS = NODE_NAME + ': loop'
 
 def output_names(params_file):
     """Return the output names of a params file's batch, in statement order."""
-    from .config import load_params_file
+    from ..ros.config import load_params_file
 
     config, errors, _ = load_params_file(params_file)
     if errors or config is None:
@@ -98,8 +99,8 @@ def _demo(env, seconds, params_file, stop_event, out):
     say('arena_eval demo: simulator + node (%s), ROS_DOMAIN_ID %s, %g s; Ctrl-C stops'
         % (os.path.relpath(params_file), env['ROS_DOMAIN_ID'], seconds))
     watcher = Watcher('arena_eval_demo_%d' % os.getpid(), values=True)
-    sim = Child('simulator', 'arena_eval.sim', [], env)
-    node = Child('node', 'arena_eval.node', ['--ros-args', '--params-file', params_file], env)
+    sim = Child('simulator', 'arena_eval.ros.sim', [], env)
+    node = Child('node', 'arena_eval.ros.node', ['--ros-args', '--params-file', params_file], env)
     started = ran = None
     count0 = 0
     try:
@@ -177,7 +178,7 @@ def _summary(ran, received, diag, values, labels, node_rc, sim_rc, say):
 
 def run(seconds=10.0, params_file=None, out=None):
     """Run the demo for `seconds`; return the exit code."""
-    from .rosmain import run as ros_run
+    from ..ros.process import run as ros_run
 
     out = out or sys.stdout
     if not seconds > 0:

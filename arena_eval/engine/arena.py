@@ -45,7 +45,7 @@ import numpy as np
 
 from . import kernel
 from . import program as pg
-from .language.compile import compile_program
+from .compile import compile_program
 
 
 def compile_batch(statements, *, sources=None, check_input=None, stale_policy='nan'):
@@ -282,5 +282,5 @@ class Batch:
 
     def disassemble(self):
         """Return the program as text, one line per instruction (see `disassemble`)."""
-        from .language.disassemble import disassemble
+        from .disassemble import disassemble
         return disassemble(self.program)

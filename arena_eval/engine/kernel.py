@@ -47,7 +47,7 @@ from numba.extending import intrinsic
 import numpy as np
 
 from . import program as pg
-from .language import functions as fn
+from ..language import functions as fn
 
 
 def _fingerprint_of(*modules):

@@ -15,14 +15,14 @@
 """
 The `arena_eval` ROS 2 node: parameters, subscriptions, publishers, reconfiguration, wiring.
 
-    python -m arena_eval.node --ros-args --params-file config/default.yaml
+    python -m arena_eval.ros.node --ros-args --params-file config/default.yaml
     ros2 run arena_eval arena_eval_node --ros-args --params-file config/default.yaml
 
-Every tick (a dedicated thread with absolute deadlines, `arena_eval.loop`): take the messages
+Every tick (a dedicated thread with absolute deadlines, `arena_eval.ros.loop`): take the messages
 that arrived on each input as CDR bytes (the tick polls its subscriptions itself; no executor
-runs them; through rcl directly, `arena_eval.rcl_direct`, into one reused buffer per input, or
+runs them; through rcl directly, `arena_eval.ros.rcl`, into one reused buffer per input, or
 through rclpy when that cannot be set up or `ARENA_EVAL_RCL_DIRECT=0`) and decode only the
-fields the batch reads (`arena_eval.cdr`; rclpy deserializes what that cannot), copy the latest
+fields the batch reads (`arena_eval.ros.cdr`; rclpy deserializes what that cannot), copy the latest
 fields into the arena (`InputBindings.copy_latest`; a message's receive time is the tick that
 took it), ONE kernel call (`batch.step(dt)`, dt = the measured time since the previous tick),
 publish `~/results` (`std_msgs/msg/Float64MultiArray`, pre-serialized once and published as CDR
@@ -124,7 +124,7 @@ class Poller:
     Shared by successive programs while the input is unchanged; `latest` lets a new program's
     bindings start from the last message instead of waiting for the next one. Messages are
     taken raw: building a Python message costs 20-90 us, decoding the few fields a batch reads
-    from the bytes 2-4 us (`arena_eval.cdr`). With `direct` (an `rcl_direct.Library`) they are
+    from the bytes 2-4 us (`arena_eval.ros.cdr`). With `direct` (an `rcl.Library`) they are
     taken through rcl into one reused buffer (`path` says which way, for the diagnostics).
     """
 
@@ -145,11 +145,11 @@ class Poller:
         # side writes, diagnostics read).
         self.received = 0
         self.undecodable = 0
-        # Taking through rcl directly (`arena_eval.rcl_direct`) when it could be set up.
+        # Taking through rcl directly (`arena_eval.ros.rcl`) when it could be set up.
         self._taker = None
         self.path = getattr(node, 'io_path', 'rclpy')
         if direct is not None:
-            from .rcl_direct import RclError, Taker, Unavailable
+            from .rcl import RclError, Taker, Unavailable
             try:
                 taker = Taker(direct, self.subscription)
                 # A probe: a new subscription has nothing yet (TAKE_FAILED) or a first message.
@@ -207,13 +207,13 @@ class Poller:
 
 
 def load_direct(library=None):
-    """Return (the `rcl_direct.Library` or None, a description of the path for diagnostics)."""
-    from . import rcl_direct
+    """Return (the `rcl.Library` or None, a description of the path for diagnostics)."""
+    from . import rcl
     if os.environ.get(DIRECT_ENV, '1') == '0':
         return None, f'rclpy ({DIRECT_ENV}=0)'
     try:
-        return rcl_direct.load(library or rcl_direct.LIBRARY), 'rcl (ctypes)'
-    except rcl_direct.Unavailable as exc:
+        return rcl.load(library or rcl.LIBRARY), 'rcl (ctypes)'
+    except rcl.Unavailable as exc:
         return None, f'rclpy ({exc})'
 
 
@@ -221,7 +221,7 @@ def make_decoder(msg_type, paths):
     """
     Return `decode(raw) -> message-like or None` for the paths (steps) a batch reads.
 
-    A CDR view when `arena_eval.cdr` handles the type and paths, else rclpy's deserialization;
+    A CDR view when `arena_eval.ros.cdr` handles the type and paths, else rclpy's deserialization;
     a message the view cannot read (another encoding) is deserialized too, and one nothing can
     read gives None. With no paths the bytes themselves stand for the message: the bindings
     only need to know that it arrived.
@@ -323,7 +323,7 @@ class Tick:
     def _publisher(self, direct, publisher, raw):
         """Return `publish()` sending the current bytes of `raw` (rewritten in place)."""
         if direct is not None:
-            from .rcl_direct import RawPublisher, Unavailable
+            from .rcl import RawPublisher, Unavailable
             try:
                 return RawPublisher(direct, publisher, raw).publish
             except Unavailable as exc:
@@ -344,7 +344,7 @@ class Tick:
         self._primed = True
 
     def __call__(self, now_ns, dt):
-        # The phases are methods so `arena_eval.tickprof` can time each without a copy of them.
+        # The phases are methods so `tools.tickprof` can time each without a copy of them.
         self.take_inputs(now_ns)
         self.bindings.copy_latest(now_ns)
         self._step(dt)
@@ -399,7 +399,7 @@ def _make_node_class():
     from . import config as cfg
     from .diagnostics import DiagnosticsReport
     from .inputs import InputBindings
-    from .language.errors import ExpressionError
+    from ..language.errors import ExpressionError
     from .loop import TickLoop
 
     uninitialized = {'double': Parameter.Type.DOUBLE, 'integer': Parameter.Type.INTEGER,
@@ -810,7 +810,7 @@ def main(argv=None, *, fast_exit=None):
 
 def _main(argv, stopper):
     from . import config as cfg
-    from .rosmain import run
+    from .process import run
 
     argv = list(sys.argv if argv is None else argv)
     files = params_files(argv)

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Taking and publishing CDR bytes through rcl directly (`arena_eval.rcl_direct`), over real DDS.
+Taking and publishing CDR bytes through rcl directly (`arena_eval.ros.rcl`), over real DDS.
 
 What the direct take returns deserializes (by rclpy) to the message rclpy published, and decodes
 (by the node's CDR view) to the same field values; what the direct publisher sends is what an
@@ -27,8 +27,9 @@ import math
 import os
 import time
 
-from arena_eval import rcl_direct
-from arena_eval.node import load_direct, make_decoder, node_class, results_template
+from arena_eval.ros import rcl
+from arena_eval.ros.node import load_direct, make_decoder, node_class, results_template
+from node_harness import assert_outputs_close, EXPECTED, Probe, write_params
 import pytest
 import rclpy
 from rclpy.context import Context
@@ -36,7 +37,6 @@ from rclpy.qos import QoSProfile
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Imu
 from std_msgs.msg import Float64MultiArray
-from test_node_harness import assert_outputs_close, EXPECTED, Probe, write_params
 
 MISSING_LIBRARY = 'libarena_eval_no_such_rcl.so'
 DELIVERY_TIMEOUT_S = 10.0
@@ -83,7 +83,7 @@ def _imu(i):
 
 def test_direct_take_gives_what_rclpy_published(ros):
     pub, sub = _pair(ros, Imu, f'/rcl_direct_imu_{os.getpid()}')
-    taker = rcl_direct.Taker(rcl_direct.load(), sub)
+    taker = rcl.Taker(rcl.load(), sub)
     paths = [('linear_acceleration', 'x'), ('linear_acceleration', 'y'),
              ('linear_acceleration', 'z'), ('angular_velocity', 'z'),
              ('orientation_covariance', 4)]
@@ -109,7 +109,7 @@ def test_direct_publish_is_what_rclpy_receives(ros):
     topic = f'/rcl_direct_results_{os.getpid()}'
     pub, sub = _pair(ros, Float64MultiArray, topic)
     raw, doubles = results_template(['a', 'b', 'c'])
-    publisher = rcl_direct.RawPublisher(rcl_direct.load(), pub, raw)
+    publisher = rcl.RawPublisher(rcl.load(), pub, raw)
     take = sub.handle.take_message
     _until(lambda: pub.get_subscription_count() or None, 'discovery')
     for values in ([1.0, -2.5, math.pi], [float('nan'), 0.0, 1e300]):
@@ -122,7 +122,7 @@ def test_direct_publish_is_what_rclpy_receives(ros):
 
 def test_a_message_larger_than_the_buffer_grows_it_once(ros):
     pub, sub = _pair(ros, Float64MultiArray, f'/rcl_direct_big_{os.getpid()}')
-    taker = rcl_direct.Taker(rcl_direct.load(), sub, capacity=64)
+    taker = rcl.Taker(rcl.load(), sub, capacity=64)
     _until(lambda: pub.get_subscription_count() or None, 'discovery')
     small = Float64MultiArray(data=[1.0, 2.0])
     pub.publish(small)
@@ -144,17 +144,17 @@ def test_a_message_larger_than_the_buffer_grows_it_once(ros):
 
 def test_nothing_to_take_gives_none(ros):
     _, sub = _pair(ros, Imu, f'/rcl_direct_empty_{os.getpid()}')
-    taker = rcl_direct.Taker(rcl_direct.load(), sub)
+    taker = rcl.Taker(rcl.load(), sub)
     assert [taker.take() for _ in range(100)] == [None] * 100
     assert taker.grown == 0
 
 
 def test_a_missing_library_or_symbol_is_unavailable():
-    with pytest.raises(rcl_direct.Unavailable, match=MISSING_LIBRARY):
-        rcl_direct.load(MISSING_LIBRARY)
+    with pytest.raises(rcl.Unavailable, match=MISSING_LIBRARY):
+        rcl.load(MISSING_LIBRARY)
     # A library that exists but has no rcl symbols.
-    with pytest.raises(rcl_direct.Unavailable, match='rcl_take_serialized_message'):
-        rcl_direct.Library('libc.so.6')
+    with pytest.raises(rcl.Unavailable, match='rcl_take_serialized_message'):
+        rcl.Library('libc.so.6')
     library, path = load_direct(MISSING_LIBRARY)
     assert library is None
     assert path.startswith('rclpy (') and MISSING_LIBRARY in path
@@ -164,10 +164,10 @@ def test_a_destroyed_entity_is_unavailable(ros):
     pub, sub = _pair(ros, Imu, f'/rcl_direct_gone_{os.getpid()}')
     ros.destroy_subscription(sub)
     ros.destroy_publisher(pub)
-    with pytest.raises(rcl_direct.Unavailable):
-        rcl_direct.Taker(rcl_direct.load(), sub)
-    with pytest.raises(rcl_direct.Unavailable):
-        rcl_direct.RawPublisher(rcl_direct.load(), pub, bytearray(8))
+    with pytest.raises(rcl.Unavailable):
+        rcl.Taker(rcl.load(), sub)
+    with pytest.raises(rcl.Unavailable):
+        rcl.RawPublisher(rcl.load(), pub, bytearray(8))
 
 
 @pytest.mark.parametrize('library', [None, MISSING_LIBRARY], ids=['direct', 'fallback'])

@@ -71,7 +71,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .language import functions as fn
+from ..language import functions as fn
 
 # Instruction rows: five int64 fields.
 ROW = 5

@@ -37,12 +37,13 @@ accepted for a double parameter (`rate_hz: 1000` is 1000.0), as the node accepts
 from dataclasses import dataclass, field
 import difflib
 import keyword
+import os
 import re
 
 from .inputs import check_path, MessageTypeError, resolve_type, type_name
-from .language.errors import BatchErrors, ExpressionError, Pos, Source
-from .language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from .params_yaml import ConfigWarning, python_value, YamlReader
+from ..language.errors import BatchErrors, ExpressionError, Pos, Source
+from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 
 __all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
            'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
@@ -241,6 +242,24 @@ _OTHER = ('publish_individual', 'diagnostics_period', 'loop_mode')
 
 # ----- the public doors --------------------------------------------------------------------------
 
+# The source tree's top (config/ lives beside the package), for running from a checkout.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def default_params_file():
+    """`config/default.yaml`: from the source tree, else from the installed share directory."""
+    here = os.path.join(_PACKAGE_ROOT, 'config', 'default.yaml')
+    if os.path.isfile(here):
+        return here
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        share = get_package_share_directory('arena_eval')
+    except Exception:  # noqa: BLE001 - not installed: the caller reports the missing file
+        return here
+    return os.path.join(share, 'config', 'default.yaml')
+
+
 def load_params_file(path, node_name=NODE_NAME, *, check_expressions=True):
     """
     Read and check a ROS params file; return `(NodeConfig | None, errors, warnings)`.
@@ -291,7 +310,7 @@ def config_from_parameters(params, *, check_expressions=True):
 
 def build_batch(config):
     """Compile a config's batch; raise `ExpressionError` (`BatchErrors` for several)."""
-    from .arena import compile_batch
+    from ..engine.arena import compile_batch
     return compile_batch(list(config.expressions), sources=list(config.sources),
                          check_input=_input_checker(config.inputs),
                          stale_policy=config.stale_policy)
@@ -547,7 +566,7 @@ class _Checker:
         return texts, sources
 
     def _compile(self, texts, sources, inputs, policy):
-        from .arena import compile_batch
+        from ..engine.arena import compile_batch
         try:
             compile_batch(texts, sources=sources, check_input=_input_checker(inputs),
                           stale_policy=policy)

@@ -392,7 +392,7 @@ class InputBindings:
     atomic under the GIL, so no lock is taken on either side. A tick that races a message sees
     the previous or the new message, both consistent enough for a 1-tick decision.
 
-    >>> from arena_eval.config import config_from_parameters  # doctest: +SKIP
+    >>> from arena_eval.ros.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
     >>> bindings.on_message('imu', msg, time.monotonic_ns())    # doctest: +SKIP
     >>> bindings.copy_latest(time.monotonic_ns()); batch.step(0.001)  # doctest: +SKIP

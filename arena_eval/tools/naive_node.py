@@ -23,7 +23,7 @@ the same results topic and its loop statistics on `/diagnostics` through the nod
 `loop.LoopStats` and `diagnostics.DiagnosticsReport`, so the benchmark reads both the same way.
 It reads the same params file as the node and is never used outside benchmarks.
 
-    python -m arena_eval.naive_node config/default.yaml [--results-topic /arena_eval/results]
+    python -m arena_eval.tools.naive_node config/default.yaml [--results-topic /arena_eval/results]
 
 An expression whose input has no message yet, or that raises (1/0), gives nan for that tick.
 A tick counts as an overrun when the timer fired more than one period late (a missed tick).
@@ -93,9 +93,9 @@ def _build_node(config, results_topic):
     from rclpy.node import Node
     from std_msgs.msg import Float64MultiArray
 
-    from .diagnostics import DiagnosticsReport
-    from .inputs import qos_profile
-    from .loop import LoopStats
+    from ..ros.diagnostics import DiagnosticsReport
+    from ..ros.inputs import qos_profile
+    from ..ros.loop import LoopStats
 
     node = Node(NODE_NAME)
     evaluator = NaiveEvaluator(list(config.expressions), list(config.inputs))
@@ -137,9 +137,9 @@ def _main(args, stop_event):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from .config import load_params_file
+    from ..ros.config import load_params_file
 
-    parser = argparse.ArgumentParser(prog='arena_eval.naive_node')
+    parser = argparse.ArgumentParser(prog='arena_eval.tools.naive_node')
     parser.add_argument('params_file')
     parser.add_argument('--results-topic', default=DEFAULT_RESULTS_TOPIC)
     opts = parser.parse_args(args[1:])
@@ -161,7 +161,7 @@ def _main(args, stop_event):
 
 
 def main(argv=None):
-    from .rosmain import run
+    from ..ros.process import run
 
     return run(_main, argv)
 

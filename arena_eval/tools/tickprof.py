@@ -69,9 +69,9 @@ def run(seconds, params_file=None, out=sys.stdout):
     """Profile the node's tick for `seconds` beside the simulator; return an exit code."""
     import rclpy
 
-    from . import node as node_module
+    from ..ros import node as node_module
     from . import procs
-    from .bench import default_params_file
+    from ..ros.config import default_params_file
 
     params_file = params_file or default_params_file()
     env = procs.ros_env()
@@ -82,7 +82,7 @@ def run(seconds, params_file=None, out=sys.stdout):
     marks = {}
     timer = threading.Timer(seconds, stop.set)
     warm = threading.Timer(WARMUP_S, lambda: marks.setdefault('warm', count[0]))
-    sim = procs.start('arena_eval.sim', [], env)
+    sim = procs.start('arena_eval.ros.sim', [], env)
     try:
         rclpy.init(args=['arena_eval_tickprof', '--ros-args', '--params-file', params_file])
         timer.start()

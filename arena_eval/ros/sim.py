@@ -15,8 +15,8 @@
 """
 The sensor simulator `arena_eval_sim`: an IMU and joint states with known signals at 1 kHz.
 
-    python -m arena_eval.sim
-    python -m arena_eval.sim --ros-args -p rate_hz:=500.0 -p joint_count:=6
+    python -m arena_eval.ros.sim
+    python -m arena_eval.ros.sim --ros-args -p rate_hz:=500.0 -p joint_count:=6
     ros2 run arena_eval arena_eval_sim
 
 Publishes `sensor_msgs/msg/Imu` on `imu` and `sensor_msgs/msg/JointState` on `joint_states`
@@ -174,8 +174,8 @@ def _main(args, stop_event):
 
 
 def main(argv=None):
-    """Entry point of `arena_eval_sim` and `python -m arena_eval.sim`."""
-    from .rosmain import run
+    """Entry point of `arena_eval_sim` and `python -m arena_eval.ros.sim`."""
+    from .process import run
     return run(_main, argv)
 
 

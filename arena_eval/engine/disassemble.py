@@ -19,15 +19,15 @@ Each line shows the row number, the opcode's name, the destination and operand s
 they hold (input path, constant value, the expression whose value a register is), and where the
 row came from (`expression:column`). One helper per operand shape, as in clox's `debug.c`.
 
->>> from arena_eval.language.compile import compile_program
+>>> from arena_eval.engine.compile import compile_program
 >>> print(disassemble(compile_program(['y = 2 * x.a + 1'])))  # doctest: +NORMALIZE_WHITESPACE
 ; 1 input, 1 output, 2 constants, 0 registers, 0 state slots; 2 rows
 0000  muladd    @4 y = @6 2.0, @2 x.a, @7 1.0                      ; y:5
 0001  output    @4 y in place  if fresh(x.a)                       ; y:1
 """
 
-from .functions import TABLE
-from .. import program as pg
+from . import program as pg
+from ..language.functions import TABLE
 
 
 def disassemble(program):

@@ -46,6 +46,7 @@ import numpy as np
 
 from . import procs
 from .bench import load_average
+from ..ros.config import default_params_file
 
 RESULTS_TOPIC = '/arena_eval/results'
 DIAGNOSTICS_TOPIC = '/diagnostics'
@@ -219,12 +220,6 @@ class Watcher:
         self.node.destroy_node()
 
 
-def default_params_file():
-    from .bench import default_params_file as find
-
-    return find()
-
-
 def ros_environment():
     """
     Pick the run's ROS environment and apply it to this process too (for its own node).
@@ -266,10 +261,10 @@ def subjects(params_file):
     """(label, module, args, diagnostics status name) of every subject, in run order."""
     node_args = ['--ros-args', '--params-file', params_file]
     return [
-        ('arena_eval node (loop thread)', 'arena_eval.node', node_args, NODE_NAME + ': loop'),
-        ('arena_eval node (loop_mode:=timer)', 'arena_eval.node',
+        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
+        ('arena_eval node (loop_mode:=timer)', 'arena_eval.ros.node',
          node_args + ['-p', 'loop_mode:=timer'], NODE_NAME + ': loop'),
-        ('naive rclpy node (timer + eval)', 'arena_eval.naive_node', [params_file],
+        ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
          'arena_eval_naive: loop'),
     ]
 
@@ -329,7 +324,7 @@ def _node_bench(env, seconds, params_file, stop_event, say):
         '%d CPUs, %s at the start' % (os.cpu_count() or 0, load_average()))
     say()
     watcher = Watcher('arena_eval_bench_%d' % os.getpid())
-    sim = Child('simulator', 'arena_eval.sim', [], env)
+    sim = Child('simulator', 'arena_eval.ros.sim', [], env)
     rows = []
     try:
         for subject in subjects(params_file):
@@ -390,7 +385,7 @@ def _node_table(rows, say):
 
 def node_bench(seconds, params_file=None, out=None):
     """Run `bench --node SECONDS`; return the exit code."""
-    from .rosmain import run
+    from ..ros.process import run
 
     say = _sayer(out)
     if not seconds > 0:
@@ -420,8 +415,8 @@ def _soak(env, minutes, params_file, stop_event, say):
     say('soak: simulator + node for %g s (warm-up %g s), a sample every %g s, ROS_DOMAIN_ID %s'
         % (total, warmup, interval, env['ROS_DOMAIN_ID']))
     watcher = Watcher('arena_eval_soak_%d' % os.getpid())
-    sim = Child('simulator', 'arena_eval.sim', [], env)
-    node = Child('node', 'arena_eval.node', ['--ros-args', '--params-file', params_file], env)
+    sim = Child('simulator', 'arena_eval.ros.sim', [], env)
+    node = Child('node', 'arena_eval.ros.node', ['--ros-args', '--params-file', params_file], env)
     samples = []
     problems = []
     try:
@@ -521,7 +516,7 @@ def _soak_verdict(samples, warmup, node_rc, problems, say):
 
 def soak(minutes, params_file=None, out=None):
     """Run `bench --soak MINUTES`; return the exit code."""
-    from .rosmain import run
+    from ..ros.process import run
 
     say = _sayer(out)
     if not minutes > 0:

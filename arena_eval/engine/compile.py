@@ -48,11 +48,11 @@ import difflib
 import heapq
 import struct
 
-from .errors import BatchErrors, ExpressionError, Source
-from .functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MUL, OUTPUT, POW, RESERVED, TABLE,
-                        WHERE)
-from .tree import Call, Num, Ref, Statement
-from .. import program as pg
+from . import program as pg
+from ..language.errors import BatchErrors, ExpressionError, Source
+from ..language.functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MUL, OUTPUT, POW,
+                                  RESERVED, TABLE, WHERE)
+from ..language.tree import Call, Num, Ref, Statement
 
 _BUILTIN_SLOTS = {'dt': pg.DT_SLOT, 't': pg.T_SLOT}
 
@@ -162,7 +162,7 @@ class _Compiler:
 
     def _parse(self, statements, sources):
         """Parse every statement; return the names of those that failed (to mute knock-ons)."""
-        from .parse import parse_statement
+        from ..language.parse import parse_statement
         broken = set()
         for i, text in enumerate(statements):
             if isinstance(text, Statement):

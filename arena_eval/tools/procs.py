@@ -19,7 +19,7 @@ One place for the stop sequence the project promises everywhere: SIGINT, wait, t
 so no caller leaves a process behind.
 
 >>> env = ros_env(domain_id=42)
->>> with running('arena_eval.sim', [], env) as sim:  # doctest: +SKIP
+>>> with running('arena_eval.ros.sim', [], env) as sim:  # doctest: +SKIP
 ...     pass  # the simulator publishes /imu and /joint_states until the block ends
 """
 

@@ -46,6 +46,7 @@ import time
 import tracemalloc
 
 from .baselines import PEERS
+from ..ros.config import default_params_file
 
 DT = 0.001
 TOLERANCE = 1e-9
@@ -71,24 +72,9 @@ _BLOCK = (
 )
 
 
-def default_params_file():
-    """`config/default.yaml`: from the source tree, else from the installed share directory."""
-    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                        'config', 'default.yaml')
-    if os.path.isfile(here):
-        return here
-    try:
-        from ament_index_python.packages import get_package_share_directory
-
-        share = get_package_share_directory('arena_eval')
-    except Exception:  # noqa: BLE001 - not installed: the caller reports the missing file
-        return here
-    return os.path.join(share, 'config', 'default.yaml')
-
-
 def default_statements(params_file=None):
     """Return the `name = expression` strings of the default params file, in file order."""
-    from .config import load_params_file
+    from ..ros.config import load_params_file
 
     path = params_file or default_params_file()
     cfg, errors, _ = load_params_file(path)
@@ -114,7 +100,7 @@ class ArenaPeer:
     name = 'arena'
 
     def __init__(self, statements):
-        from .arena import compile_batch
+        from ..engine.arena import compile_batch
 
         self.batch = compile_batch(statements)
         self.inputs = self.batch.inputs
@@ -340,7 +326,7 @@ def run(quick=False, out=None, params_file=None):
         '%.0fx the arena' % (SEED_RUST_US, SEED_RUST_US * 1000 / arena_ns))
     say()
 
-    from .arena import compile_batch
+    from ..engine.arena import compile_batch
 
     say('scaling: generated batches shaped like the default one')
     say('%-12s %9s %12s %12s %9s' % ('expressions', 'ops', 'compile s', 'us/batch', 'ns/op'))

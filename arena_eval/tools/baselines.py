@@ -41,9 +41,9 @@ the peers; the benchmark batches do not use them.
 import math
 import operator
 
-from .language.errors import ExpressionError
-from .language.functions import BUILTINS, TABLE
-from .language.tree import Call, Num, Ref
+from ..language.errors import ExpressionError
+from ..language.functions import BUILTINS, TABLE
+from ..language.tree import Call, Num, Ref
 
 _NAN = math.nan
 
@@ -226,7 +226,7 @@ class ParsedBatch:
     """Parsed statements in dependency order, with the input paths they read."""
 
     def __init__(self, statements):
-        from .language.parse import parse_statement
+        from ..language.parse import parse_statement
 
         parsed = [parse_statement(text) for text in statements]
         self.outputs = tuple(s.name for s in parsed)

@@ -1,0 +1,117 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The package's layout: imports flow one way, tools -> ros -> engine -> language, with no cycles.
+
+Every module's imports are read from its source (`ast`, imports inside functions included), so a
+late import cannot hide an upward dependency.
+"""
+
+import ast
+import pathlib
+
+import pytest
+
+PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'arena_eval'
+# Lower layers first; a module may import its own layer and the layers below it.
+LAYERS = ('language', 'engine', 'ros', 'tools')
+# The CLI sits above everything.
+TOP = ('__main__',)
+
+
+def modules():
+    for path in sorted(PACKAGE.rglob('*.py')):
+        parts = path.relative_to(PACKAGE.parent).with_suffix('').parts
+        if parts[-1] == '__init__':
+            parts = parts[:-1]
+        yield '.'.join(parts), path
+
+
+def imported(module, path):
+    """Yield every module name `module` imports, absolute, `arena_eval.` ones resolved."""
+    package = module.split('.') if path.name == '__init__.py' else module.split('.')[:-1]
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[:len(package) - node.level + 1]
+                target = '.'.join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module
+            yield target
+            # `from . import kernel` names a module, not an attribute.
+            for alias in node.names:
+                yield f'{target}.{alias.name}'
+
+
+def layer(module):
+    parts = module.split('.')
+    if parts[0] != 'arena_eval' or len(parts) == 1:
+        return None
+    return parts[1] if parts[1] in LAYERS or parts[1] in TOP else None
+
+
+def rank(name):
+    return len(LAYERS) if name in TOP else LAYERS.index(name)
+
+
+ALL = dict(modules())
+EDGES = {m: sorted({i for i in imported(m, p) if i in ALL and i != m}) for m, p in ALL.items()}
+
+
+def test_the_four_layers_exist():
+    assert {layer(m) for m in ALL} >= set(LAYERS)
+
+
+@pytest.mark.parametrize('module', sorted(m for m in ALL if layer(m)))
+def test_imports_flow_one_way(module):
+    mine = rank(layer(module))
+    upward = [i for i in EDGES[module] if layer(i) and rank(layer(i)) > mine]
+    assert not upward, f'{module} imports a higher layer: {upward}'
+
+
+@pytest.mark.parametrize('module', sorted(m for m in ALL if layer(m) in ('language', 'engine')))
+def test_language_and_engine_never_import_ros(module):
+    foreign = [i for i in imported(module, ALL[module])
+               if i.split('.')[0] in ('rclpy', 'rosbags', 'std_msgs', 'sensor_msgs')]
+    assert not foreign, f'{module} imports {foreign}'
+
+
+def test_no_import_cycles():
+    state = {}
+
+    def visit(module, trail):
+        if state.get(module) == 'done':
+            return
+        assert state.get(module) != 'open', 'import cycle: ' + ' -> '.join(trail + [module])
+        state[module] = 'open'
+        for other in EDGES[module]:
+            if other.startswith(module + '.'):
+                continue  # a package importing its own submodule is not a cycle
+            visit(other, trail + [module])
+        state[module] = 'done'
+
+    for module in ALL:
+        visit(module, [])
+
+
+def test_the_checker_sees_an_upward_import(tmp_path):
+    # The test must be able to fail: an engine module importing ros is caught.
+    path = tmp_path / 'kernel.py'
+    path.write_text('from ..ros import node\nfrom . import program\n')
+    found = set(imported('arena_eval.engine.kernel', path))
+    assert 'arena_eval.ros.node' in found and 'arena_eval.engine.program' in found
+    assert rank(layer('arena_eval.ros.node')) > rank(layer('arena_eval.engine.kernel'))
