@@ -39,9 +39,25 @@ stateful           LOWPASS, EMA,          x           parameter   state start
                    RATE_LIMIT, HOLD       (tau, alpha, max_rate, cond)
 windowed           MEAN, MINIMUM,         x           window n    state start
                    MAXIMUM                            (integer)
+stateful           MEAN_S, MINIMUM_S,     x           seconds     state start
+                   MAXIMUM_S, HELD        (cond)
+guard              GUARD                  deps start  deps count  slots to zero on restart
+delay              DELAY                  --          init        state start
+store              STORE                  x           --          state start
 =================  =====================  ==========  ==========  ===========================
 
-Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot). OUTPUT's
+Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot; for GUARD and
+STORE: the state start of the call they serve).
+
+Stale inputs and state (`H_STALE_STATE`): a stateful row whose arguments depend on inputs comes
+right after a GUARD row naming those inputs (`deps[a:a + b]`). On a step where one of them is
+stale the row is skipped, so its state holds and no time passes for it; with 'restart' the
+guard also zeroes the call's first `c` state slots, so it restarts as on a first tick.
+
+Unit delays: `prev(E)` where `E` names expressions of the batch is a DELAY row (the value E had
+at the previous step, or `init` on the first) and a STORE row after every statement has run
+(E's value into the state). Every DELAY runs before every STORE, so a delay never breaks the
+dependency order and `timer = (prev(timer) + dt) * c` is no cycle. OUTPUT's
 dependency list is `deps[b:b + c]`: the input indices (0-based, into the input region) the
 output depends on, for the stale policy. OUTPUT rows come last, one per statement, and the
 kernel runs them in loops of their own after the dispatch loop. Most statements compute their
@@ -111,11 +127,21 @@ H_PY_ERR_SET = 20
 H_PY_TYPE_ERROR = 21
 H_PY_MESSAGE = 22
 H_FINGERPRINT = 23
-HEADER_WORDS = 24
+H_STALE_STATE = 24  # what a stale input does to state, STATE_HOLD or STATE_RESTART
+HEADER_WORDS = 25
 
 # Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
 MULADD = 100
 FUSED_NAMES = {MULADD: 'muladd'}
+# Kernel-only opcodes of stateful calls: a staleness guard, the two halves of a unit delay.
+GUARD = 110
+DELAY = 111
+STORE = 112
+KERNEL_NAMES = {GUARD: 'guard', DELAY: 'delay', STORE: 'store'}
+
+STATE_HOLD = 0
+STATE_RESTART = 1
+STALE_STATES = {'hold': STATE_HOLD, 'restart': STATE_RESTART}
 
 POLICY_NAN = 0
 POLICY_HOLD = 1
@@ -136,7 +162,8 @@ BINARY = frozenset({
     fn.AND, fn.OR, fn.ATAN2, fn.HYPOT, fn.MIN, fn.MAX})
 TERNARY = frozenset({fn.WHERE, fn.CLAMP, MULADD})
 STATEFUL1 = frozenset({fn.PREV, fn.DELTA, fn.DDT, fn.INTEGRAL})
-STATEFUL2 = frozenset({fn.LOWPASS, fn.EMA, fn.RATE_LIMIT, fn.HOLD})
+STATEFUL2 = frozenset({fn.LOWPASS, fn.EMA, fn.RATE_LIMIT, fn.HOLD, fn.MEAN_S, fn.MINIMUM_S,
+                       fn.MAXIMUM_S, fn.HELD})
 WINDOWED = frozenset({fn.MEAN, fn.MINIMUM, fn.MAXIMUM})
 # Operations whose operands may be swapped without changing any result bit that matters
 # (IEEE + and * are commutative), so `a + b` and `b + a` share one register.
@@ -149,6 +176,8 @@ def row_shape(op):
         return 'copy'
     if op == fn.OUTPUT:
         return 'output'
+    if op in KERNEL_NAMES:
+        return KERNEL_NAMES[op]
     for shape, ops in (('unary', UNARY), ('binary', BINARY), ('ternary', TERNARY),
                        ('stateful', STATEFUL1 | STATEFUL2), ('windowed', WINDOWED)):
         if op in ops:
@@ -158,7 +187,7 @@ def row_shape(op):
 
 def op_name(op):
     """Name opcode `op` as the disassembler shows it."""
-    return FUSED_NAMES.get(op) or fn.OPCODE_NAMES[op]
+    return FUSED_NAMES.get(op) or KERNEL_NAMES.get(op) or fn.OPCODE_NAMES[op]
 
 
 def state_size(name, window=0):
@@ -233,6 +262,10 @@ class Program:
     output_inputs: tuple
     # Human-readable description of every slot the rows use (disassembler only).
     slot_names: dict = field(default_factory=dict, compare=False)
+    # One `(keys, start, size)` per state block, start relative to the state region: `keys` are
+    # the meanings of the call sites sharing it (see compile.py), so a new program can take over
+    # the state of the calls whose meaning did not change (`arena.state_plan`).
+    state_keys: tuple = ()
 
     @property
     def n_ops(self):

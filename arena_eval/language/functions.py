@@ -101,9 +101,17 @@ MEAN = 67
 MINIMUM = 68
 MAXIMUM = 69
 HOLD = 70
+MEAN_S = 71
+MINIMUM_S = 72
+MAXIMUM_S = 73
+HELD = 74
 
 # Largest `n` accepted by the windowed functions `mean`, `minimum`, `maximum`.
 MAX_WINDOW = 10000
+# Windows in seconds (`mean_s`, `minimum_s`, `maximum_s`): a ring of TIME_BUCKETS buckets of
+# `seconds / TIME_BUCKETS` each, so the state size is fixed whatever the rate; the longest window.
+TIME_BUCKETS = 64
+MAX_WINDOW_S = 86400.0
 
 CONSTANTS = {'pi': math.pi, 'e': math.e, 'inf': math.inf, 'nan': math.nan}
 BUILTINS = {
@@ -188,6 +196,13 @@ class Function:
     state_slots: int = 0
     window_arg: int | None = None
     first_tick: str = ''
+    seconds_arg: int | None = None
+    restart_slots: int | None = None
+
+    @property
+    def fixed_slots(self):
+        """Leading state slots that hold the first-tick flags: zeroing them restarts the call."""
+        return self.state_slots if self.restart_slots is None else self.restart_slots
 
 
 def _f(name, opcode, nargs, doc, fold=None, **kw):
@@ -258,8 +273,10 @@ _ENTRIES = [
     _f('fmod', MOD, 2, 'fmod(a, b): same as a % b', _np(np.fmod)),
     # Stateful functions. `dt` is the step's dt; "first tick" is the first step after
     # compiling or `reset()`.
-    _f('prev', PREV, 1, 'x at the previous step', stateful=True, state_slots=2,
-       first_tick='x'),
+    _f('prev', PREV, (1, 2), 'x at the previous step; prev(x, init) gives init on the first '
+       'step. prev of an expression of the batch (prev(name), the name itself included) is a '
+       'unit delay: it breaks cycles', stateful=True, state_slots=2,
+       first_tick='init if given; else x, or 0 when x names expressions of the batch'),
     _f('delta', DELTA, 1, 'x - prev(x)', stateful=True, state_slots=2, first_tick='0'),
     _f('ddt', DDT, 1, '(x - prev(x)) / dt; 0 when dt <= 0', stateful=True, state_slots=2,
        first_tick='0'),
@@ -281,6 +298,18 @@ _ENTRIES = [
        stateful=True, const_args=(1,), state_slots=4, window_arg=1, first_tick='x'),
     _f('hold', HOLD, 2, 'x while cond is nonzero; otherwise the value held from the last step '
        'where cond was nonzero', stateful=True, state_slots=2, first_tick='x (whatever cond is)'),
+    _f('mean_s', MEAN_S, 2, 'mean of x over the last `seconds` (a constant) of steps; the window '
+       'moves in buckets of seconds/%d' % TIME_BUCKETS, stateful=True, const_args=(1,),
+       state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1, restart_slots=4, first_tick='x'),
+    _f('minimum_s', MINIMUM_S, 2, 'smallest x over the last `seconds` of steps (nan if any is '
+       'nan)', stateful=True, const_args=(1,), state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1,
+       restart_slots=4, first_tick='x'),
+    _f('maximum_s', MAXIMUM_S, 2, 'largest x over the last `seconds` of steps (nan if any is '
+       'nan)', stateful=True, const_args=(1,), state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1,
+       restart_slots=4, first_tick='x'),
+    _f('held', HELD, 2, 'held(cond, seconds): 1 once cond has been nonzero on every step for '
+       'at least `seconds` (the time since the first step of the current run), else 0',
+       stateful=True, state_slots=2, first_tick='0 (1 if seconds <= 0 and cond is nonzero)'),
 ]
 
 TABLE = {fn.name: fn for fn in _ENTRIES}
