@@ -38,7 +38,7 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 2.0, 3.0, 1e-300, -1e300, 1e300, mat
            math.inf, -math.inf, math.nan]
 INFIX = {'add': '+', 'sub': '-', 'mul': '*', 'div': '/', 'pow': '**', 'mod': '%', 'lt': '<',
          'le': '<=', 'gt': '>', 'ge': '>=', 'eq': '==', 'ne': '!=', 'and': 'and', 'or': 'or'}
-STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful)
+STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful and not f.macro)
 STATEFUL = sorted(name for name, f in TABLE.items() if f.stateful)
 # ARENA_EVAL_PROPERTY_EXAMPLES=5000 for a longer hunt.
 SETTINGS = settings(max_examples=int(os.environ.get('ARENA_EVAL_PROPERTY_EXAMPLES', '300')),

@@ -106,6 +106,9 @@ MINIMUM_S = 72
 MAXIMUM_S = 73
 HELD = 74
 
+# Functions the parser expands into others (no opcode of their own).
+MACRO = -1
+
 # Largest `n` accepted by the windowed functions `mean`, `minimum`, `maximum`.
 MAX_WINDOW = 10000
 # Windows in seconds (`mean_s`, `minimum_s`, `maximum_s`): a ring of TIME_BUCKETS buckets of
@@ -181,7 +184,8 @@ class Function:
 
     `max_args` None means n-ary (compiled as a chain of the binary opcode). `const_args` are
     argument positions that must fold to a compile-time constant (window sizes). `state_slots`
-    is the per-call-site state size in float64 slots; windowed functions add `n` more.
+    is the per-call-site state size in float64 slots; windowed functions add `n` more. A
+    `macro` never reaches the compiler: the parser rewrites it into calls of other functions.
     """
 
     name: str
@@ -198,6 +202,7 @@ class Function:
     first_tick: str = ''
     seconds_arg: int | None = None
     restart_slots: int | None = None
+    macro: bool = False  # expanded by the parser into other calls; no opcode of its own
 
     @property
     def fixed_slots(self):
@@ -310,6 +315,14 @@ _ENTRIES = [
     _f('held', HELD, 2, 'held(cond, seconds): 1 once cond has been nonzero on every step for '
        'at least `seconds` (the time since the first step of the current run), else 0',
        stateful=True, state_slots=2, first_tick='0 (1 if seconds <= 0 and cond is nonzero)'),
+    # Orientation of a quaternion field (x, y, z, w), expanded by the parser (see parse.py).
+    _f('roll_of', MACRO, 1, 'roll (rotation about x, radians, (-pi, pi]) of a quaternion field '
+       'such as imu.orientation: ZYX (yaw, pitch, roll) Euler angles, as tf2 getRPY',
+       macro=True),
+    _f('pitch_of', MACRO, 1, 'pitch (rotation about y, radians, [-pi/2, pi/2]) of a quaternion '
+       'field', macro=True),
+    _f('yaw_of', MACRO, 1, 'yaw (rotation about z, radians, (-pi, pi]) of a quaternion field',
+       macro=True),
 ]
 
 TABLE = {fn.name: fn for fn in _ENTRIES}
@@ -324,6 +337,7 @@ RESERVED = frozenset(CALLABLE) | frozenset(CONSTANTS) | frozenset(BUILTINS) | {
 
 OPCODE_NAMES = {}
 for _fn in _ENTRIES:
-    OPCODE_NAMES.setdefault(_fn.opcode, _fn.name)
+    if not _fn.macro:
+        OPCODE_NAMES.setdefault(_fn.opcode, _fn.name)
 OPCODE_NAMES[COPY] = 'copy'
 OPCODE_NAMES[OUTPUT] = 'output'

@@ -692,7 +692,56 @@ class _Parser:
             raise self.node_error(node, f'{name} takes {_arity(fn)}, got {n}',
                                   hint=_signature(fn))
         args = [self._expr(arg, depth + 1) for arg in node.args]
+        if fn.macro:
+            return self._orientation(node, name, args[0])
         return self._call(node, name, args)
+
+    def _orientation(self, node, name, q):
+        """
+        `roll_of(q)`, `pitch_of(q)`, `yaw_of(q)` -> the ZYX Euler angle over q.x, q.y, q.z, q.w.
+
+        Every term is divided by the squared norm n, so a quaternion that is not normalised
+        gives the angles of its normalised self, and the zero quaternion (orientation unknown,
+        as in an Imu without one) gives nan. Pitch is `asin` of a value clamped to [-1, 1].
+        """
+        if not isinstance(q, Ref) or ('.' not in q.name and '[' not in q.name):
+            raise self.node_error(node.args[0], f'{name}() takes a quaternion field of an input',
+                                  hint=f'like {name}(imu.orientation)')
+        pos, span = self._where(node)
+
+        def call(func, *args):
+            return Call(func, args, pos, span)
+
+        def ref(axis):
+            return Ref(f'{q.name}.{axis}', q.pos, q.span)
+
+        def num(v):
+            return Num(v, pos, span)
+
+        x, y, z, w = (ref(axis) for axis in 'xyzw')
+
+        def sq(v):
+            return call('mul', v, v)
+
+        def twice(a, b, c, d, sign):  # 2 * (a * b + c * d), or with sign -1: 2 * (a*b - c*d)
+            return call('mul', num(2.0), call('add' if sign > 0 else 'sub',
+                                              call('mul', a, b), call('mul', c, d)))
+
+        def squares(sx, sy, sz):  # w*w + sx*x*x + sy*y*y + sz*z*z
+            total = sq(w)
+            for sign, v in ((sx, x), (sy, y), (sz, z)):
+                total = call('add' if sign > 0 else 'sub', total, sq(v))
+            return total
+
+        n = squares(1, 1, 1)
+        if name == 'roll_of':
+            return call('atan2', call('div', twice(w, x, y, z, 1), n),
+                        call('div', squares(-1, -1, 1), n))
+        if name == 'yaw_of':
+            return call('atan2', call('div', twice(w, z, x, y, 1), n),
+                        call('div', squares(1, -1, -1), n))
+        return call('asin', call('clamp', call('div', twice(w, y, z, x, -1), n), num(-1.0),
+                                 num(1.0)))
 
 
 _HANDLERS = {
