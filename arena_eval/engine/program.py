@@ -113,7 +113,9 @@ H_PY_MESSAGE = 22
 H_FINGERPRINT = 23
 HEADER_WORDS = 24
 
-# Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
+# Fused opcodes: rows the compiler makes from rows it emitted, which the language never names,
+# so they are the engine's and defined here rather than in the language's table; numbered clear
+# of the table's opcodes (checked below).
 MULADD = 100
 FUSED_NAMES = {MULADD: 'muladd'}
 
@@ -126,18 +128,16 @@ MAX_OPS = 1_000_000
 MAX_SLOTS = 4_000_000
 MAX_STATE = 4_000_000
 
-UNARY = frozenset({
-    fn.NEG, fn.NOT, fn.SIN, fn.COS, fn.TAN, fn.ASIN, fn.ACOS, fn.ATAN, fn.SINH, fn.COSH,
-    fn.TANH, fn.ASINH, fn.ACOSH, fn.ATANH, fn.EXP, fn.EXPM1, fn.LOG, fn.LOG1P, fn.LOG2,
-    fn.LOG10, fn.SQRT, fn.CBRT, fn.ABS, fn.SIGN, fn.FLOOR, fn.CEIL, fn.ROUND, fn.TRUNC,
-    fn.DEG, fn.RAD})
-BINARY = frozenset({
-    fn.ADD, fn.SUB, fn.MUL, fn.DIV, fn.POW, fn.MOD, fn.LT, fn.LE, fn.GT, fn.GE, fn.EQ, fn.NE,
-    fn.AND, fn.OR, fn.ATAN2, fn.HYPOT, fn.MIN, fn.MAX})
-TERNARY = frozenset({fn.WHERE, fn.CLAMP, MULADD})
-STATEFUL1 = frozenset({fn.PREV, fn.DELTA, fn.DDT, fn.INTEGRAL})
-STATEFUL2 = frozenset({fn.LOWPASS, fn.EMA, fn.RATE_LIMIT, fn.HOLD})
-WINDOWED = frozenset({fn.MEAN, fn.MINIMUM, fn.MAXIMUM})
+# Row shapes, derived from the table (arity, state, window), so a new function needs no entry
+# here. n-ary functions (min, max) are compiled as chains of their binary row.
+_PURE = [f for f in fn.TABLE.values() if not f.stateful]
+UNARY = frozenset(f.opcode for f in _PURE if f.max_args == 1)
+BINARY = frozenset(f.opcode for f in _PURE if f.min_args == 2 and f.max_args in (2, None))
+TERNARY = frozenset(f.opcode for f in _PURE if f.max_args == 3) | {MULADD}
+STATEFUL = frozenset(f.opcode for f in fn.TABLE.values() if f.stateful and f.window_arg is None)
+WINDOWED = frozenset(f.opcode for f in fn.TABLE.values() if f.window_arg is not None)
+if set(FUSED_NAMES) & set(fn.OPCODE_NAMES):
+    raise ImportError('a fused opcode collides with an opcode of functions.py')
 # Operations whose operands may be swapped without changing any result bit that matters
 # (IEEE + and * are commutative), so `a + b` and `b + a` share one register.
 COMMUTATIVE = frozenset({fn.ADD, fn.MUL, fn.EQ, fn.NE, fn.AND, fn.OR})
@@ -150,7 +150,7 @@ def row_shape(op):
     if op == fn.OUTPUT:
         return 'output'
     for shape, ops in (('unary', UNARY), ('binary', BINARY), ('ternary', TERNARY),
-                       ('stateful', STATEFUL1 | STATEFUL2), ('windowed', WINDOWED)):
+                       ('stateful', STATEFUL), ('windowed', WINDOWED)):
         if op in ops:
             return shape
     raise ValueError(f'unknown opcode {op}')

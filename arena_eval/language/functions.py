@@ -31,11 +31,14 @@ import math
 
 import numpy as np
 
+# Every opcode of the language is defined here, once; the engine derives its row shapes from
+# `TABLE` and numbers its own fused rows above these (see engine/program.py). The numbers only
+# group operations by kind: the kernel's dispatch order is its own (most frequent first).
 # Kernel-only opcodes (no name in the language).
 COPY = 0          # dst = a
 OUTPUT = 1        # output slot dst = register a, honouring the stale policy (see kernel)
 
-# Arithmetic, most frequent first: the kernel tests opcodes in this order.
+# Arithmetic.
 ADD = 2
 SUB = 3
 MUL = 4

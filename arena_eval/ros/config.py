@@ -44,6 +44,7 @@ from .inputs import check_path, MessageTypeError, resolve_type, type_name
 from .params_yaml import ConfigWarning, python_value, YamlReader
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
+from ..language.parse import statement_name
 
 __all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
            'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
@@ -117,7 +118,6 @@ _ROS_OWNED_PREFIXES = ('qos_overrides.',)
 _IDENTIFIER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _TOPIC_TOKEN = r'(?:[A-Za-z_][A-Za-z0-9_]*|\{[a-z_]+\})'
 _TOPIC = re.compile(rf'^(?:~/|/)?{_TOPIC_TOKEN}(?:/{_TOPIC_TOKEN})*$|^~$')
-_NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
 
 
 def spec_for(name):
@@ -556,12 +556,12 @@ class _Checker:
                                            item.pos.col)
             texts.append(item.value)
             sources.append(source)
-            ahead = _NAME_AHEAD.match(item.value)
-            if ahead and ahead.group(1) in inputs:
-                name = ahead.group(1)
+            ahead = statement_name(item.value)
+            if ahead and ahead[0] in inputs:
+                name, offset = ahead
                 clashes.append(ExpressionError(
                     f"output '{name}' has the same name as an input",
-                    source.pos(1, ahead.start(1) + 1), name=name,
+                    source.pos(1, offset + 1), name=name,
                     hint='rename the expression or the input'))
         return texts, sources
 
