@@ -36,6 +36,7 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
+
 class UserError(Exception):
     """A mistake in the command line; printed as `error: message` with exit code 2."""
 
