@@ -111,7 +111,7 @@ _RUNTIME = {}
 
 
 def runtime(name, n):
-    """Return the batch applying `name` to n inputs at run time (compiled once per arity)."""
+    """Return the batch applying `name` to n inputs at run time, compiled once per arity."""
     if (name, n) not in _RUNTIME:
         paths = [f'x.a{i}' for i in range(n)]
         batch = compile_batch([f'y = {call(name, paths)}'])
