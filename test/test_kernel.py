@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 
+from arena_eval.engine import fastcall
 from arena_eval.engine import kernel
 from arena_eval.engine.arena import compile_batch
 from arena_eval.language.functions import TABLE
@@ -194,12 +195,12 @@ def test_dt_and_t_slots():
 
 
 def test_large_batch_uses_the_nogil_kernel_and_agrees():
-    n = kernel.NOGIL_MIN_ROWS // 2 + 10
+    n = fastcall.NOGIL_MIN_ROWS // 2 + 10
     statements = ['s0 = sin(x.a) + x.b'] + [f's{i} = sin(s{i - 1}) + x.b' for i in range(1, n)]
     batch = compile_batch(statements)
-    assert batch.program.n_ops >= kernel.NOGIL_MIN_ROWS
-    assert batch.step.__func__ is kernel.entry_point(batch.program.n_ops)
-    assert batch.step.__func__ is not kernel.entry_point(0)
+    assert batch.program.n_ops >= fastcall.NOGIL_MIN_ROWS
+    assert batch.step.__func__ is fastcall.entry_point(batch.program.n_ops)
+    assert batch.step.__func__ is not fastcall.entry_point(0)
     out = batch.evaluate({'x.a': 0.3, 'x.b': 0.1})
     want = math.sin(0.3) + 0.1
     for _ in range(1, n):
@@ -208,12 +209,12 @@ def test_large_batch_uses_the_nogil_kernel_and_agrees():
 
 
 def test_a_new_process_loads_the_kernel_from_the_cache():
-    script = ('from arena_eval.engine import kernel; '
-              'print(kernel.fastcall.cache_hits, '
+    script = ('from arena_eval.engine import fastcall, kernel; '
+              'print(fastcall.entry.cache_hits, '
               'sum(kernel._fingerprint.stats.cache_hits.values()), '
               'sum(kernel._fingerprint.stats.cache_misses.values()), kernel.RECOMPILED)')
     package = Path(kernel.__file__).parents[2]  # the directory holding arena_eval/
-    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.kernel'], env=_env(package),
+    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.fastcall'], env=_env(package),
                    check=True, timeout=300)  # fills the cache if it is cold
     result = subprocess.run([sys.executable, '-c', script], env=_env(package),
                             capture_output=True, text=True, check=True, timeout=300)
@@ -221,6 +222,7 @@ def test_a_new_process_loads_the_kernel_from_the_cache():
 
 
 STALE_CACHE_SCRIPT = """
+from arena_eval.engine import fastcall
 from arena_eval.engine import kernel
 from arena_eval.engine.arena import compile_batch
 batch = compile_batch(['s = x.a + x.b', 'd = x.a - x.b'])
@@ -245,6 +247,33 @@ def test_stale_cache_with_other_opcodes_is_recompiled(tmp_path):
                             env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True {'s': 8.0, 'd': 2.0}"
+
+
+STALE_ENTRY_SCRIPT = """
+from arena_eval.engine import fastcall
+from arena_eval.engine.arena import compile_batch
+batch = compile_batch(['s = x.a + x.b'])
+print(type(batch.step).__name__, batch.evaluate({'x.a': 5.0, 'x.b': 3.0}))
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_fast_entry_over_a_changed_kernel_is_recompiled(tmp_path):
+    """numba keys fastcall.py's cache on fastcall.py only: the fingerprint covers kernel.py."""
+    package = Path(kernel.__file__).parents[1]  # arena_eval/
+    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.fastcall'],
+                   cwd=tmp_path, env=_env(package.parent), check=True)
+    copy = tmp_path / 'arena_eval'
+    shutil.copytree(package, copy)  # copy2 keeps fastcall.py's mtime: its cache stays valid
+    source = copy / 'engine' / 'kernel.py'
+    text = source.read_text()
+    assert text.count('m[d] = m[a] + m[b]') == 1
+    source.write_text(text.replace('m[d] = m[a] + m[b]', 'm[d] = m[a] - m[b]'))
+    result = subprocess.run([sys.executable, '-c', STALE_ENTRY_SCRIPT], cwd=tmp_path,
+                            env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # the changed kernel runs (5 - 3), through the fast entry, recompiled
+    assert result.stdout.strip() == "builtin_function_or_method {'s': 2.0}"
 
 
 def _env(root):

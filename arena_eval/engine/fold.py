@@ -43,7 +43,6 @@ _LOCK = threading.Lock()
 @functools.cache
 def _one_row():
     """Pack a program of one row `[op, register, const 0, const 1, const 2]`; return its parts."""
-    from .arena import pack  # arena imports the compiler, which imports this module
     layout = pg.Layout(n_inputs=0, n_outputs=0, n_constants=3, n_registers=1, n_state=0)
     base = layout.const_base
     code = np.array([[ADD, layout.reg_base, base, base + 1, base + 2]], dtype=np.int64)
@@ -51,7 +50,7 @@ def _one_row():
         code=code, where=np.zeros((1, 2), dtype=np.int64), deps=np.zeros(0, dtype=np.int64),
         layout=layout, inputs=(), outputs=(), statements=('fold',),
         constants=tuple((base + k, 0.0) for k in range(3)), output_inputs=())
-    block, mem = pack(program)
+    block, mem = pg.pack(program)
     row = block[block[pg.H_CODE]:block[pg.H_CODE] + pg.ROW]
     return block, row, mem[base:base + 3], mem[layout.reg_base:layout.reg_base + 1]
 
