@@ -259,7 +259,7 @@ print(type(batch.step).__name__, batch.evaluate({'x.a': 5.0, 'x.b': 3.0}))
 
 @pytest.mark.slow
 def test_a_cached_fast_entry_over_a_changed_kernel_is_recompiled(tmp_path):
-    """numba keys fastcall.py's cache on fastcall.py only: the fingerprint covers kernel.py."""
+    """The entry's cache is keyed on fastcall.py alone: its fingerprint covers kernel.py."""
     package = Path(kernel.__file__).parents[1]  # arena_eval/
     subprocess.run([sys.executable, '-c', 'import arena_eval.engine.fastcall'],
                    cwd=tmp_path, env=_env(package.parent), check=True)
