@@ -37,7 +37,7 @@ launch_ros = pytest.importorskip('launch_ros')
 
 PACKAGE = Path(__file__).resolve().parent.parent
 LAUNCH_DIR = PACKAGE / 'launch'
-EXECUTABLES = {'arena_eval_node': 'arena_eval.ros.node', 'arena_eval_sim': 'arena_eval.ros.sim'}
+EXECUTABLES = {'arena_eval_node': 'arena_eval.ros.main', 'arena_eval_sim': 'arena_eval.ros.sim'}
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 
 __all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
            'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
-           'load_params_file', 'load_params_text', 'parameter_descriptor', 'spec_for']
+           'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
+           'spec_for']
 
 NODE_NAME = 'arena_eval'
 QOS_NAMES = ('sensor_data', 'reliable', 'system_default')
@@ -314,6 +315,14 @@ def build_batch(config):
     return compile_batch(list(config.expressions), sources=list(config.sources),
                          check_input=_input_checker(config.inputs),
                          stale_policy=config.stale_policy)
+
+
+def one_lines(errors):
+    """Return the one-line messages of `errors` (a `BatchErrors` may hold several lines)."""
+    lines = []
+    for error in errors:
+        lines.extend(error.one_line().splitlines())
+    return lines
 
 
 def check_file(path, node_name=NODE_NAME, *, caret=False):

@@ -39,14 +39,12 @@ Semantics the README documents:
 - `bool`, integer, `octet` and `char` fields are read as float64 (True is 1.0).
 """
 
+from dataclasses import dataclass
 import difflib
 import importlib
 import math
 from operator import attrgetter
 import re
-
-# The levels of `diagnostic_msgs/msg/DiagnosticStatus`, as ints.
-OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
 _NUMERIC = frozenset((
     'boolean', 'octet', 'char', 'wchar', 'float', 'double', 'long double',
@@ -495,54 +493,50 @@ class InputBindings:
         self.out_of_range[slot] += 1
         self._oor_len[slot] = _sequence_length(self.paths[slot], msg)
 
-    # ----- reporting (node side, once per diagnostics period) -------------------------------
-    def messages_received(self, input_name):
-        return self._received[self._index[input_name]]
-
-    def status(self, now_ns):
+    # ----- reporting (diagnostics side, once per diagnostics period) ----------------------
+    def facts(self, now_ns):
         """
-        Per input: (name, level, message, {key: text}) for a `DiagnosticStatus`.
+        Per input, what `arena_eval.ros.diagnostics` turns into its status: an `InputFacts`.
 
-        Levels are the DiagnosticStatus ones as ints (OK, WARN, ERROR, STALE of this module).
+        Reads fields the tick side writes, without a lock: a report may be one tick behind.
         """
         result = []
         for i, name in enumerate(self.names):
-            cfg = self.config.inputs[name]
-            msg = self._msgs[i]
-            age_ms = (now_ns - self._recv_ns[i]) / 1e6 if msg is not None else None
+            has_message = self._msgs[i] is not None
             slots = [s for s, owner in enumerate(self._slot_input) if owner == i]
-            errors, warnings = [], []
-            level, text = OK, 'ok'
-            if self._mismatch[i] is not None:
-                errors.append(f'publisher of type {self._mismatch[i]} on {cfg.topic} '
-                              f'(expected {cfg.type_name})')
-            for slot in slots:
-                if self._oor_len[slot] >= 0:
-                    errors.append(f'{self.paths[slot]} out of range '
-                                  f'({self._oor_len[slot]} elements)')
-            if msg is not None and cfg.timeout > 0 and age_ms > cfg.timeout * 1e3:
-                warnings.append(f'stale: {age_ms:.0f} ms old '
-                                f'(timeout {cfg.timeout * 1e3:.0f} ms)')
-            for slot in slots:
-                if msg is not None and self._nonfinite_now[slot]:
-                    warnings.append(f'non-finite value in {self.paths[slot]}')
-            if errors:
-                level, text = ERROR, '; '.join(errors + warnings)
-            elif msg is None:
-                level, text = STALE, 'no message yet'
-            elif warnings:
-                level, text = WARN, '; '.join(warnings)
-            values = {
-                'Topic': cfg.topic,
-                'Type': cfg.type_name,
-                'Timeout (ms)': f'{cfg.timeout * 1e3:g}' if cfg.timeout > 0 else 'never',
-                'Messages received': str(self._received[i]),
-                'Age (ms)': f'{age_ms:.1f}' if age_ms is not None else '-',
-                'Index out of range': str(sum(self.out_of_range[s] for s in slots)),
-                'Non-finite values': str(sum(self.non_finite[s] for s in slots)),
-            }
-            result.append((name, level, text, values))
+            result.append(InputFacts(
+                name=name, config=self.config.inputs[name], has_message=has_message,
+                age_ms=(now_ns - self._recv_ns[i]) / 1e6 if has_message else None,
+                received=self._received[i], other_type=self._mismatch[i],
+                out_of_range_now=tuple((self.paths[s], self._oor_len[s]) for s in slots
+                                       if self._oor_len[s] >= 0),
+                non_finite_now=tuple(self.paths[s] for s in slots
+                                     if has_message and self._nonfinite_now[s]),
+                out_of_range=sum(self.out_of_range[s] for s in slots),
+                non_finite=sum(self.non_finite[s] for s in slots)))
         return result
+
+
+@dataclass(frozen=True)
+class InputFacts:
+    """
+    One input at one moment, for its diagnostics status.
+
+    `out_of_range_now` holds (path, sequence length) of the latest message's too-short
+    sequences, `non_finite_now` the paths whose latest value is nan or inf; `out_of_range`
+    and `non_finite` count messages over the bindings' life.
+    """
+
+    name: str
+    config: object
+    has_message: bool
+    age_ms: float | None
+    received: int
+    other_type: str | None
+    out_of_range_now: tuple
+    non_finite_now: tuple
+    out_of_range: int
+    non_finite: int
 
 
 def _read_plan(msg_type, group):
