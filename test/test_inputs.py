@@ -24,7 +24,7 @@ import tracemalloc
 
 from arena_eval.ros.config import build_batch, config_from_parameters
 from arena_eval.ros.diagnostics import ERROR, input_levels, OK, STALE, WARN
-from arena_eval.ros.inputs import (check_path, InputBindings, MessageTypeError, parse_path,
+from arena_eval.ros.inputs import (check_path, InputBindings, InputError, parse_path,
                                    qos_profile, resolve_type)
 import pytest
 from sensor_msgs.msg import Imu, JointState, PointCloud
@@ -57,7 +57,7 @@ def test_resolve_type_accepts_both_spellings():
      'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu'),
 ])
 def test_resolve_type_errors(name, message, hint):
-    with pytest.raises(MessageTypeError) as info:
+    with pytest.raises(InputError) as info:
         resolve_type(name)
     assert info.value.message == message
     if hint is not None:

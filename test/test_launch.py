@@ -87,7 +87,7 @@ def test_node_launch_file_builds(prefix):
     args = arguments(description, LaunchContext())
     assert args['params_file'] == str(prefix / 'share' / 'arena_eval' / 'config' /
                                       'default.yaml')
-    assert args['loop_mode'] == 'thread'
+    assert 'loop_mode' not in args
     assert args['namespace'] == ''
     [node] = nodes(description)
     assert (node.node_package, node.node_executable) == ('arena_eval', 'arena_eval_node')

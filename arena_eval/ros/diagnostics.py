@@ -195,18 +195,20 @@ class DiagnosticsReport:
                            self.hardware_id)
 
     def tick_statuses(self, tick, snap, now_ns, *, kernel_allocations=None,
-                      heap_blocks_delta=None, loop_mode='thread'):
+                      heap_blocks_delta=None):
         """
         Build the loop status and one status per input of the running `tick`.
 
         Input keys beyond the bindings' come from the tick's pollers, which are counted by
-        the subscription, so a new program on the same subscription keeps counting.
+        the subscription, so a new program on the same subscription keeps counting. The loop's
+        'Loop mode' key is always 'thread' (its 'timer' alternative is gone; the key stays for
+        the readers of earlier reports).
         """
         batch = tick.batch
         statuses = [self.loop_status(
             snap, kernel_allocations=kernel_allocations, heap_blocks_delta=heap_blocks_delta,
             expressions=len(batch.outputs), program_ops=batch.n_ops,
-            extra=[('Loop mode', loop_mode),
+            extra=[('Loop mode', 'thread'),
                    ('Stale policy', batch.stale_policy),
                    ('Publishing', tick.publish_transport)])]
         pollers = {poller.name: poller for poller in tick.pollers}

@@ -70,7 +70,6 @@ from .process import Stopper
 from .tick import Tick
 from ..language.errors import ExpressionError
 
-NODE_NAME = cfg.NODE_NAME
 # The executor wakes at least this often to notice a stop request and retire old entities.
 SPIN_TIMEOUT_S = 0.05
 # Heap blocks are compared with a baseline read this long after a program is installed.
@@ -106,7 +105,7 @@ class ArenaEvalNode(Node):
     """
 
     def __init__(self, *, file_warnings=None, context=None, rcl_library=None, phases=None):
-        super().__init__(NODE_NAME, context=context,
+        super().__init__(cfg.NODE_NAME, context=context,
                          automatically_declare_parameters_from_overrides=True)
         self._log = self.get_logger()
         self._rcl, self.transport = load_rcl(rcl_library)
@@ -119,7 +118,6 @@ class ArenaEvalNode(Node):
             self._log.warning(line)
         if errors:
             raise StartupError(cfg.one_lines(errors))
-        self.loop_mode = config.loop_mode
         try:
             batch = cfg.build_batch(config)
         except ExpressionError as exc:
@@ -134,7 +132,6 @@ class ArenaEvalNode(Node):
         self._heap_baseline_due = None
         self._latest_tick = None
         self.loop = None
-        self._timer = None
         self._diag_timer = None
         tick, _ = self._make_tick(config, config.diff(None), batch)
         self.loop = TickLoop(tick, config.rate_hz)
@@ -157,10 +154,6 @@ class ArenaEvalNode(Node):
             self._heap_baseline_due = time.monotonic() + WARMUP_S
         if diff.rate:
             self.loop.set_rate_from_non_rt(config.rate_hz)
-            if self._timer is not None:
-                self.destroy_timer(self._timer)
-                self._timer = self.create_timer(1.0 / config.rate_hz,
-                                                self.loop.tick_from_timer)
         if 'diagnostics_period' in diff.other:
             self.destroy_timer(self._diag_timer)
             self._diag_timer = self.create_timer(config.diagnostics_period,
@@ -196,7 +189,7 @@ class ArenaEvalNode(Node):
 
     # ----- running ------------------------------------------------------------------------------
     def start(self):
-        """Start ticking: the loop thread, or in timer mode an executor timer."""
+        """Start ticking: the loop thread."""
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         self._heap_baseline_due = time.monotonic() + WARMUP_S
         # Everything built so far lives as long as the node: move it out of the cyclic
@@ -204,17 +197,10 @@ class ArenaEvalNode(Node):
         # (measured: about 1% of a core less at 1 kHz).
         gc.collect()
         gc.freeze()
-        if self.loop_mode == 'timer':
-            self._timer = self.create_timer(1.0 / self._config.rate_hz,
-                                            self.loop.tick_from_timer)
-        else:
-            self.loop.start()
+        self.loop.start()
 
     def shutdown(self):
         """Stop ticking (before the node's entities are destroyed); True when stopped."""
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
         return self.loop.stop(timeout=1.0) if self.loop is not None else True
 
     @property
@@ -247,8 +233,7 @@ class ArenaEvalNode(Node):
         statuses = self._report.tick_statuses(
             tick, snap, time.monotonic_ns(), kernel_allocations=kernel,
             heap_blocks_delta=(heap - self._heap_baseline
-                               if self._heap_baseline is not None else None),
-            loop_mode=self.loop_mode)
+                               if self._heap_baseline is not None else None))
         if self.context.ok():
             self._diagnostics_pub.publish(
                 self._report.array(self.get_clock().now().to_msg(), statuses))
