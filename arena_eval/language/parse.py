@@ -59,6 +59,10 @@ MAX_TEXT = 10_000       # characters per statement
 MAX_DEPTH = 100         # levels of the checked tree
 MAX_NODES = 10_000      # nodes of the checked tree per statement
 MAX_INDEX = 2**31 - 1   # largest index in an input path (`joints.position[i]`)
+MAX_NAME = 200          # longest element name in an input path (`joints.position['elbow']`)
+# Element names: printable ASCII without quotes, backslashes or brackets, so a path is
+# unambiguous text (`joints.position['elbow']`) wherever it is written.
+_ELEMENT_NAME = re.compile(r'[ -!#-&(-Z^-~]+')
 AST_FILENAME = '<arena_eval expression>'  # the only file name ever given to `ast.parse`
 
 _BINOPS = {ast.Add: 'add', ast.Sub: 'sub', ast.Mult: 'mul', ast.Div: 'div', ast.Mod: 'mod',
@@ -322,6 +326,7 @@ class _Parser:
         self._ops = []
         significant = 0
         failure = None
+        after_bracket = False  # a plain string right after '[' may name an element
         try:
             for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
                 if tok.type in _SKIP_TOKENS:
@@ -333,7 +338,9 @@ class _Parser:
                     # `ast.parse` rejects an indented first line; the user meant no indent.
                     edits.setdefault(line, []).append((0, col, ''))
                 significant += 1
-                if tok.type in _STRING_TOKENS:
+                by_name, after_bracket = after_bracket and tok.type == tokenize.STRING, (
+                    tok.type == tokenize.OP and tok.string == '[')
+                if tok.type in _STRING_TOKENS and not by_name:
                     if end_line == tok.start[0] and tok.type != tokenize.STRING:
                         end = len(self.lines[line - 1])  # 3.12+: f-strings come in pieces
                     raise self.error('strings are not allowed in expressions', line, col, end,
@@ -583,6 +590,13 @@ class _Parser:
 
     def _index(self, node):
         index = node.slice
+        if isinstance(index, ast.Constant) and type(index.value) is str:
+            name = index.value
+            if not name or len(name) > MAX_NAME or not _ELEMENT_NAME.fullmatch(name):
+                raise self.node_error(index, f'bad element name {name!r}',
+                                      hint="a name of the message's name[] list, like "
+                                           "joints.position['elbow']")
+            return f"'{name}'"
         if isinstance(index, ast.Constant) and type(index.value) is int:
             if index.value > MAX_INDEX:
                 raise self.node_error(index, f'index is too large (the limit is {MAX_INDEX})')

@@ -44,7 +44,7 @@ from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 
 from .cdr import Decoder, Unsupported
-from .inputs import parse_path
+from .inputs import ByName, parse_path
 from .rcl import RawPublisher, Unavailable
 from ..engine.arena import state_plan
 
@@ -140,6 +140,8 @@ def make_decoder(msg_type, paths):
     """
     if not paths:
         return lambda raw: raw
+    # Element names need the name[] strings, which the CDR view does not decode.
+    by_name = any(isinstance(step, ByName) for steps in paths for step in steps)
 
     def typed(raw):
         try:
@@ -148,6 +150,8 @@ def make_decoder(msg_type, paths):
         except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
             return None
 
+    if by_name:
+        return typed
     try:
         fast = Decoder(msg_type, paths).decode
     except Unsupported:
