@@ -409,7 +409,11 @@ class Replay:
     def run(self, progress=None):
         """Tick over the range; `progress(ticks)` is called after each chunk. Return the result."""
         batch = self.batch
+        # As a node's new program starts: stateful functions at their first tick, t = 0, and
+        # inputs nan and invalid until a message arrives (stale ticks compute with these).
         batch.reset()
+        batch.input_buffer[:] = math.nan
+        batch.input_valid[:] = 0.0
         a = self.arrays()
         layout = batch.program.layout
         block = batch._block
