@@ -62,8 +62,10 @@ def python_ticks(replay, n_ticks):
             while c + 1 < len(track.times) and track.times[c + 1] <= now:
                 c += 1
             cursors[i] = c
-            fresh = c >= 0 and (track.timeout_ns == 0
-                                or now - int(track.times[c]) <= track.timeout_ns)
+            # Received at the first tick at or after the log time (see ros.replay).
+            recv = replay.t0_ns - ((replay.t0_ns - int(track.times[c])) // replay.period_ns) * (
+                replay.period_ns)
+            fresh = c >= 0 and (track.timeout_ns == 0 or now - recv <= track.timeout_ns)
             for j, slot in enumerate(track.slots):
                 if fresh and track.ok[c, j]:
                     buffer[slot] = track.values[c, j]
