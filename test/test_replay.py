@@ -473,6 +473,9 @@ def test_ros1_conversion_matches_rosbags_migration():
                 src_is2=False, dst_is2=True))
     reader.close()
     assert len(seen) == 3
+    # All three types took the byte-to-byte path once checked.
+    assert convert.direct == dict.fromkeys(
+        ('sensor_msgs/msg/Imu', 'nav_msgs/msg/Odometry', 'sensor_msgs/msg/NavSatFix'), True)
 
 
 def test_husky_summary(capsys):

@@ -30,11 +30,15 @@ The target (>= 100x real time at 1 kHz, end to end) is reported, never enforced.
 """
 
 import gc
+from importlib.metadata import version
 import os
+import platform
 import statistics
 import time
 
 import numpy as np
+
+from .bench import load_average
 
 BASELINE_TICKS = 20_000
 ROUNDS = 5
@@ -105,6 +109,9 @@ def run(params_file=None, bag=None, out=None):
     say(f'replay benchmark: {os.path.relpath(bag)} ({bag_s:.1f} s, {n_msgs} input messages), '
         f'{os.path.relpath(params_file)} ({len(replay.batch.outputs)} outputs, '
         f'{replay.batch.n_ops} ops), {replay.rate_hz:g} Hz: {replay.n_ticks} ticks')
+    say(f'python {platform.python_version()}, numba {version("numba")}, '
+        f'rosbags {version("rosbags")}, {platform.machine()}, {os.cpu_count()} CPUs, '
+        f'{load_average()}')
     say(f'  reading + converting + decoding once: {read_s:.2f} s '
         f'({n_msgs / read_s:,.0f} messages/s)')
     replay.run()  # compiles on a cold cache, warms it otherwise
