@@ -205,7 +205,7 @@ def _same_definition(source, destination, typename, seen=None):
 
 
 def _leaf_name(desc):
-    """The type a rosbags field description names: a base type tuple or a message name."""
+    """Return the type a rosbags field description names: a base type tuple or a message name."""
     kind, rest = desc
     if kind.name in ('SEQUENCE', 'ARRAY'):
         return (_leaf_name(rest[0]), rest[1])
