@@ -526,3 +526,59 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     shown = stderr_of()
     assert 'ticking' in shown and 'tick/s' in shown
     assert stderr_of('--quiet') == ''
+
+
+def test_types_the_cdr_view_cannot_read_go_through_rclpy(tmp_path):
+    """A path through a sequence of messages: the node deserializes with rclpy; so does replay."""
+    from geometry_msgs.msg import PoseStamped
+    from nav_msgs.msg import Path as PathMsg
+    from rclpy.serialization import serialize_message
+
+    from arena_eval.ros import config as cfg
+    from arena_eval.ros.node import make_decoder
+    from arena_eval.ros.replay import Replay
+
+    def path_cdr(xs):
+        msg = PathMsg()
+        msg.poses = [PoseStamped() for _ in xs]
+        for pose, x in zip(msg.poses, xs, strict=True):
+            pose.pose.position.x = float(x)
+        return serialize_message(msg)
+
+    assert not getattr(make_decoder(PathMsg, [('poses', 1, 'pose', 'position', 'x')]),
+                       'cdr_view', False)
+    bag = write_bag(tmp_path / 'path', [
+        ('/plan', 'nav_msgs/msg/Path', T0 + t * MS, path_cdr(xs))
+        for t, xs in ((0, [1.0, 2.0]), (20, [3.0]), (40, [5.0, 6.0, 7.0]))])
+    params = tmp_path / 'path.yaml'
+    params.write_text("""\
+arena_eval:
+  ros__parameters:
+    rate_hz: 100.0
+    inputs:
+      plan: {topic: plan, type: nav_msgs/msg/Path, timeout: 0.0}
+    expressions:
+      - "x1 = plan.poses[1].pose.position.x"
+""")
+    config, errors, _ = cfg.load_params_file(str(params))
+    assert not errors
+    replay = Replay(config, bag)
+    result = replay.run()
+    replay.close()
+    np.testing.assert_array_equal(result.values[:, 0], [2.0, 2.0, np.nan, np.nan, 6.0])
+    expected = node_path_outputs(config, bag, 100.0, replay.n_ticks)
+    assert np.array_equal(bits(result.values), bits(expected))
+
+
+def test_an_input_without_messages_in_the_range_stays_stale(capsys, tmp_path):
+    messages = [('/imu', 'sensor_msgs/msg/Imu', T0 + t * MS, imu_cdr(1.0))
+                for t in range(0, 100, 10)]
+    messages.append(('/joints', 'sensor_msgs/msg/JointState', T0 + 90 * MS,
+                     joints_cdr([1, 2, 3])))
+    bag = write_bag(tmp_path / 'late', messages)
+    code, out, err = run_cli(capsys, bag, '--params', params_file(tmp_path), '--duration', 0.05)
+    assert code == 0, err
+    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
+    assert rows['joints'][2:5] == ['0', '0.060', '100.00']
+    assert rows['q2'][1:] == ['-', '-', '-', '6']
+    assert rows['ax'][1:] == ['1', '1', '1', '0']
