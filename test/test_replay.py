@@ -582,3 +582,23 @@ def test_an_input_without_messages_in_the_range_stays_stale(capsys, tmp_path):
     assert rows['joints'][2:5] == ['0', '0.060', '100.00']
     assert rows['q2'][1:] == ['-', '-', '-', '6']
     assert rows['ax'][1:] == ['1', '1', '1', '0']
+
+
+def test_console_script_entry_and_bench(tmp_path, edge_bags):
+    """`arena_eval_replay` (tools.replay.main) and `bench --replay` on a small bag."""
+    import io
+
+    from arena_eval.tools import replaybench
+    from arena_eval.tools.replay import main as replay_main
+
+    assert replay_main([str(tmp_path / 'missing'), '--params', params_file(tmp_path)]) == 2
+    out = tmp_path / 'script.csv'
+    assert replay_main([edge_bags['sqlite3'], '--params', params_file(tmp_path), '--out',
+                        str(out)]) == 0
+    assert read_csv(out)[1].shape == (51, 6)
+    text = io.StringIO()
+    assert replaybench.run(params_file=params_file(tmp_path, rate=1000.0),
+                           bag=edge_bags['mcap'], out=text) == 0
+    report = text.getvalue()
+    assert '501 ticks' in report and 'ticks/s' in report and 'x real time' in report
+    assert 'bit-identical' in report
