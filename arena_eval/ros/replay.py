@@ -96,6 +96,8 @@ def _fingerprint_of_sources():
 
 
 FINGERPRINT = _fingerprint_of_sources()
+# The kernel's step, inlined into the loop below (`kernel.step` where the engine names it so).
+_kernel_step = getattr(kernel, 'step', kernel._step)
 
 
 @njit(cache=True)
@@ -134,7 +136,7 @@ def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, curso
             else:
                 for j in range(n):
                     mem[valid_base + slots[first + j]] = 0.0
-        kernel._step(base, dt)
+        _kernel_step(base, dt)
         for o in range(n_outputs):
             out[row, o] = mem[output_base + o]
 
