@@ -109,7 +109,11 @@ class _Progress:
     def start(self, total, desc, unit):
         self.close()
         if self.enabled:
-            from tqdm import tqdm
+            try:
+                from tqdm import tqdm
+            except ImportError:  # a nicety: replay works without it
+                self.enabled = False
+                return self.update
             self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                             leave=False, dynamic_ncols=True)
         return self.update
@@ -130,6 +134,9 @@ def run(args):
     from ..ros.replay import Replay, ReplayError
 
     try:
+        _require('rosbags', 'reading bags')
+        if args.plot:
+            _require('matplotlib', '--plot')
         remap = _remaps(args.remap)
         config, errors, warnings = cfg.load_params_file(args.params)
         if errors:
@@ -176,6 +183,12 @@ def run(args):
     finally:
         replay.close()
     return EXIT_OK
+
+
+def _require(module, what):
+    import importlib.util
+    if importlib.util.find_spec(module) is None:
+        raise UsageError(f'{what} needs the Python package {module}: pip install {module}')
 
 
 def replay_topic(replay, name):
