@@ -324,6 +324,9 @@ def test_user_errors_are_one_line(capsys, tmp_path, edge_bags):
     assert line == "error: --remap im: no such input (did you mean 'imu'?)"
     line = one_error_line(*run_cli(capsys, bag, '--params', params, '--rate', 0)[::2])
     assert '--rate' in line
+    empty = write_bag(tmp_path / 'empty', [])
+    line = one_error_line(*run_cli(capsys, empty, '--params', params)[::2])
+    assert line == 'error: the bag has no messages'
     existing = tmp_path / 'exists.csv'
     existing.write_text('')
     line = one_error_line(*run_cli(capsys, bag, '--params', params, '--out', existing)[::2])
