@@ -18,7 +18,7 @@ Offline replay (`python -m arena_eval replay`): semantics, storages, outputs and
 Small rosbag2 bags (sqlite3 and MCAP) are written here with rosbags' writer from messages
 serialized by rclpy, so every edge case is known exactly; the real ROS 1 recording in
 `test/data` covers conversion and scale. Expected outputs are computed independently (numpy
-over the message list) or by the node's own per-tick path (`node_path_outputs`).
+over the message list) or by the node's own `Tick`, run in-process (`tick_outputs`).
 """
 
 import csv
@@ -358,59 +358,60 @@ def test_command_line_process(tmp_path, edge_bags):
     assert result.stderr == ''
 
 
-# ----- equivalence with the node's own tick path -------------------------------------------------
+# ----- equivalence with the node's tick --------------------------------------------------------
 
-def node_path_outputs(config, bag, rate_hz, n_ticks, convert=None):
-    """
-    Feed a bag's messages, tick by tick, through the node's per-tick path; return the outputs.
+class Sink:
+    """A publisher's stand-in for the tick: keeps the bytes of each publish."""
 
-    The node's tick: take the newest waiting message of each input (its receive time is the
-    tick's time), decode it (`make_decoder`), `InputBindings.on_message`, `copy_latest`, then
-    `Batch.step(dt)`. Messages are delivered in log-time order at the first tick at or after it.
+    def __init__(self):
+        self.sent = []
+
+    def publish(self, data):
+        self.sent.append(bytes(data))
+
+
+def tick_outputs(config, bag, rate_hz, n_ticks, convert=None):
     """
+    Run the node's `Tick` in-process over a bag's messages; return what it published.
+
+    Each message's CDR bytes are pushed to its input's `BytesTaker` before the first tick at or
+    after its log time (in log-time order); the tick takes, decodes, copies, steps and
+    publishes `~/results` bytes, deserialized here by rclpy.
+    """
+    from rclpy.serialization import deserialize_message
+    from std_msgs.msg import Float64MultiArray
+
     from arena_eval.ros.config import build_batch
-    from arena_eval.ros.inputs import InputBindings, parse_path
-    from arena_eval.ros.node import make_decoder
+    from arena_eval.ros.inputs import InputBindings
     from arena_eval.ros.replay import open_bag, topic_name
+    from arena_eval.ros.tick import BytesTaker, Poller, Tick
 
     batch = build_batch(config)
-    bindings = InputBindings(config, batch)
-    paths = {name: [] for name in config.inputs}
-    for path in batch.inputs:
-        root, steps = parse_path(path)
-        paths[root].append(steps)
-    decoders = {name: make_decoder(cfg.msg_type, paths[name])
-                for name, cfg in config.inputs.items()}
+    takers = {name: BytesTaker() for name in config.inputs}
+    pollers = [Poller(cfg, takers[name]) for name, cfg in config.inputs.items()]
+    sink = Sink()
+    tick = Tick(batch, InputBindings(config, batch), pollers, sink)
     topics = {topic_name(cfg.topic): name for name, cfg in config.inputs.items()}
     reader = open_bag(bag)
     start = reader.start_time
     period = round(1e9 / rate_hz)
-    stop = start + (n_ticks - 1) * period
     queue = []
-    for order, (conn, t, raw) in enumerate(reader.messages(stop=stop + 1)):
+    for order, (conn, t, raw) in enumerate(reader.messages(stop=start + n_ticks * period)):
         name = topics.get(conn.topic)
         if name is None or conn.msgtype != config.inputs[name].type_name:
             continue
-        data = bytes(convert(raw, conn.msgtype) if convert else raw)
-        queue.append((t, order, name, data))
+        queue.append((t, order, name, bytes(convert(raw, conn.msgtype) if convert else raw)))
     reader.close()
     queue.sort()
-    out = np.empty((n_ticks, len(batch.outputs)))
     at = 0
     for k in range(n_ticks):
         now = start + k * period
-        newest = {}
         while at < len(queue) and queue[at][0] <= now:
-            newest[queue[at][2]] = queue[at][3]
+            takers[queue[at][2]].push(queue[at][3])
             at += 1
-        for name, data in newest.items():
-            msg = decoders[name](data)
-            if msg is not None:
-                bindings.on_message(name, msg, now)
-        bindings.copy_latest(now)
-        batch.step(period / 1e9)
-        out[k] = batch.output_buffer
-    return out
+        tick(now, period / 1e9)
+    assert len(sink.sent) == n_ticks
+    return np.array([deserialize_message(raw, Float64MultiArray).data for raw in sink.sent])
 
 
 def bits(a):
@@ -418,7 +419,7 @@ def bits(a):
 
 
 @pytest.mark.parametrize('policy', ['nan', 'hold'])
-def test_replay_equals_the_node_tick_path(tmp_path, edge_bags, policy):
+def test_replay_equals_the_node_tick(tmp_path, edge_bags, policy):
     from arena_eval.ros import config as cfg
     from arena_eval.ros.replay import Replay
 
@@ -428,11 +429,11 @@ def test_replay_equals_the_node_tick_path(tmp_path, edge_bags, policy):
     replay = Replay(config, edge_bags['mcap'])
     result = replay.run()
     replay.close()
-    expected = node_path_outputs(config, edge_bags['mcap'], 1000.0, replay.n_ticks)
+    expected = tick_outputs(config, edge_bags['mcap'], 1000.0, replay.n_ticks)
     assert np.array_equal(bits(result.values), bits(expected))
 
 
-def test_replay_equals_the_node_tick_path_on_the_ros1_recording():
+def test_replay_equals_the_node_tick_on_the_ros1_recording():
     from arena_eval.ros import config as cfg
     from arena_eval.ros.replay import _ros1_converter, open_bag, Replay
 
@@ -443,7 +444,7 @@ def test_replay_equals_the_node_tick_path_on_the_ros1_recording():
     convert = _ros1_converter(replay.reader)
     replay.close()
     assert result.values.shape == (20_001, 7)
-    expected = node_path_outputs(config, HUSKY_BAG, 1000.0, replay.n_ticks, convert)
+    expected = tick_outputs(config, HUSKY_BAG, 1000.0, replay.n_ticks, convert)
     assert np.array_equal(bits(result.values), bits(expected))
     assert not np.isnan(result.values[1000:]).any()
     # Converted independently: rosbags' own ROS 1 deserialization gives the same first value.
@@ -538,7 +539,7 @@ def test_types_the_cdr_view_cannot_read_go_through_rclpy(tmp_path):
     from rclpy.serialization import serialize_message
 
     from arena_eval.ros import config as cfg
-    from arena_eval.ros.node import make_decoder
+    from arena_eval.ros.tick import make_decoder
     from arena_eval.ros.replay import Replay
 
     def path_cdr(xs):
@@ -569,7 +570,7 @@ arena_eval:
     result = replay.run()
     replay.close()
     np.testing.assert_array_equal(result.values[:, 0], [2.0, 2.0, np.nan, np.nan, 6.0])
-    expected = node_path_outputs(config, bag, 100.0, replay.n_ticks)
+    expected = tick_outputs(config, bag, 100.0, replay.n_ticks)
     assert np.array_equal(bits(result.values), bits(expected))
 
 

@@ -25,7 +25,7 @@ Bags are read with `rosbags` (`AnyReader`: ROS 1 `.bag`, rosbag2 sqlite3 or MCAP
 message's bytes are the CDR the node would have taken; a ROS 1 message is converted to the CDR of
 the ROS 2 type of the same name (fields matched by name, ROS 1's `Header.seq` dropped; see
 `_ros1_converter`). Every message is then decoded ONCE through the node's own path
-(`node.make_decoder`: the CDR view of `cdr.py`, rclpy deserialization where that cannot) and
+(`tick.make_decoder`: the CDR view of `cdr.py`, rclpy deserialization where that cannot) and
 copied by the node's own `InputBindings.copy_latest` into a scratch batch, whose input slots and
 valid flags are read back into one matrix per input (messages x the input's slots).
 
@@ -96,8 +96,8 @@ def _fingerprint_of_sources():
 
 
 FINGERPRINT = _fingerprint_of_sources()
-# The kernel's step, inlined into the loop below (`kernel.step` where the engine names it so).
-_kernel_step = getattr(kernel, 'step', kernel._step)
+# The kernel's step for compiled callers, inlined into the loop below.
+_kernel_step = kernel.step
 
 
 @njit(cache=True)
@@ -301,7 +301,7 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     tick sees), so only that one is decoded. `progress(n)` is called with message counts.
     """
     from .inputs import InputBindings, parse_path
-    from .node import make_decoder
+    from .tick import make_decoder
 
     selected = select_connections(reader, config, remap)
     convert = _ros1_converter(reader)
