@@ -606,3 +606,28 @@ def test_console_script_entry_and_bench(tmp_path, edge_bags):
     report = text.getvalue()
     assert '501 ticks' in report and 'ticks/s' in report and 'x real time' in report
     assert 'bit-identical' in report
+
+
+def test_publish_individual_writes_the_per_output_topics(capsys, tmp_path, edge_bags):
+    """With `publish_individual` the bag also has `/arena_eval/out/<name>`, as the node has."""
+    from pathlib import Path
+
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import get_typestore, Stores
+
+    params = tmp_path / 'individual.yaml'
+    params.write_text(PARAMS.format(rate=100.0, policy='nan', timeout=0.05).replace(
+        "    stale_policy: 'nan'\n", "    stale_policy: 'nan'\n    publish_individual: true\n"))
+    out = tmp_path / 'individual.mcap'
+    code, _, err = run_cli(capsys, edge_bags['sqlite3'], '--params', params, '--out', out)
+    assert code == 0, err
+    ax, _ = expected_outputs(100.0, 0.05, 51)
+    with AnyReader([Path(out)], default_typestore=get_typestore(Stores.ROS2_KILTED)) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        conn = next(c for c in reader.connections if c.topic == '/arena_eval/out/ax')
+        values = [reader.deserialize(raw, c.msgtype).data
+                  for c, _, raw in reader.messages([conn])]
+    assert topics == {'/arena_eval/results': 'std_msgs/msg/Float64MultiArray',
+                      **{f'/arena_eval/out/{name}': 'std_msgs/msg/Float64'
+                         for name in ('ax', 'norm', 'smooth', 'q2', 'both')}}
+    np.testing.assert_array_equal(values, ax)

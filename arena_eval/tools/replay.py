@@ -23,8 +23,9 @@ The replay front end: a params file over a recorded bag, written as CSV, a bag, 
 The replay itself (bag reading, decoding, the compiled tick loop) is `arena_eval.ros.replay`.
 Outputs: `.csv` (time in seconds from the bag's start, then one column per output in batch
 order, values printed exactly: `%.17g`); `.mcap` (one MCAP file) or any other path (a rosbag2
-folder, sqlite3 storage) holding `/arena_eval/results` (`std_msgs/msg/Float64MultiArray`, as the
-node publishes it on `~/results`) stamped with the bag's log time. Without `--out`, a summary.
+folder, sqlite3 storage) holding `/arena_eval/results` (`std_msgs/msg/Float64MultiArray`, the
+node's `~/results` bytes) and, with `publish_individual`, `/arena_eval/out/<name>`, stamped with
+the bag's log time. Without `--out`, a summary.
 User errors (bag, topic, type, time range, arguments, params file) print one `error:` line (or
 the params file's `file:line:col: error:` lines) and exit with code 2.
 """
@@ -40,6 +41,7 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 RESULTS_TOPIC = '/arena_eval/results'
 RESULTS_TYPE = 'std_msgs/msg/Float64MultiArray'
+OUT_PREFIX = '/arena_eval/out/'
 # Bag time covered before a progress bar is worth showing.
 PROGRESS_MIN_S = 5.0
 
@@ -175,7 +177,8 @@ def run(args):
         if out_kind == 'csv':
             write_csv(args.out, result)
         elif out_kind is not None:
-            write_bag(args.out, result, storage=out_kind)
+            write_bag(args.out, result, storage=out_kind,
+                      individual=config.publish_individual)
         if args.plot:
             plot(args.plot, result, panels, batch)
         if not args.out:
@@ -223,27 +226,21 @@ def write_csv(path, result):
     np.savetxt(path, table, fmt=fmt, delimiter=',', header=header, comments='')
 
 
-def results_template(outputs, typestore):
-    """Return the node's Float64MultiArray as CDR bytes, and a view of its doubles."""
-    import numpy as np
+def write_bag(path, result, storage='sqlite3', individual=False):
+    """
+    Write what the node publishes, at every tick's bag time: a rosbag2 folder or one MCAP file.
 
-    n = len(outputs)
-    types = typestore.types
-    dim = types['std_msgs/msg/MultiArrayDimension'](label=','.join(outputs), size=n, stride=n)
-    layout = types['std_msgs/msg/MultiArrayLayout'](dim=[dim], data_offset=0)
-    msg = types[RESULTS_TYPE](layout=layout, data=np.zeros(n))
-    raw = bytearray(typestore.serialize_cdr(msg, RESULTS_TYPE))
-    # `data` is the message's last field: its doubles are the last 8 * n bytes.
-    return raw, np.frombuffer(raw, np.float64, n, len(raw) - 8 * n)
-
-
-def write_bag(path, result, storage='sqlite3'):
-    """Write `/arena_eval/results` at every tick's bag time: a rosbag2 folder or one MCAP file."""
+    `/arena_eval/results` always; with `individual` (the config's `publish_individual`) also
+    `/arena_eval/out/<name>` (`std_msgs/msg/Float64`) per output. The bytes come from the node's
+    own templates (`ros.tick`), with only the doubles rewritten, as the node publishes them.
+    """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
 
+    from ..ros.tick import float64_template, results_template
+
     typestore = get_typestore(Stores.ROS2_KILTED)
-    raw, view = results_template(result.outputs, typestore)
+    raw, view = results_template(result.outputs)
     plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
     # A single .mcap is written as a one-file rosbag2 folder, then moved out of it.
     folder = (tempfile.mkdtemp(prefix='arena_eval_replay_', dir=os.path.dirname(
@@ -251,10 +248,20 @@ def write_bag(path, result, storage='sqlite3'):
     stamps = (result.times_ns + result.bag_start_ns).tolist()
     with Writer(folder, version=9, storage_plugin=plugin) as writer:
         conn = writer.add_connection(RESULTS_TOPIC, RESULTS_TYPE, typestore=typestore)
+        singles = []
+        if individual:
+            for j, name in enumerate(result.outputs):
+                one_raw, one_view = float64_template()
+                singles.append((j, one_raw, one_view, writer.add_connection(
+                    f'{OUT_PREFIX}{name}', 'std_msgs/msg/Float64', typestore=typestore)))
         values = result.values
         for k, stamp in enumerate(stamps):
-            view[:] = values[k]
+            row = values[k]
+            view[:] = row
             writer.write(conn, stamp, bytes(raw))
+            for j, one_raw, one_view, one_conn in singles:
+                one_view[0] = row[j]
+                writer.write(one_conn, stamp, bytes(one_raw))
     if storage == 'mcap':
         shutil.move(os.path.join(folder, 'bag.mcap'), path)
         shutil.rmtree(os.path.dirname(folder))
