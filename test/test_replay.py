@@ -370,13 +370,13 @@ class Sink:
         self.sent.append(bytes(data))
 
 
-def tick_outputs(config, bag, rate_hz, n_ticks, convert=None):
+def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False):
     """
     Run the node's `Tick` in-process over a bag's messages; return what it published.
 
     Each message's CDR bytes are pushed to its input's `BytesTaker` before the first tick at or
     after its log time (in log-time order); the tick takes, decodes, copies, steps and
-    publishes `~/results` bytes, deserialized here by rclpy.
+    publishes `~/results` bytes, deserialized here by rclpy (returned as they are with `raw`).
     """
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import Float64MultiArray
@@ -396,11 +396,11 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None):
     start = reader.start_time
     period = round(1e9 / rate_hz)
     queue = []
-    for order, (conn, t, raw) in enumerate(reader.messages(stop=start + n_ticks * period)):
+    for order, (conn, t, data) in enumerate(reader.messages(stop=start + n_ticks * period)):
         name = topics.get(conn.topic)
         if name is None or conn.msgtype != config.inputs[name].type_name:
             continue
-        queue.append((t, order, name, bytes(convert(raw, conn.msgtype) if convert else raw)))
+        queue.append((t, order, name, bytes(convert(data, conn.msgtype) if convert else data)))
     reader.close()
     queue.sort()
     at = 0
@@ -411,6 +411,8 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None):
             at += 1
         tick(now, period / 1e9)
     assert len(sink.sent) == n_ticks
+    if raw:
+        return sink.sent
     return np.array([deserialize_message(raw, Float64MultiArray).data for raw in sink.sent])
 
 
@@ -631,3 +633,20 @@ def test_publish_individual_writes_the_per_output_topics(capsys, tmp_path, edge_
                       **{f'/arena_eval/out/{name}': 'std_msgs/msg/Float64'
                          for name in ('ax', 'norm', 'smooth', 'q2', 'both')}}
     np.testing.assert_array_equal(values, ax)
+
+
+def test_the_output_bag_holds_the_bytes_the_tick_publishes(capsys, tmp_path, edge_bags):
+    from pathlib import Path
+
+    from rosbags.highlevel import AnyReader
+
+    from arena_eval.ros import config as cfg
+
+    params = params_file(tmp_path, rate=1000.0, policy='hold', timeout=0.0043)
+    out = tmp_path / 'tick.mcap'
+    code, _, err = run_cli(capsys, edge_bags['sqlite3'], '--params', params, '--out', out)
+    assert code == 0, err
+    with AnyReader([Path(out)]) as reader:
+        written = [bytes(data) for _, _, data in reader.messages()]
+    config, _, _ = cfg.load_params_file(params)
+    assert written == tick_outputs(config, edge_bags['sqlite3'], 1000.0, len(written), raw=True)
