@@ -43,7 +43,7 @@ RANGES = {
 
 
 def expected(typename, x):
-    """The documented conversion, written independently of the kernel's."""
+    """Return the documented conversion, written independently of the kernel's."""
     if typename == 'double':
         return x
     if typename == 'float':

@@ -194,7 +194,7 @@ class Template:
             _set(msg, steps, original)
             if len(changed) != len(raw):
                 raise AssertionError(f'{steps}: the probe changed the message length')
-            offset = next(i for i, (a, b) in enumerate(zip(raw, changed)) if a != b)
+            offset = next(i for i, (a, b) in enumerate(zip(raw, changed, strict=True)) if a != b)
             rows.append((offset, kind, slot))
         rows = np.array(rows, np.int64).reshape(-1, ROW)
         return cls(msg_type, raw, rows)
@@ -223,7 +223,7 @@ class Template:
 
 
 def _probe_value(kind, original):
-    """A value whose first serialized byte differs from `original`'s."""
+    """Return a value whose first serialized byte differs from `original`'s."""
     if kind == F64:
         bits = np.float64(original).view(np.uint64) ^ np.uint64(1)
         return float(bits.view(np.float64))
