@@ -22,7 +22,7 @@ file compiles into one batch whose first outputs are the user's expressions, in 
 from arena_eval.ros.config import build_batch, config_from_parameters, load_params_text
 import pytest
 
-HEAD = '''/**:
+HEAD = """/**:
   ros__parameters:
     inputs:
       imu: {topic: /imu, type: sensor_msgs/msg/Imu}
@@ -31,7 +31,7 @@ HEAD = '''/**:
     expressions:
       - "roll = atan2(imu.linear_acceleration.y, imu.linear_acceleration.z)"
     outputs:
-'''
+"""
 
 
 def load(outputs_yaml):
@@ -46,7 +46,7 @@ def one_error(outputs_yaml):
 
 
 def test_a_valid_file_compiles_hidden_statements_after_the_batch():
-    config, errors, warnings = load('''\
+    config, errors, warnings = load("""\
       tilt:
         topic: /tilt
         type: geometry_msgs/msg/Vector3Stamped
@@ -58,7 +58,7 @@ def test_a_valid_file_compiles_hidden_statements_after_the_batch():
         topic: /names
         type: sensor_msgs/msg/JointState
         fields: ["name[0] = 'elbow'", "position[0] = joints.position[1]"]
-''')
+""")
     assert not errors and not warnings
     tilt = config.outputs['tilt']
     assert (tilt.topic, tilt.stamp, tilt.frame_id, tilt.every) == ('/tilt', 'imu', 'base_link', 10)
