@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import importlib
 import re
 
-from .inputs import parse_path, PathError, resolve_path
+from .inputs import InputError, parse_path, resolve_path
 from ..language.errors import ExpressionError, Pos, Source
 from ..language.parse import parse_expression
 from ..language.tree import Ref, Statement
@@ -149,15 +149,15 @@ def field_kind(msg_type, steps):
     """
     Return the field's basic type name ('double', 'uint8', ...) or 'string'.
 
-    Raise `PathError` for a field the type lacks, an index on a non-array, a message or an
+    Raise `InputError` for a field the type lacks, an index on a non-array, a message or an
     array left without a field or index.
     """
     try:
         return resolve_path(msg_type, _ROOT, steps)
-    except PathError as exc:
+    except InputError as exc:
         if _is_string(msg_type, steps):
             return 'string'
-        raise PathError(_unrooted(exc.message, msg_type), _unrooted(exc.hint, msg_type)) from None
+        raise InputError(_unrooted(exc.message, msg_type), _unrooted(exc.hint, msg_type)) from None
 
 
 # `resolve_path` names paths from an input's root; a field path has none, so a marker stands in
@@ -239,7 +239,7 @@ def check_fields(name, msg_type, items, stamp, frame_id, stamp_pos, frame_pos, i
         lhs_pos = item.at
         try:
             kind = field_kind(msg_type, item.steps)
-        except PathError as exc:
+        except InputError as exc:
             errors.append(ExpressionError(exc.message, lhs_pos, name=name, hint=exc.hint))
             continue
         clash = _clash(seen, item.steps)
