@@ -47,9 +47,10 @@ from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from ..language.parse import parse_expression, statement_name
 
-__all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
-           'ParamsFileError',
-           'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
+__all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
+           'OutputConfig', 'ParamSpec', 'ParamsFileError',
+           'build_batch', 'check_file', 'config_from_parameters', 'entry_parameter_names',
+           'input_parameter_names',
            'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
            'spec_for']
 
@@ -124,10 +125,10 @@ PARAMETERS = (
               'Publish on every Nth tick (1: every tick).', value_range=(1, 1000000)),
 )
 
-_GROUPS = ('inputs', 'outputs')
-_TOP = {p.name: p for p in PARAMETERS if p.name.split('.')[0] not in _GROUPS}
+GROUPS = ('inputs', 'outputs')
+_TOP = {p.name: p for p in PARAMETERS if p.name.split('.')[0] not in GROUPS}
 _GROUP_FIELDS = {group: {p.name.rsplit('.', 1)[1]: p for p in PARAMETERS
-                         if p.name.startswith(group + '.')} for group in _GROUPS}
+                         if p.name.startswith(group + '.')} for group in GROUPS}
 _INPUT_FIELDS = _GROUP_FIELDS['inputs']
 _OUTPUT_FIELDS = _GROUP_FIELDS['outputs']
 # Parameters every rclpy node has, or that rclpy owns: never warned about.
@@ -143,9 +144,14 @@ def spec_for(name):
     if name in _TOP:
         return _TOP[name]
     parts = name.split('.')
-    if len(parts) == 3 and parts[0] in _GROUPS:
+    if len(parts) == 3 and parts[0] in GROUPS:
         return _GROUP_FIELDS[parts[0]].get(parts[2])
     return None
+
+
+def entry_parameter_names(group, entry_name):
+    """Return the concrete parameter names of one input or typed output (`group.name.*`)."""
+    return tuple(f'{group}.{entry_name}.{field_}' for field_ in _GROUP_FIELDS[group])
 
 
 def input_parameter_names(input_name):
@@ -379,12 +385,12 @@ class _Checker:
         self.warnings.append(ConfigWarning(message, pos, hint=hint))
 
     def run(self, check_expressions):
-        top, groups = {}, {group: {} for group in _GROUPS}
+        top, groups = {}, {group: {} for group in GROUPS}
         for name, value in self.values.items():
             group = name.split('.')[0]
             if name in _TOP:
                 top[name] = value
-            elif group in _GROUPS:
+            elif group in GROUPS:
                 self._entry_value(group, name, value, groups[group])
             elif name in _ROS_OWNED or name.startswith(_ROS_OWNED_PREFIXES):
                 continue

@@ -41,6 +41,7 @@ Conversions from the arena's float64, per field type (`patch`):
 
 import importlib
 import math
+import struct
 
 import numba
 from numba import njit, types
@@ -158,8 +159,10 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
 class Template:
     """One typed output's serialized message and where its numbers go."""
 
-    def __init__(self, msg_type, raw, rows):
+    def __init__(self, msg_type, raw, rows, offsets=None, fields=()):
         self.msg_type = msg_type
+        self.fields = tuple(fields)  # the steps of each row, for `describe`
+        self.offsets = offsets or {}  # {steps: byte offset} of the fields asked for by `probe`
         self.raw = raw          # bytearray: the message as published, patched in place
         self.rows = rows        # int64 [n, ROW]: offset, kind, slot
         self._raw_view = np.frombuffer(raw, np.uint8)
@@ -168,13 +171,14 @@ class Template:
         self._args = None
 
     @classmethod
-    def build(cls, msg_type, numeric, strings=None):
+    def build(cls, msg_type, numeric, strings=None, probe=()):
         """
         Serialize `msg_type` with `numeric` {steps: arena slot} and `strings` {steps: str} set.
 
         Steps are field names and indices, as `inputs.parse_path` gives them. Every path must
-        already be checked against the type (`check_field`). A sequence is made long enough for
-        the highest index set; the elements not set stay zero.
+        already be checked against the type (`outputs.check_fields`). A sequence is made long
+        enough for the highest index set; the elements not set stay zero. The byte offsets of
+        the `probe` fields (set by the caller, e.g. a 'now' stamp) go into `offsets`.
         """
         from rclpy.serialization import serialize_message
 
@@ -184,20 +188,25 @@ class Template:
         for steps in numeric:
             _assign(msg, steps, None)  # grow sequences; the value itself is set below
         raw = bytearray(serialize_message(msg))
-        rows = []
-        for steps, slot in numeric.items():
-            typename = _basic_type(msg_type, steps)
-            kind = _KINDS[typename]
+
+        def offset_of(steps):
+            kind = _KINDS[_basic_type(msg_type, steps)]
             original = _get(msg, steps)
             _set(msg, steps, _probe_value(kind, original))
             changed = serialize_message(msg)
             _set(msg, steps, original)
             if len(changed) != len(raw):
                 raise AssertionError(f'{steps}: the probe changed the message length')
-            offset = next(i for i, (a, b) in enumerate(zip(raw, changed, strict=True)) if a != b)
+            return kind, next(i for i, (a, b) in enumerate(zip(raw, changed, strict=True))
+                              if a != b)
+
+        rows = []
+        for steps, slot in numeric.items():
+            kind, offset = offset_of(steps)
             rows.append((offset, kind, slot))
         rows = np.array(rows, np.int64).reshape(-1, ROW)
-        return cls(msg_type, raw, rows)
+        return cls(msg_type, raw, rows, {steps: offset_of(steps)[1] for steps in probe},
+                   list(numeric))
 
     @property
     def counts(self):
@@ -340,3 +349,86 @@ def numeric_leaves(msg_type, prefix=(), sequence_length=2):
                 sequence_length, getattr(slot, 'maximum_size', sequence_length))
             for i in range(size):
                 yield here + (i,), element.typename
+
+
+_KIND_NAMES = ('float64', 'float32', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
+               'int64', 'uint64', 'bool')
+
+
+def _path_text(steps):
+    return ''.join(f'[{s}]' if isinstance(s, int) else f'.{s}' for s in steps).lstrip('.')
+
+
+def describe(config, batch):
+    """Return the patch list of one typed output as text lines, for `check --dump`."""
+    output = TypedOutput(config, batch, lambda raw: None)
+    template = output.template
+    slots = {}
+    for name in batch.outputs:
+        slots[batch.output_slot(name)] = name
+    for path in batch.inputs:
+        slots[batch.input_slot(path)] = path
+    stamp = f', stamp {config.stamp}' if config.stamp else ''
+    lines = [f'typed output {config.name} -> {config.topic} ({config.type_name}), every '
+             f'{config.every}{stamp}: {len(template.raw)} bytes, {len(template.rows)} patches']
+    for (offset, kind, slot), steps in zip(template.rows.tolist(), template.fields, strict=True):
+        lines.append(f'  +{offset:<5d} {_KIND_NAMES[kind]:<8s} {_path_text(steps):<24s} <- '
+                     f'@{slot} {slots.get(slot, "?")}')
+    if config.stamp == 'now':
+        lines.append(f"  +{template.offsets[_NOW_FIELDS[0]]:<5d} {'time':<8s} "
+                     f"{'header.stamp':<24s} <- the node's clock")
+    for steps, value in config.strings().items():
+        lines.append(f'  {"":6s} {"string":<8s} {_path_text(steps):<24s} = {value!r}')
+    return lines
+
+
+_STAMP = struct.Struct('<iI')
+_NOW_FIELDS = (('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec'))
+
+
+class TypedOutput:
+    """
+    One typed output on the tick side: its template, rate divider, publisher and counters.
+
+    Built off the tick (configure time); `tick()` is the tick's call. It publishes on the
+    first tick and then on every `every`-th. `published` and the template's counts are read by
+    the diagnostics (plain int reads).
+    """
+
+    def __init__(self, config, batch, publisher_for, now=None, topic=None):
+        """
+        Build the template of `config` (an `outputs.OutputConfig`) over `batch`'s arena.
+
+        `publisher_for(raw)` returns the `publish()` that sends the bytes of `raw`; `now()`
+        returns the node clock's time in ns, for a stamp of 'now'. `topic` is the resolved
+        topic name, for the diagnostics.
+        """
+        from .outputs import NOW
+        _, targets = config.statements()
+        numeric = {steps: (batch.output_slot(name) if where == 'output'
+                           else batch.input_slot(name))
+                   for steps, (where, name) in targets.items()}
+        probe = _NOW_FIELDS if config.stamp == NOW else ()
+        self.template = Template.build(config.msg_type, numeric, config.strings(), probe)
+        self.template.bind(batch.arena)
+        self.name = config.name
+        self.topic = topic or config.topic
+        self.type_name = config.type_name
+        self.every = config.every
+        self.published = 0
+        self._count = config.every - 1
+        self._publish = publisher_for(self.template.raw)
+        self._now = now if probe else None
+        self._now_at = self.template.offsets.get(_NOW_FIELDS[0])
+
+    def tick(self):
+        """Patch and publish when this tick is one of every `every`."""
+        self._count += 1
+        if self._count < self.every:
+            return
+        self._count = 0
+        if self._now is not None:
+            _STAMP.pack_into(self.template.raw, self._now_at, *divmod(self._now(), 1_000_000_000))
+        self.template.patch()
+        self._publish()
+        self.published += 1
