@@ -100,7 +100,12 @@ def cmd_check(args):
         return EXIT_USAGE
     if args.dump:
         cfg, _, _ = config.load_params_file(args.params_file)
-        print(config.build_batch(cfg).disassemble())
+        batch = config.build_batch(cfg)
+        print(batch.disassemble())
+        if cfg.outputs:
+            from .ros.templates import describe
+            for output in cfg.outputs.values():
+                print('\n'.join(describe(output, batch)))
     elif not lines:
         print('%s: ok' % args.params_file)
     return EXIT_OK
