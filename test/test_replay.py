@@ -370,13 +370,15 @@ class Sink:
         self.sent.append(bytes(data))
 
 
-def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False):
+def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=None):
     """
     Run the node's `Tick` in-process over a bag's messages; return what it published.
 
     Each message's CDR bytes are pushed to its input's `BytesTaker` before the first tick at or
     after its log time (in log-time order); the tick takes, decodes, copies, steps and
     publishes `~/results` bytes, deserialized here by rclpy (returned as they are with `raw`).
+    With `typed` (a dict), each typed output's published bytes are put in it by name; their
+    'now' stamps read the tick's bag time.
     """
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import Float64MultiArray
@@ -390,7 +392,12 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False):
     takers = {name: BytesTaker() for name in config.inputs}
     pollers = [Poller(cfg, takers[name]) for name, cfg in config.inputs.items()]
     sink = Sink()
-    tick = Tick(batch, InputBindings(config, batch), pollers, sink)
+    sinks = {name: Sink() for name in config.outputs}
+    clock = [0]
+    tick = Tick(batch, InputBindings(config, batch), pollers, sink,
+                n_results=len(config.expressions),
+                typed=[(o, sinks[name]) for name, o in config.outputs.items()],
+                now=lambda: clock[0])
     topics = {topic_name(cfg.topic): name for name, cfg in config.inputs.items()}
     reader = open_bag(bag)
     start = reader.start_time
@@ -409,8 +416,11 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False):
         while at < len(queue) and queue[at][0] <= now:
             takers[queue[at][2]].push(queue[at][3])
             at += 1
+        clock[0] = now
         tick(now, period / 1e9)
     assert len(sink.sent) == n_ticks
+    if typed is not None:
+        typed.update({name: s.sent for name, s in sinks.items()})
     if raw:
         return sink.sent
     return np.array([deserialize_message(raw, Float64MultiArray).data for raw in sink.sent])
@@ -650,3 +660,65 @@ def test_the_output_bag_holds_the_bytes_the_tick_publishes(capsys, tmp_path, edg
         written = [bytes(data) for _, _, data in reader.messages()]
     config, _, _ = cfg.load_params_file(params)
     assert written == tick_outputs(config, edge_bags['sqlite3'], 1000.0, len(written), raw=True)
+
+
+TYPED = """\
+    outputs:
+      tilt:
+        topic: ~/tilt
+        type: geometry_msgs/msg/Vector3Stamped
+        stamp: imu
+        frame_id: base_link
+        every: 4
+        fields: ["vector.x = smooth", "vector.y = imu.linear_acceleration.y * 2"]
+      level:
+        topic: /level
+        type: std_msgs/msg/Int8
+        fields: ["data = q2 * 100"]
+      clock:
+        topic: /clocked
+        type: geometry_msgs/msg/PointStamped
+        stamp: now
+        every: 3
+        fields: ["point.z = both"]
+"""
+
+
+def test_typed_outputs_in_the_bag_are_what_the_tick_publishes(capsys, tmp_path, edge_bags):
+    """Each typed output's messages, on its topic at the ticks the node publishes it."""
+    from pathlib import Path
+
+    from rclpy.serialization import deserialize_message
+    from rosbags.highlevel import AnyReader
+
+    from arena_eval.ros import config as cfg
+
+    params = tmp_path / 'typed.yaml'
+    params.write_text(PARAMS.format(rate=1000.0, policy='nan', timeout=0.0043) + TYPED)
+    out = tmp_path / 'typed.mcap'
+    code, _, err = run_cli(capsys, edge_bags['mcap'], '--params', params, '--out', out)
+    assert code == 0, err
+    with AnyReader([Path(out)]) as reader:
+        topics = {c.topic: c.msgtype for c in reader.connections}
+        written = {topic: [(t, bytes(data)) for c, t, data in reader.messages()
+                           if c.topic == topic] for topic in topics}
+    assert topics == {'/arena_eval/results': 'std_msgs/msg/Float64MultiArray',
+                      '/arena_eval/tilt': 'geometry_msgs/msg/Vector3Stamped',
+                      '/level': 'std_msgs/msg/Int8', '/clocked': 'geometry_msgs/msg/PointStamped'}
+    n_ticks = len(written['/arena_eval/results'])
+    config, _, _ = cfg.load_params_file(params)
+    typed = {}
+    tick_outputs(config, edge_bags['mcap'], 1000.0, n_ticks, typed=typed)
+    # Compared as messages (their reprs, so nan equals nan): the serializer leaves the
+    # alignment padding bytes undefined.
+    for name, topic in (('tilt', '/arena_eval/tilt'), ('level', '/level'),
+                        ('clock', '/clocked')):
+        msg_type = config.outputs[name].msg_type
+        assert [repr(deserialize_message(data, msg_type)) for _, data in written[topic]] == [
+            repr(deserialize_message(data, msg_type)) for data in typed[name]], name
+    every = {'tilt': 4, 'level': 1, 'clock': 3}
+    results_times = [t for t, _ in written['/arena_eval/results']]
+    for name, topic in (('tilt', '/arena_eval/tilt'), ('clock', '/clocked')):
+        assert [t for t, _ in written[topic]] == results_times[::every[name]], name
+    assert len(typed['level']) == n_ticks and len(typed['tilt']) == -(-n_ticks // 4)
+

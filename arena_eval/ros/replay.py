@@ -79,7 +79,7 @@ class Track:
 class ReplayResult:
     """What a replay produced: tick times, outputs, and per input whether each tick was fresh."""
 
-    outputs: tuple          # output names, batch order
+    outputs: tuple          # the expressions' names, batch order (what ~/results carries)
     inputs: tuple           # input names, config order
     times_ns: np.ndarray    # int64 tick times, ns from the bag's start
     values: np.ndarray      # float64 (ticks x outputs)
@@ -87,6 +87,10 @@ class ReplayResult:
     period_ns: int
     bag_start_ns: int       # the bag's start (log time, ns since the epoch)
     tracks: tuple
+    # Every output slot (typed outputs' hidden ones too) and input slot, per tick, for the
+    # typed outputs' templates: `recorded[:, j]` is arena slot `record_slots[j]`.
+    recorded: np.ndarray = None
+    record_slots: np.ndarray = None
 
 
 def _fingerprint_of_sources():
@@ -108,7 +112,7 @@ def _loop_fingerprint():
 @njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)
 def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, cursor, timeout,
                   slot_off, slots, values, ok, val_off, input_base, valid_base,
-                  output_base, n_outputs, out, fresh):
+                  record, out, fresh):
     """Run ticks k0..k1-1; rows of `out`/`fresh` are relative to k0. Returns nothing."""
     n_in = msg_off.size - 1
     for k in range(k0, k1):
@@ -137,8 +141,8 @@ def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, curso
                 for j in range(n):
                     mem[valid_base + slots[first + j]] = 0.0
         _kernel_step(base, dt)
-        for o in range(n_outputs):
-            out[row, o] = mem[output_base + o]
+        for o in range(record.size):
+            out[row, o] = mem[record[o]]
 
 
 def _ensure_fresh():
@@ -471,8 +475,12 @@ class Replay:
         layout = batch.program.layout
         block = batch._block
         mem = batch._mem
-        n_out = len(batch.outputs)
-        out = np.empty((self.n_ticks, n_out))
+        n_results = len(self.config.expressions)
+        # The expressions' outputs first (the results), then the typed outputs' hidden ones
+        # and the inputs, which their templates may read (stamps).
+        record = np.array([batch.output_slot(n) for n in batch.outputs]
+                          + [batch.input_slot(p) for p in batch.inputs], np.int64)
+        out = np.empty((self.n_ticks, len(record)))
         fresh = np.empty((self.n_ticks, len(self.tracks)), np.uint8)
         cursor = a['msg_off'][:-1] - 1
         dt = self.period_ns / 1e9
@@ -481,16 +489,17 @@ class Replay:
             _replay_ticks(block.ctypes.data, mem, k0, k1, self.t0_ns, self.period_ns, dt,
                           a['times'], a['recv'], a['msg_off'], cursor, a['timeout'],
                           a['slot_off'], a['slots'], a['values'], a['ok'], a['val_off'],
-                          layout.input_base, layout.valid_base, layout.output_base, n_out,
+                          layout.input_base, layout.valid_base, record,
                           out[k0:k1], fresh[k0:k1])
             if progress is not None:
                 progress(k1 - k0)
         times = self.t0_ns - self.bag_start_ns + np.arange(self.n_ticks, dtype=np.int64) * (
             self.period_ns)
-        return ReplayResult(outputs=tuple(batch.outputs),
+        return ReplayResult(outputs=tuple(batch.outputs[:n_results]),
                             inputs=tuple(t.name for t in self.tracks), times_ns=times,
-                            values=out, fresh=fresh, period_ns=self.period_ns,
-                            bag_start_ns=self.bag_start_ns, tracks=self.tracks)
+                            values=out[:, :n_results], fresh=fresh, period_ns=self.period_ns,
+                            bag_start_ns=self.bag_start_ns, tracks=self.tracks,
+                            recorded=out, record_slots=record)
 
     def close(self):
         self.reader.close()

@@ -148,7 +148,8 @@ def run(args):
         for warning in warnings:
             print(warning.one_line(), file=sys.stderr)
         batch = cfg.build_batch(config)
-        panels = _groups(args.plot_group, list(batch.outputs)) if args.plot else None
+        panels = (_groups(args.plot_group, list(batch.outputs[:len(config.expressions)]))
+                  if args.plot else None)
         out_kind = output_kind(args.out) if args.out else None
         if args.out and os.path.exists(args.out):
             raise UsageError(f'--out {args.out}: exists already; not overwriting')
@@ -177,8 +178,10 @@ def run(args):
         if out_kind == 'csv':
             write_csv(args.out, result)
         elif out_kind is not None:
-            write_bag(args.out, result, storage=out_kind,
-                      individual=config.publish_individual)
+            for line in write_bag(args.out, result, storage=out_kind,
+                                  individual=config.publish_individual, typed=config.outputs,
+                                  batch=batch):
+                print(line, file=sys.stderr)
         if args.plot:
             plot(args.plot, result, panels, batch)
         if not args.out:
@@ -226,13 +229,15 @@ def write_csv(path, result):
     np.savetxt(path, table, fmt=fmt, delimiter=',', header=header, comments='')
 
 
-def write_bag(path, result, storage='sqlite3', individual=False):
+def write_bag(path, result, storage='sqlite3', individual=False, typed=None, batch=None):
     """
     Write what the node publishes, at every tick's bag time: a rosbag2 folder or one MCAP file.
 
     `/arena_eval/results` always; with `individual` (the config's `publish_individual`) also
-    `/arena_eval/out/<name>` (`std_msgs/msg/Float64`) per output. The bytes come from the node's
-    own templates (`ros.tick`), with only the doubles rewritten, as the node publishes them.
+    `/arena_eval/out/<name>` (`std_msgs/msg/Float64`) per output; each of `typed` (the config's
+    typed outputs, over `batch`) on its topic, on the ticks the node would publish it. The bytes
+    come from the node's own templates (`ros.tick`, `ros.templates`), patched as the node does.
+    Return warning lines (a typed output whose type rosbags cannot store).
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
@@ -254,6 +259,7 @@ def write_bag(path, result, storage='sqlite3', individual=False):
                 one_raw, one_view = float64_template()
                 singles.append((j, one_raw, one_view, writer.add_connection(
                     f'{OUT_PREFIX}{name}', 'std_msgs/msg/Float64', typestore=typestore)))
+        outputs, arena, warnings = _typed_writers(writer, typestore, typed or {}, batch)
         values = result.values
         for k, stamp in enumerate(stamps):
             row = values[k]
@@ -262,9 +268,52 @@ def write_bag(path, result, storage='sqlite3', individual=False):
             for j, one_raw, one_view, one_conn in singles:
                 one_view[0] = row[j]
                 writer.write(one_conn, stamp, bytes(one_raw))
+            if outputs:
+                arena[result.record_slots] = result.recorded[k]
+                for output, clock in outputs:
+                    clock[0] = stamp
+                    output.tick()
     if storage == 'mcap':
         shutil.move(os.path.join(folder, 'bag.mcap'), path)
         shutil.rmtree(os.path.dirname(folder))
+    return warnings
+
+
+def _typed_writers(writer, typestore, typed, batch):
+    """
+    Return ([(TypedOutput writing to the bag, its clock cell)], arena, warnings) for `typed`.
+
+    The templates read `arena`, an arena-sized scratch array the caller fills per tick from
+    the replay's recorded slots.
+    """
+    import numpy as np
+
+    from ..ros.config import NODE_NAME
+    from ..ros.templates import TypedOutput
+
+    outputs, warnings = [], []
+    arena = np.zeros(len(batch.arena)) if typed else None
+    for config in typed.values():
+        topic = config.topic
+        if topic.startswith('~'):
+            topic = f'/{NODE_NAME}' + topic[1:]
+        elif not topic.startswith('/'):
+            topic = '/' + topic
+        try:
+            conn = writer.add_connection(topic, config.type_name, typestore=typestore)
+        except Exception as exc:  # noqa: B902 - rosbags has no definition of this type
+            warnings.append(f'warning: typed output {config.name} ({config.type_name}) is not '
+                            f'written: {exc}')
+            continue
+        clock = [0]  # the tick's bag time, for the write and for a stamp of 'now'
+
+        def publisher_for(raw, conn=conn, clock=clock):
+            return lambda: writer.write(conn, clock[0], bytes(raw))
+
+        output = TypedOutput(config, batch, publisher_for, now=lambda c=clock: c[0], topic=topic)
+        output.template.bind(arena)
+        outputs.append((output, clock))
+    return outputs, arena, warnings
 
 
 def summary(result, replay, bag):

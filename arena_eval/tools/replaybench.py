@@ -141,7 +141,9 @@ def run(params_file=None, bag=None, out=None):
         f'{compiled_rate / python_rate:,.1f}x faster')
     say(f'  end to end (reading + ticking): {read_s + loop_s:.2f} s, {rtf_total:,.0f}x real time '
         f'(target >= {TARGET_RTF:g}x: {"met" if rtf_total >= TARGET_RTF else "MISSED"})')
-    same = np.array_equal(baseline.view(np.int64), result.values[:n_base].view(np.int64))
+    n_results = result.values.shape[1]
+    same = np.array_equal(baseline[:, :n_results].view(np.int64),
+                          result.values[:n_base].view(np.int64))
     say(f'  compiled vs Python outputs over {n_base} ticks: '
         f'{"bit-identical" if same else "DIFFERENT"}')
     replay.close()
