@@ -721,4 +721,3 @@ def test_typed_outputs_in_the_bag_are_what_the_tick_publishes(capsys, tmp_path, 
     for name, topic in (('tilt', '/arena_eval/tilt'), ('clock', '/clocked')):
         assert [t for t, _ in written[topic]] == results_times[::every[name]], name
     assert len(typed['level']) == n_ticks and len(typed['tilt']) == -(-n_ticks // 4)
-
