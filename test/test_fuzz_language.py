@@ -57,7 +57,7 @@ MIN_CASES = int(sum(BUDGET.values()) * SCALE)
 CASES = collections.Counter()
 # A hang check, not a speed test: the slowest valid input parses in well under 0.2 s.
 HANG_SECONDS = 10.0
-PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]"
+PATH = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]'
                   r"|\['[ -!#-&(-Z^-~]+'\])*\Z")  # element names: joints.position['elbow']
 
 

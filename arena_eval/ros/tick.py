@@ -46,6 +46,7 @@ from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 from .cdr import Decoder, Unsupported
 from .inputs import ByName, parse_path
 from .rcl import RawPublisher, Unavailable
+from .templates import TypedOutput
 from ..engine.arena import state_plan
 
 
@@ -229,7 +230,8 @@ class Tick:
     """
 
     def __init__(self, batch, bindings, pollers, results_publisher, individual_publishers=(),
-                 *, rcl=None, transport='rclpy', ok=None, phases=None):
+                 *, rcl=None, transport='rclpy', ok=None, phases=None, n_results=None,
+                 typed=(), now=None):
         self.batch = batch
         self.bindings = bindings
         self.pollers = tuple(pollers)
@@ -241,9 +243,13 @@ class Tick:
         self.decoders = {p.name: make_decoder(p.msg_type, paths[p.name]) for p in self.pollers}
         self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
         self._step = batch.step
-        self._outputs = batch.output_buffer
+        # The batch's first `n_results` outputs are the user's expressions; typed outputs'
+        # hidden statements come after them and are published only through their templates.
+        n_results = len(batch.outputs) if n_results is None else n_results
+        self.results = batch.outputs[:n_results]
+        self._outputs = batch.output_buffer[:n_results]
         self._ok = ok if ok is not None else (lambda: True)
-        self._results_raw, self._results_view = results_template(batch.outputs)
+        self._results_raw, self._results_view = results_template(self.results)
         self.publish_transport = 'rcl (ctypes)' if rcl is not None else transport
         self._publish_results = self._publisher(rcl, results_publisher, self._results_raw)
         self._individual = []
@@ -251,6 +257,11 @@ class Tick:
             raw, view = float64_template()
             self._individual.append((i, view, self._publisher(rcl, pub, raw)))
         self._individual = tuple(self._individual)
+        # `typed` pairs an `outputs.OutputConfig` with its publisher.
+        self.typed = tuple(
+            TypedOutput(config, batch, lambda raw, pub=pub: self._publisher(rcl, pub, raw), now,
+                        topic=getattr(pub, 'topic_name', config.topic))
+            for config, pub in typed)
         self._primed = False
         # State to take over on the first tick, `(old batch, plan)`: set before the handover,
         # used and cleared by the tick side (see `carry_state_from_non_rt`).
@@ -352,3 +363,5 @@ class Tick:
             for i, one, publish in self._individual:
                 one[0] = outputs[i]
                 publish()
+        for typed in self.typed:
+            typed.tick()
