@@ -128,7 +128,8 @@ def test_check_good_file_and_dump(capsys, tmp_path):
     path = tmp_path / 'good.yaml'
     path.write_text(GOOD_PARAMS)
     code, out, _ = run_main(capsys, 'check', str(path))
-    assert (code, out) == (0, '%s: ok\n' % path)
+    assert (code, out) == (0, "%s: ok for /arena_eval (sections 'arena_eval' (%s:1))\n"
+                           % (path, path))
     code, out, _ = run_main(capsys, 'check', str(path), '--dump')
     assert code == 0
     assert 'hypot' in out and 'norm' in out and 'twice' in out
