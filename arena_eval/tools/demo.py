@@ -34,7 +34,8 @@ from ..ros.config import default_params_file, NODE_NAME
 
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
-STATUS = NODE_NAME + ': loop'
+# Status names carry the node's fully qualified name.
+STATUS = '/' + NODE_NAME + ': loop'
 
 
 def output_names(params_file):

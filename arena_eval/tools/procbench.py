@@ -260,7 +260,8 @@ def subjects(params_file):
     """(label, module, args, diagnostics status name) of every subject, in run order."""
     node_args = ['--ros-args', '--params-file', params_file]
     return [
-        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
+        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args,
+         '/' + NODE_NAME + ': loop'),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
          'arena_eval_naive: loop'),
     ]
@@ -440,7 +441,7 @@ def _soak(env, minutes, params_file, stop_event, say):
             if stop_event.is_set() or not node.alive():
                 break
             next_at += interval
-            diag = watcher.status(NODE_NAME + ': loop') or {}
+            diag = watcher.status('/' + NODE_NAME + ': loop') or {}
             sample = {
                 't': time.monotonic() - t0, 'rss': proc.memory_info().rss,
                 'ticks': _float(diag.get('Ticks')),
