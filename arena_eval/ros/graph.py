@@ -20,8 +20,9 @@ No executor runs the node's subscriptions (the tick polls them), so rclpy's usua
 (`get_publishers_info_by_topic`) about every input's topic once per diagnostics period and
 compares each publisher with the subscription: its type, and its QoS with rclpy's own
 `qos_check_compatible` (a best-effort publisher can never feed a reliable subscription, a
-volatile one a transient-local subscription). Each problem is logged once, as a warning, and
-shown in the input's status with the offending publisher's QoS until that publisher is gone.
+volatile one a transient-local subscription). Each kind of problem is logged once per input, as
+a warning, and shown in the input's status with every offending publisher and its QoS until
+they are gone.
 """
 
 from rclpy.qos import qos_check_compatible, QoSCompatibility
@@ -30,16 +31,18 @@ from .inputs import qos_profile
 
 
 def describe_qos(qos):
-    """`reliability best_effort, durability volatile, depth 5` for a publisher's profile."""
+    """Return `reliability best_effort, durability volatile` for a publisher's profile."""
     def name(policy):
         return getattr(policy, 'name', str(policy)).lower()
-    return (f'reliability {name(qos.reliability)}, durability {name(qos.durability)}, '
-            f'history {name(qos.history)}, depth {qos.depth}')
+    # The graph reports no history or depth for remote endpoints: only these two matter.
+    return f'reliability {name(qos.reliability)}, durability {name(qos.durability)}'
 
 
 def _publisher_name(info):
+    if not info.node_name or info.node_name.startswith('_NODE_NAME_UNKNOWN'):
+        return 'a publisher'  # discovery has not told its node yet
     namespace = info.node_namespace.rstrip('/')
-    return f'{namespace}/{info.node_name}' if info.node_name else '(unknown node)'
+    return f'{namespace}/{info.node_name}'
 
 
 class GraphWatch:
@@ -67,17 +70,17 @@ class GraphWatch:
                 who = _publisher_name(info)
                 if info.topic_type != config.type_name:
                     other_types.add(info.topic_type)
-                    self._log_once((topic, who, info.topic_type),
+                    self._log_once((config.name, topic, 'type', info.topic_type),
                                    f"input '{config.name}': {who} publishes {topic} as "
                                    f'{info.topic_type}, not {config.type_name}; its messages '
                                    'are not taken')
                     continue
                 compatible, reason = qos_check_compatible(info.qos_profile, wanted)
                 if compatible == QoSCompatibility.ERROR:
-                    problem = (f'publisher {who} offers {describe_qos(info.qos_profile)}; '
-                               f'incompatible with qos: {config.qos} ({reason.strip()})')
+                    problem = (f'{who} offers {describe_qos(info.qos_profile)}: incompatible '
+                               f"with qos: {config.qos} ({reason.strip().rstrip(';')})")
                     qos_problems.append(problem)
-                    self._log_once((topic, who, 'qos', config.qos),
+                    self._log_once((config.name, topic, 'qos', config.qos),
                                    f"input '{config.name}' on {topic}: {problem}: no message "
                                    'from it will arrive')
             tick.bindings.set_type_mismatch(poller.name, ', '.join(sorted(other_types)) or None)

@@ -475,10 +475,16 @@ def parameter_text_value(name, text):
     if node is None:
         return Value(name, 'none', None, pos, pos, text)
     if isinstance(node, yaml.SequenceNode):
-        return reader.sequence(name, node, pos)
-    if isinstance(node, yaml.ScalarNode):
-        return reader._scalar(name, node, pos)
-    return Value(name, 'mapping', None, pos, pos, text)
+        typed = reader.sequence(name, node, pos)
+    elif isinstance(node, yaml.ScalarNode):
+        typed = reader._scalar(name, node, pos)
+    else:
+        return Value(name, 'mapping', None, pos, pos, text)
+    if any(item.kind in ('mapping', 'array') for item in typed.items):
+        return typed
+    # Typed by rcl's rules, positioned like the running node's parameters
+    # (`parameter expressions[0]:1:5`), so both doors report an error the same way.
+    return python_value(name, typed.value)
 
 
 def c_int(raw):
