@@ -169,4 +169,7 @@ def test_demo_runs_shows_a_summary_and_leaves_no_process():
     live = [line for line in out.splitlines() if ' Hz | loop ' in line]
     assert len(live) >= 2, out
     assert all('accel_norm' in line for line in live), out
+    # Each shown output is its range since the previous line: a live signal moves in it.
+    ranges = [re.search(r'yaw_rate_f (\S+)\.\.(\S+)', line) for line in live]
+    assert any(r and float(r.group(1)) < float(r.group(2)) for r in ranges), out
     assert 'Traceback' not in done.stderr

@@ -95,7 +95,9 @@ def resolve_type(name):
     cls = getattr(module, type_, None)
     if not _is_message_class(cls):
         names = sorted(n for n in dir(module) if _is_message_class(getattr(module, n, None)))
-        close = difflib.get_close_matches(type_, names, n=1)
+        # Case first: difflib finds 'Imu' too far from 'IMU' (one letter of three in common).
+        close = ([n for n in names if n.lower() == type_.lower()]
+                 or difflib.get_close_matches(type_, names, n=1))
         if close:
             hint = f"did you mean '{package}/msg/{close[0]}'?"
         else:
