@@ -233,7 +233,11 @@ class YamlReader:
                        self.pos(root.start_mark))
             return None
         sections = []
-        self._walk(root, '', None, sections)
+        try:
+            self._walk(root, '', None, sections)
+        except TooBig as exc:
+            self.error(str(exc), exc.pos)
+            return None
         return sections
 
     def _compose(self):
@@ -276,6 +280,11 @@ class YamlReader:
         Problems are reported only for names that apply to this node (and for names rcl
         refuses, which stop every node): another node's typo is not this node's business.
         """
+        # Aliases can make node names an exponential walk too (see _flatten).
+        self._walked += len(mapping.value)
+        if prefix.count('/') > MAX_PARAM_DEPTH or self._walked > MAX_PARAMS:
+            raise TooBig(f'too many or too deeply nested parameters (more than {MAX_PARAMS} '
+                         f'or {MAX_PARAM_DEPTH} levels)', self.pos(mapping.start_mark))
         params = [(k, v) for k, v in mapping.value
                   if isinstance(k, yaml.ScalarNode) and k.value == PARAMS_KEY]
         applies = bool(prefix) and node_key_matches(prefix, self.node)
