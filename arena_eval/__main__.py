@@ -17,7 +17,7 @@ The command line: `python -m arena_eval {check,eval,bench,demo,replay}`.
 
 Installed as the console script `arena_eval` (replay also as `arena_eval_replay`).
 
-    python -m arena_eval check config/default.yaml [--dump]
+    python -m arena_eval check config/default.yaml [--dump] [--node /robot1/arena_eval]
     python -m arena_eval eval --set imu.angular_velocity.z=3 'hypot(imu.angular_velocity.z, 4)'
     python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
     python -m arena_eval bench --node 10        # node CPU and period vs a naive rclpy node
@@ -52,9 +52,15 @@ def _parser():
     sub = parser.add_subparsers(dest='command', required=True, metavar='COMMAND')
 
     check = sub.add_parser('check', help='check a params file; exit 2 on errors')
-    check.add_argument('params_file')
+    check.add_argument('params_file', nargs='+',
+                       help='params file(s); several are merged in order, as rcl does')
     check.add_argument('--dump', action='store_true',
                        help='also print the compiled program (disassembly)')
+    who = check.add_mutually_exclusive_group()
+    who.add_argument('--node', metavar='/NS/NAME',
+                     help='check what this node gets (default /arena_eval)')
+    who.add_argument('--name', help='node name (with --namespace; default arena_eval)')
+    check.add_argument('--namespace', help='node namespace (default /)')
 
     ev = sub.add_parser('eval', help='evaluate one expression once and print the result')
     ev.add_argument('--set', action='append', default=[], metavar='NAME=VALUE',
@@ -92,23 +98,34 @@ def _parser():
 
 def cmd_check(args):
     from .ros import config
+    from .ros.ros_args import fully_qualified, NODE_NAME
 
-    lines, ok = config.check_file(args.params_file)
-    for line in lines:
-        print(line)
-    if not ok:
+    if args.node is not None:
+        node = args.node if args.node.startswith('/') else '/' + args.node
+    else:
+        node = fully_qualified(args.name or NODE_NAME, args.namespace or '/')
+    loaded = config.load_node_params([('file', path) for path in args.params_file], node)
+    for error in sorted(loaded.errors + loaded.warnings, key=_position):
+        print(error.one_line())
+    if loaded.errors:
         return EXIT_USAGE
     if args.dump:
-        cfg, _, _ = config.load_params_file(args.params_file)
+        cfg = loaded.config
         batch = config.build_batch(cfg)
         print(batch.disassemble())
         if cfg.outputs:
             from .ros.templates import describe
             for output in cfg.outputs.values():
                 print('\n'.join(describe(output, batch)))
-    elif not lines:
-        print('%s: ok' % args.params_file)
+    else:
+        print('%s: ok for %s (sections %s)' % (', '.join(args.params_file), node,
+                                               loaded.applied_text()))
     return EXIT_OK
+
+
+def _position(error):
+    pos = error.pos
+    return (pos.file or '', pos.line, pos.col) if pos is not None else ('', 0, 0)
 
 
 def _parse_sets(pairs):

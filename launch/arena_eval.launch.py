@@ -13,34 +13,87 @@
 # limitations under the License.
 
 """
-Launch the arena_eval node with a params file.
+Launch the arena_eval node with a params file, under any name and in any namespace.
 
     ros2 launch arena_eval arena_eval.launch.py
     ros2 launch arena_eval arena_eval.launch.py params_file:=/path/to/my.yaml
-    ros2 launch arena_eval arena_eval.launch.py namespace:=robot1
+    ros2 launch arena_eval arena_eval.launch.py namespace:=robot1 node_name:=tip_monitor
+    ros2 launch arena_eval arena_eval.launch.py use_sim_time:=true log_level:=debug
+    ros2 launch arena_eval arena_eval.launch.py remappings:='/imu:=/robot1/imu;/joint_states:=js'
 
-`params_file` defaults to the installed `config/default.yaml` (the simulator's topics).
+`params_file` defaults to the installed `config/default.yaml`, whose `/**:` section applies to
+the node whatever its name and namespace. `use_sim_time` and `rate_hz`, when given, win over the
+params file: they are passed as parameters after it. `remappings` is `from:=to` rules separated
+by `;`. Only the standard launch and launch_ros API is used.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+ARGUMENTS = (
+    ('params_file', None, 'Params file: inputs, expressions, rate_hz, ...'),
+    ('node_name', 'arena_eval', 'Name of the node'),
+    ('namespace', '', 'Namespace of the node and its relative topics (e.g. robot1)'),
+    ('use_sim_time', '', "'true' or 'false'; empty: the params file decides (default false)"),
+    ('rate_hz', '', 'Ticks per second; empty: the params file decides'),
+    ('log_level', 'info', 'Log level of the node: debug, info, warn, error or fatal'),
+    ('remappings', '', "Topic remappings 'from:=to;from:=to' (e.g. '/imu:=/robot1/imu')"),
+)
+
+
+def parse_remappings(text):
+    """Turn 'from:=to;from:=to' into [(from, to), ...]; raise ValueError on a bad rule."""
+    rules = []
+    for rule in filter(None, (part.strip() for part in text.split(';'))):
+        source, sep, target = rule.partition(':=')
+        if not sep or not source.strip() or not target.strip():
+            raise ValueError(f"remappings: '{rule}' is not a 'from:=to' rule")
+        rules.append((source.strip(), target.strip()))
+    return rules
+
+
+def overrides(use_sim_time, rate_hz):
+    """Return the parameters given as launch arguments (empty ones: the params file decides)."""
+    params = {}
+    if use_sim_time.strip():
+        value = use_sim_time.strip().lower()
+        if value not in ('true', 'false'):
+            raise ValueError(f"use_sim_time must be 'true' or 'false', got '{use_sim_time}'")
+        params['use_sim_time'] = value == 'true'
+    if rate_hz.strip():
+        try:
+            params['rate_hz'] = float(rate_hz)
+        except ValueError:
+            raise ValueError(f"rate_hz must be a number, got '{rate_hz}'") from None
+    return params
+
+
+def node_action(context, package='arena_eval', executable='arena_eval_node'):
+    """Build the node from the launch arguments (an OpaqueFunction, after substitution)."""
+    def arg(name):
+        return LaunchConfiguration(name).perform(context)
+    parameters = [arg('params_file')]
+    extra = overrides(arg('use_sim_time'), arg('rate_hz'))
+    if extra:
+        # After the file: rcl reads parameter sources in order and the last value wins.
+        parameters.append(extra)
+    return [Node(package=package, executable=executable, name=arg('node_name'),
+                 namespace=arg('namespace'), output='screen', parameters=parameters,
+                 remappings=parse_remappings(arg('remappings')),
+                 ros_arguments=['--log-level', arg('log_level')])]
 
 
 def generate_launch_description():
     default_params = os.path.join(get_package_share_directory('arena_eval'), 'config',
                                   'default.yaml')
     return LaunchDescription([
-        DeclareLaunchArgument('params_file', default_value=default_params,
-                              description='Params file: inputs, expressions, rate_hz, ...'),
-        DeclareLaunchArgument('namespace', default_value='',
-                              description='Namespace of the node and its topics'),
-        # One params file, so the node reports its errors at the file's lines and columns.
-        Node(package='arena_eval', executable='arena_eval_node', name='arena_eval',
-             namespace=LaunchConfiguration('namespace'), output='screen',
-             parameters=[LaunchConfiguration('params_file')]),
+        *(DeclareLaunchArgument(name, default_value=default_params if default is None
+                                else default, description=description)
+          for name, default, description in ARGUMENTS),
+        OpaqueFunction(function=node_action),
     ])

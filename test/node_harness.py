@@ -151,7 +151,8 @@ class Probe:
         from sensor_msgs.msg import Imu, JointState
         from std_msgs.msg import Float64MultiArray
 
-        self.node_name = node_name
+        # Fully qualified, as in the node's status names and service names.
+        self.node_name = node_name if node_name.startswith('/') else '/' + node_name
         self.context = Context()
         rclpy.init(context=self.context)
         self.node = rclpy.create_node(f'probe_{os.getpid()}_{next(self._counter)}',
@@ -322,10 +323,10 @@ class Probe:
         key = f'_client_{name}'
         client = getattr(self, key, None)
         if client is None:
-            client = self.node.create_client(srv_type, f'/{self.node_name}/{name}')
+            client = self.node.create_client(srv_type, f'{self.node_name}/{name}')
             setattr(self, key, client)
         if not client.wait_for_service(timeout_sec=STARTUP_TIMEOUT):
-            pytest.fail(f'service /{self.node_name}/{name} not available')
+            pytest.fail(f'service {self.node_name}/{name} not available')
         return client
 
     def close(self):

@@ -128,7 +128,8 @@ def test_check_good_file_and_dump(capsys, tmp_path):
     path = tmp_path / 'good.yaml'
     path.write_text(GOOD_PARAMS)
     code, out, _ = run_main(capsys, 'check', str(path))
-    assert (code, out) == (0, '%s: ok\n' % path)
+    assert (code, out) == (0, "%s: ok for /arena_eval (sections 'arena_eval' (%s:1))\n"
+                           % (path, path))
     code, out, _ = run_main(capsys, 'check', str(path), '--dump')
     assert code == 0
     assert 'hypot' in out and 'norm' in out and 'twice' in out
@@ -168,4 +169,7 @@ def test_demo_runs_shows_a_summary_and_leaves_no_process():
     live = [line for line in out.splitlines() if ' Hz | loop ' in line]
     assert len(live) >= 2, out
     assert all('accel_norm' in line for line in live), out
+    # Each shown output is its range since the previous line: a live signal moves in it.
+    ranges = [re.search(r'yaw_rate_f (\S+)\.\.(\S+)', line) for line in live]
+    assert any(r and float(r.group(1)) < float(r.group(2)) for r in ranges), out
     assert 'Traceback' not in done.stderr

@@ -110,7 +110,8 @@ EXPECTED = {
         "3:19: error: stale_policy must be a string, got the double nan (quote it: 'nan')",
     ],
     'no_node.yaml': [
-        "1:1: error: no parameters for node 'arena_eval' (did you mean 'arena_evl'?)",
+        "1:1: error: no parameters for node '/arena_eval' (is 'arena_evl' a typo of "
+        "'arena_eval'?)",
     ],
     'bad_inputs.yaml': [
         "4:7: error: input 'imu' has no topic (add inputs.imu.topic: /imu)",
@@ -244,10 +245,13 @@ def test_node_key_forms_and_merging():
             '    inputs:\n'
             '      imu: {topic: /imu, type: sensor_msgs/msg/Imu}\n'
             '    expressions: ["a = imu.linear_acceleration.x"]\n')
-    for key in ('arena_eval', '/arena_eval', '/**', '/ns/arena_eval', '/**/arena_eval', '/*'):
+    for key in ('arena_eval', '/arena_eval', '/**', '/**/arena_eval', '/*'):
         config, errors, _ = load_params_text(f'{key}:\n' + body, 'f.yaml')
         assert errors == [], key
         assert config.expressions == ('a = imu.linear_acceleration.x',)
+    # Another namespace is another node (see test_params_sections.py for the rules).
+    config, errors, _ = load_params_text('/ns/arena_eval:\n' + body, 'f.yaml')
+    assert config is None and 'no parameters' in errors[0].message
     # Later sections override earlier ones; other nodes' sections are ignored.
     text = ('/**:\n' + body + '    rate_hz: 250.0\n'
             'arena_eval_sim:\n  ros__parameters:\n    rate_hz: 7.0\n'
@@ -338,7 +342,7 @@ def test_duplicate_keys_are_errors():
 
 
 @pytest.mark.parametrize('text, expected', [
-    ('', 'f.yaml:1:1: error: the params file is empty (start it with arena_eval: '
+    ('', 'f.yaml:1:1: error: the params file is empty (start it with /**: '
          'ros__parameters:)'),
     ('- a\n', 'f.yaml:1:1: error: a params file is a mapping of node names to '
               '{ros__parameters: ...}'),

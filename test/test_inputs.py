@@ -52,6 +52,8 @@ def test_resolve_type_accepts_both_spellings():
      "did you mean 'sensor_msgs'?"),
     ('sensor_msgs/msg/Imuu', "package 'sensor_msgs' has no message type 'Imuu'",
      "did you mean 'sensor_msgs/msg/Imu'?"),
+    ('sensor_msgs/msg/IMU', "package 'sensor_msgs' has no message type 'IMU'",
+     "did you mean 'sensor_msgs/msg/Imu'?"),
     ('sensor_msgs/msg/Bogus', "package 'sensor_msgs' has no message type 'Bogus'", None),
     (7, 'a message type must be a string, not int',
      'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu'),

@@ -31,6 +31,7 @@ import threading
 import time
 
 import pytest
+import yaml
 
 launch = pytest.importorskip('launch')
 launch_ros = pytest.importorskip('launch_ros')
@@ -76,21 +77,65 @@ def arguments(description, context):
             for a in description.entities if isinstance(a, DeclareLaunchArgument)}
 
 
-def nodes(description):
+def nodes(description, **given):
+    """Return the Node actions `description` makes for the launch arguments `given`."""
+    from launch import LaunchContext
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch_ros.actions import Node
-    return [e for e in description.entities if isinstance(e, Node)]
+    context = LaunchContext()
+    context.launch_configurations.update(given)
+    found = []
+    for entity in description.entities:
+        if isinstance(entity, DeclareLaunchArgument):
+            entity.execute(context)  # sets the default of an argument not given
+        elif isinstance(entity, OpaqueFunction):
+            found.extend(entity.execute(context) or ())
+        elif isinstance(entity, Node):
+            found.append(entity)
+    for node in found:
+        node._perform_substitutions(context)
+    return [n for n in found if isinstance(n, Node)]
+
+
+def parameter_files(node):
+    """Read back the node's params files in command-line order (launch_ros writes dicts)."""
+    return [Path(path).read_text() for path, is_file in node._Node__expanded_parameter_arguments
+            if is_file]
 
 
 def test_node_launch_file_builds(prefix):
     from launch import LaunchContext
     description = load('arena_eval.launch.py')
     args = arguments(description, LaunchContext())
-    assert args['params_file'] == str(prefix / 'share' / 'arena_eval' / 'config' /
-                                      'default.yaml')
-    assert 'loop_mode' not in args
-    assert args['namespace'] == ''
+    default = str(prefix / 'share' / 'arena_eval' / 'config' / 'default.yaml')
+    assert args == {'params_file': default, 'node_name': 'arena_eval', 'namespace': '',
+                    'use_sim_time': '', 'rate_hz': '', 'log_level': 'info', 'remappings': ''}
     [node] = nodes(description)
     assert (node.node_package, node.node_executable) == ('arena_eval', 'arena_eval_node')
+    assert node.node_name == '/arena_eval'
+    assert len(parameter_files(node)) == 1  # nothing given: the file alone decides
+
+
+def test_node_launch_arguments_reach_the_node(prefix):
+    description = load('arena_eval.launch.py')
+    [node] = nodes(description, namespace='robot1', node_name='tip_monitor',
+                   use_sim_time='true', rate_hz='500', log_level='debug',
+                   remappings='/imu:=/robot1/imu; /joint_states:=js')
+    assert node.node_name == '/robot1/tip_monitor'
+    assert node.expanded_remapping_rules == [('/imu', '/robot1/imu'),
+                                             ('/joint_states', 'js')]
+    # The given parameters come after the file, under the node's name: they win.
+    default, given = parameter_files(node)
+    assert default.startswith('#') and '/**:' in default
+    assert yaml.safe_load(given) == {'/robot1/tip_monitor': {'ros__parameters': {
+        'use_sim_time': True, 'rate_hz': 500.0}}}
+    texts = [part.text for sub in node.cmd for part in sub if hasattr(part, 'text')]
+    assert texts[:4] == ['--ros-args', '--log-level', 'debug', '--ros-args'], texts
+
+
+def test_node_launch_refuses_a_bad_remapping(prefix):
+    with pytest.raises(ValueError, match="remappings: 'imu' is not a 'from:=to' rule"):
+        nodes(load('arena_eval.launch.py'), remappings='imu')
 
 
 def test_demo_launch_file_builds(prefix):
@@ -101,6 +146,14 @@ def test_demo_launch_file_builds(prefix):
     assert float(args['sim_rate_hz']) == 1000.0
     executables = sorted(n.node_executable for n in nodes(description))
     assert executables == ['arena_eval_node', 'arena_eval_sim']
+
+
+def test_demo_launch_in_a_namespace(prefix):
+    sim, node = nodes(load('demo.launch.py'), namespace='robot1')
+    assert sim.node_name == '/robot1/arena_eval_sim'
+    assert node.node_name == '/robot1/arena_eval'
+    assert node.expanded_remapping_rules == [('/imu', '/robot1/imu'),
+                                             ('/joint_states', '/robot1/joint_states')]
 
 
 @pytest.mark.slow

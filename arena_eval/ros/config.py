@@ -42,15 +42,18 @@ import re
 
 from .inputs import check_path, InputError, resolve_type, type_name
 from .outputs import check_fields, OutputConfig, parse_field
-from .params_yaml import ConfigWarning, ParamsFileError, python_value, YamlReader
+from .params_yaml import (ConfigWarning, merge_sections, missing_section_hint,
+                          parameter_text_value, ParamsFileError, python_value, Section,
+                          YamlReader)
+from .ros_args import fully_qualified
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from ..language.parse import parse_expression, statement_name
 
 __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
-           'OutputConfig', 'ParamSpec', 'ParamsFileError',
+           'OutputConfig', 'ParamSpec', 'LoadedParams', 'ParamsFileError',
            'build_batch', 'check_file', 'config_from_parameters', 'entry_parameter_names',
-           'input_parameter_names',
+           'input_parameter_names', 'load_node_params',
            'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
            'spec_for']
 
@@ -281,33 +284,103 @@ def load_params_file(path, node_name=NODE_NAME, *, check_expressions=True):
     """
     Read and check a ROS params file; return `(NodeConfig | None, errors, warnings)`.
 
-    Errors and warnings are `ExpressionError`s positioned at `file:line:col` (1-based), sorted
-    by position; the config is None when there is any error. With `check_expressions` the
-    batch is compiled too, so every expression error is in the list.
+    Only the sections that apply to the node `node_name` (`arena_eval` is `/arena_eval`;
+    `/robot1/arena_eval`) are checked and merged, as rcl and rclpy match them (see
+    `load_node_params`). Errors and warnings are `ExpressionError`s positioned at
+    `file:line:col` (1-based), sorted by position; the config is None when there is any error.
+    With `check_expressions` the batch is compiled too, so every expression error is in the list.
     """
-    path = str(path)
-    try:
-        with open(path, encoding='utf-8') as f:
-            text = f.read()
-    except OSError as exc:
-        return None, [ParamsFileError(f'cannot read params file: {exc.strerror}',
-                                      Pos(path, 1, 1))], []
-    except UnicodeDecodeError as exc:
-        return None, [ParamsFileError(f'params file is not UTF-8 text ({exc.reason} at byte '
-                                      f'{exc.start})', Pos(path, 1, 1))], []
-    return load_params_text(text, path, node_name, check_expressions=check_expressions)
+    loaded = load_node_params([('file', str(path))], node_name,
+                              check_expressions=check_expressions)
+    return loaded.config, loaded.errors, loaded.warnings
 
 
 def load_params_text(text, file='<params>', node_name=NODE_NAME, *, check_expressions=True):
     """Do what `load_params_file` does, for params-file text named `file` in messages."""
-    reader = YamlReader(text, file, node_name)
-    values, anchor = reader.read()
-    if values is None:
-        return None, _sorted(reader.errors), _sorted(reader.warnings)
-    checker = _Checker(values, anchor, key_positions=reader.key_positions)
-    checker.errors[:0] = reader.errors
-    checker.warnings[:0] = reader.warnings
-    return checker.run(check_expressions)
+    loaded = load_node_params([('text', file, text)], node_name,
+                              check_expressions=check_expressions)
+    return loaded.config, loaded.errors, loaded.warnings
+
+
+@dataclass(frozen=True)
+class LoadedParams:
+    """What `load_node_params` found: the config (or None), problems, and the sections used."""
+
+    config: object
+    errors: list
+    warnings: list
+    applied: tuple   # params_yaml.Section, in the order they were merged
+    node: str        # the fully qualified node name they were matched against
+    values: dict = field(default_factory=dict)  # merged {parameter name: params_yaml.Value}
+
+    def applied_text(self):
+        """`'/**' (config/a.yaml:1), '/robot1/arena_eval' (config/a.yaml:9)` for messages."""
+        return ', '.join(f"'{s.name}' ({s.key_pos.file}:{s.key_pos.line})"
+                         if s.key_pos.file and not s.key_pos.file.startswith('parameter ')
+                         else f'-p {next(iter(s.values))}' for s in self.applied)
+
+
+def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
+    """
+    Check what the node `node` gets from parameter sources in command-line order.
+
+    `sources` are `('file', path)`, `('text', file name, text)` or `('param', node key, name,
+    value text)` (a `-p`; see `ros_args.parse`). rcl reads them all into one table of node
+    names in order of first appearance; the sections whose name matches the node (`/**`,
+    `/*`, `/**/arena_eval`, `arena_eval` for `/arena_eval` only, `/robot1/arena_eval`) are
+    merged in that order, a later value replacing an earlier one. Sections of other nodes are
+    not checked. Return a `LoadedParams`.
+    """
+    node = node if node.startswith('/') else fully_qualified(node)
+    sections, errors, warnings, key_positions, names = [], [], [], {}, []
+    for source in sources:
+        if source[0] == 'param':
+            _, key, name, text = source
+            sections.append(Section(key, {name: parameter_text_value(name, text)},
+                                    Pos(f'parameter {name}', 1, 1),
+                                    Pos(f'parameter {name}', 1, 1)))
+            continue
+        if source[0] == 'file':
+            file, text = source[1], _read_text(source[1], errors)
+            if text is None:
+                continue
+        else:
+            file, text = source[1], source[2]
+        reader = YamlReader(text, file, node)
+        found = reader.sections()
+        errors.extend(reader.errors)
+        warnings.extend(reader.warnings)
+        key_positions.update(reader.key_positions)
+        names.extend(reader.names)
+        sections.extend(found or ())
+    if errors:
+        return LoadedParams(None, _sorted(errors), _sorted(warnings), (), node)
+    values, applied = merge_sections(sections, node)
+    if not applied:
+        files = [s[1] for s in sources if s[0] != 'param']
+        errors.append(ExpressionError(f"no parameters for node '{node}'",
+                                      Pos(files[0] if files else None, 1, 1),
+                                      hint=missing_section_hint(node, names)))
+        return LoadedParams(None, errors, _sorted(warnings), (), node)
+    anchors = [s.anchor for s in applied if not s.anchor.file.startswith('parameter ')]
+    checker = _Checker(values, anchors[0] if anchors else applied[0].anchor,
+                       key_positions=key_positions)
+    checker.warnings[:0] = warnings
+    config, errors, warnings = checker.run(check_expressions)
+    return LoadedParams(config, errors, warnings, tuple(applied), node, values)
+
+
+def _read_text(path, errors):
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except OSError as exc:
+        errors.append(ParamsFileError(f'cannot read params file: {exc.strerror}',
+                                      Pos(path, 1, 1)))
+    except UnicodeDecodeError as exc:
+        errors.append(ParamsFileError(f'params file is not UTF-8 text ({exc.reason} at byte '
+                                      f'{exc.start})', Pos(path, 1, 1)))
+    return None
 
 
 def config_from_parameters(params, *, check_expressions=True):
@@ -354,10 +427,13 @@ def check_file(path, node_name=NODE_NAME, *, caret=False):
 
     `lines` are `file:line:col: error: ...` and `file:line:col: warning: ...` in file order
     (with the source line and a caret under each when `caret`); `ok` is True without errors.
+    `path` may be a list of files, merged in order as rcl merges several `--params-file`s.
     """
-    _, errors, warnings = load_params_file(path, node_name)
-    lines = [(e.caret() if caret else e.one_line()) for e in _sorted(errors + warnings)]
-    return lines, not errors
+    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    loaded = load_node_params([('file', str(p)) for p in paths], node_name)
+    lines = [(e.caret() if caret else e.one_line())
+             for e in _sorted(loaded.errors + loaded.warnings)]
+    return lines, not loaded.errors
 
 
 # ----- the checks --------------------------------------------------------------------------------

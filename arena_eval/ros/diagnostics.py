@@ -19,9 +19,13 @@ It measures nothing itself: the node hands it loop snapshots (`arena_eval.ros.lo
 allocation counts it read, and the running tick, whose bindings (`InputBindings.facts`) and
 pollers say how each input is doing. One status named `<node>: loop` and one
 `<node>: input <name>` per input, hardware_id the node name; the levels are DiagnosticStatus's.
+The node gives its fully qualified name (`/robot1/arena_eval: loop`), so the statuses of nodes
+of the same name in different namespaces do not collide on `/diagnostics`; topics are shown as
+rcl resolved them (namespace and remaps applied).
 
-Input level: ERROR when a publisher of another type is on the topic or an index is beyond the
-latest message's sequence, STALE before the first message, WARN when the message is older than
+Input level: ERROR when a publisher of another type is on the topic, a publisher's QoS cannot
+feed the subscription (`arena_eval.ros.graph`), or an index is beyond the latest message's
+sequence, STALE before the first message, WARN when the message is older than
 the input's timeout or a value read from it is not finite, else OK.
 
 Loop level: ERROR when no tick ran since the previous report, WARN when the actual frequency is
@@ -60,13 +64,21 @@ LOOP_KEYS = (
 )
 
 
-def input_level(facts):
-    """Return (level, message, {key: text}) of one input's status from its `InputFacts`."""
+def input_level(facts, topic=None):
+    """
+    Return (level, message, {key: text}) of one input's status from its `InputFacts`.
+
+    `topic` is the subscription's topic as rcl resolved it (namespace, remaps); without it the
+    configured name is shown.
+    """
     cfg = facts.config
+    topic = topic or cfg.topic
     errors, warnings = [], []
     if facts.other_type is not None:
-        errors.append(f'publisher of type {facts.other_type} on {cfg.topic} '
+        errors.append(f'publisher of type {facts.other_type} on {topic} '
                       f'(expected {cfg.type_name})')
+    if facts.qos_problem is not None:
+        errors.append(facts.qos_problem)
     for path, length in facts.out_of_range_now:
         errors.append(f'{path} out of range ({length} elements)')
     if facts.has_message and cfg.timeout > 0 and facts.age_ms > cfg.timeout * 1e3:
@@ -84,8 +96,9 @@ def input_level(facts):
     else:
         level, text = OK, 'ok'
     values = {
-        'Topic': cfg.topic,
+        'Topic': topic,
         'Type': cfg.type_name,
+        'QoS': cfg.qos,
         'Timeout (ms)': f'{cfg.timeout * 1e3:g}' if cfg.timeout > 0 else 'never',
         'Messages received': str(facts.received),
         'Age (ms)': f'{facts.age_ms:.1f}' if facts.age_ms is not None else '-',
@@ -96,9 +109,11 @@ def input_level(facts):
     return level, text, values
 
 
-def input_levels(bindings, now_ns):
+def input_levels(bindings, now_ns, topics=None):
     """Per input of `bindings`: (name, level, message, {key: text}) at `now_ns`."""
-    return [(facts.name, *input_level(facts)) for facts in bindings.facts(now_ns)]
+    topics = topics or {}
+    return [(facts.name, *input_level(facts, topics.get(facts.name)))
+            for facts in bindings.facts(now_ns)]
 
 
 def as_level(level):
@@ -215,7 +230,9 @@ class DiagnosticsReport:
                    ('Stale policy', batch.stale_policy),
                    ('Publishing', tick.publish_transport)])]
         pollers = {poller.name: poller for poller in tick.pollers}
-        for name, level, message, pairs in input_levels(tick.bindings, now_ns):
+        topics = {poller.name: poller.subscription.topic_name for poller in tick.pollers
+                  if poller.subscription is not None}
+        for name, level, message, pairs in input_levels(tick.bindings, now_ns, topics):
             poller = pollers.get(name)
             if poller is not None:
                 pairs['Messages received'] = str(poller.received)

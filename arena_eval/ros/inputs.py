@@ -102,7 +102,9 @@ def resolve_type(name):
     cls = getattr(module, type_, None)
     if not _is_message_class(cls):
         names = sorted(n for n in dir(module) if _is_message_class(getattr(module, n, None)))
-        close = difflib.get_close_matches(type_, names, n=1)
+        # Case first: difflib finds 'Imu' too far from 'IMU' (one letter of three in common).
+        close = ([n for n in names if n.lower() == type_.lower()]
+                 or difflib.get_close_matches(type_, names, n=1))
         if close:
             hint = f"did you mean '{package}/msg/{close[0]}'?"
         else:
@@ -387,8 +389,8 @@ class InputBindings:
     the tick thread, in that order, in `arena_eval.ros.tick.Tick`. The node's executor thread
     only reads: `facts` (diagnostics) reads counters and list slots the tick side writes; single
     slot reads and stores are atomic under the GIL, so no lock is taken on either side, and a
-    report may be one tick behind. `set_type_mismatch` is the one write from the executor
-    thread, to a slot only `facts` reads.
+    report may be one tick behind. `set_type_mismatch` and `set_qos_mismatch` are the writes
+    from the executor thread, to slots only `facts` reads.
 
     >>> from arena_eval.ros.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
@@ -409,8 +411,9 @@ class InputBindings:
         # Written by copy_latest only.
         self._copied = [0] * n        # value of _received when last copied
         self._fresh = [False] * n
-        # Written by set_type_mismatch (executor thread), read by facts.
+        # Written by set_type_mismatch / set_qos_mismatch (executor thread), read by facts.
         self._mismatch = [None] * n
+        self._qos_mismatch = [None] * n
         self._timeout_ns = [int(round(config.inputs[name].timeout * 1e9)) for name in names]
 
         self.paths = tuple(batch.inputs)
@@ -547,6 +550,10 @@ class InputBindings:
         """Report (or clear, with None) a publisher of another type on the input's topic."""
         self._mismatch[self._index[input_name]] = other_type
 
+    def set_qos_mismatch(self, input_name, problem):
+        """Report (or clear, with None) publishers whose QoS cannot feed the input."""
+        self._qos_mismatch[self._index[input_name]] = problem
+
     def facts(self, now_ns):
         """
         Per input, what `arena_eval.ros.diagnostics` turns into its status: an `InputFacts`.
@@ -561,6 +568,7 @@ class InputBindings:
                 name=name, config=self.config.inputs[name], has_message=has_message,
                 age_ms=(now_ns - self._recv_ns[i]) / 1e6 if has_message else None,
                 received=self._received[i], other_type=self._mismatch[i],
+                qos_problem=self._qos_mismatch[i],
                 out_of_range_now=tuple((self.paths[s], self._oor_len[s]) for s in slots
                                        if self._oor_len[s] >= 0),
                 non_finite_now=tuple(self.paths[s] for s in slots
@@ -595,6 +603,7 @@ class InputFacts:
     non_finite: int
     missing_now: tuple = ()
     missing_name: int = 0
+    qos_problem: str | None = None
 
 
 def _read_plan(msg_type, group):

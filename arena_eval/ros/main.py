@@ -15,11 +15,13 @@
 """
 The node's command: `arena_eval_node` and `python -m arena_eval.ros.node`.
 
-Installs the signal handlers first, then checks the params files (one `file:line:col: error:`
-line per problem, exit code 2), then runs the node (`arena_eval.ros.node.run_node`) inside the
-rclpy context (`arena_eval.ros.process.run`). SIGINT/SIGTERM stop it cleanly with code 0 (a
-watchdog ends it with code 1 if the clean path ever takes longer than 0.8 s); the tick raising
-ends it with its traceback and code 1.
+Installs the signal handlers first, then checks what the params files give this node (one
+`file:line:col: error:` line per problem, exit code 2): the sections rcl applies to the node's
+fully qualified name after `-r __node:=`/`-r __ns:=` remaps, merged with the `-p` values in
+command-line order (`arena_eval.ros.ros_args`, `config.load_node_params`); then runs the node
+(`arena_eval.ros.node.run_node`) inside the rclpy context (`arena_eval.ros.process.run`).
+SIGINT/SIGTERM stop it cleanly with code 0 (a watchdog ends it with code 1 if the clean path
+ever takes longer than 0.8 s); the tick raising ends it with its traceback and code 1.
 
 Only light modules are imported here at the top: everything else is imported after `main` has
 installed its handlers, so a Ctrl-C during the first few tenths of a second (numpy, yaml,
@@ -30,11 +32,6 @@ import os
 import sys
 
 from .process import exit_now, STOP_DEADLINE_S, Stopper
-
-
-def params_files(argv):
-    """Return the `--params-file` arguments of a command line, in order."""
-    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == '--params-file']
 
 
 def main(argv=None, *, fast_exit=None):
@@ -63,28 +60,21 @@ def main(argv=None, *, fast_exit=None):
 
 def _main(argv, stopper):
     from . import config as cfg
+    from . import ros_args
     from .process import run
 
     argv = list(sys.argv if argv is None else argv)
-    files = params_files(argv)
+    # What rcl will give the node: its sections of every params file and the -p values, in
+    # command-line order, for the name and namespace the remaps give it.
+    args = ros_args.parse(argv, cfg.NODE_NAME)
     file_warnings = None
-    if files:
-        lines = []
-        warnings = []
-        for path in files:
-            _, errors, file_warn = cfg.load_params_file(path)
-            if len(files) > 1:
-                # Each of several files may hold part of the parameters: only what is wrong in
-                # the file itself counts here; the merged values are checked after startup.
-                errors = [e for e in errors if e.message.startswith('YAML syntax error')]
-            lines.extend(cfg.one_lines(errors))
-            warnings.extend(w.one_line() for w in file_warn)
-        if lines:
-            for line in lines:
+    if args.params_files:
+        loaded = cfg.load_node_params(args.sources, args.fully_qualified_name)
+        if loaded.errors:
+            for line in cfg.one_lines(loaded.errors):
                 print(line, file=sys.stderr)
             return 2
-        if len(files) == 1:
-            file_warnings = warnings
+        file_warnings = [w.one_line() for w in loaded.warnings]
     if stopper.requested:
         return 0
     from .node import run_node

@@ -60,6 +60,7 @@ import sys
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
@@ -68,6 +69,7 @@ from std_srvs.srv import Trigger
 from . import config as cfg
 from .diagnostics import DiagnosticsReport
 from .entities import EntityPool, load_rcl
+from .graph import GraphWatch
 from .inputs import InputBindings
 from .loop import TickLoop
 from .params_bridge import ParameterBridge
@@ -132,7 +134,12 @@ class ArenaEvalNode(Node):
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._entities = EntityPool(self, self._rcl, self.transport)
         self._config = None
-        self._report = DiagnosticsReport(self.get_name())
+        # Fully qualified: two robots' nodes of the same name must not collide on /diagnostics.
+        self._report = DiagnosticsReport(self.get_fully_qualified_name())
+        self._graph = GraphWatch(self)
+        # The diagnostics timer runs on the steady clock: a ROS-time timer never fires under
+        # use_sim_time until /clock is published, and /diagnostics must not depend on it.
+        self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._heap_baseline = None
         self._heap_baseline_due = None
         self._latest_tick = None
@@ -141,10 +148,31 @@ class ArenaEvalNode(Node):
         tick, _ = self._make_tick(config, config.diff(None), batch)
         self.loop = TickLoop(tick, config.rate_hz)
         self._config = config
-        self._diag_timer = self.create_timer(config.diagnostics_period,
-                                             self._publish_diagnostics)
-        self.add_on_set_parameters_callback(self._params.on_set_parameters)
+        self._diag_timer = self._diagnostics_timer(config.diagnostics_period)
+        self._params.install()
         self._reset_service = self.create_service(Trigger, '~/reset', self._on_reset)
+        self._log_program('running', config, tick)
+        if self.get_parameter('use_sim_time').value:
+            self._log.info('use_sim_time: /diagnostics stamps follow /clock; the tick, dt, '
+                           'staleness and the diagnostics period stay on the steady clock')
+
+    def _diagnostics_timer(self, period):
+        return self.create_timer(period, self._publish_diagnostics, clock=self._steady)
+
+    def _log_program(self, what, config, tick):
+        """Log the program summary: outputs, inputs with their resolved topics, rate."""
+        batch = tick.batch
+        inputs = ', '.join(
+            f'{p.name} <- {p.subscription.topic_name if p.subscription else p.input_config.topic}'
+            f' ({p.input_config.type_name}, {p.input_config.qos})' for p in tick.pollers)
+        typed = ', '.join(f'{t.name} -> {t.topic} ({t.type_name}, every {t.every})'
+                          for t in tick.typed)
+        self._log.info(
+            f'{what}: {len(tick.results)} expressions ({", ".join(tick.results)}), '
+            f'{batch.n_ops} ops, at {config.rate_hz:g} Hz; inputs: {inputs or "none"}; '
+            f'results on {self._results_pub.topic_name}'
+            + (' and ~/out/<name>' if config.publish_individual else '')
+            + (f'; typed outputs: {typed}' if typed else ''))
 
     # ----- programs -----------------------------------------------------------------------------
     def _apply(self, config):
@@ -162,12 +190,13 @@ class ArenaEvalNode(Node):
             ticket = self.loop.swap_tick_from_non_rt(tick)
             self._entities.retire(ticket, retired)
             self._heap_baseline_due = time.monotonic() + WARMUP_S
+            self._log_program('new program' if diff.batch else 'new outputs', config, tick)
         if diff.rate:
             self.loop.set_rate_from_non_rt(config.rate_hz)
+            self._log.info(f'rate_hz: {old.rate_hz:g} -> {config.rate_hz:g} Hz')
         if 'diagnostics_period' in diff.other:
             self.destroy_timer(self._diag_timer)
-            self._diag_timer = self.create_timer(config.diagnostics_period,
-                                                 self._publish_diagnostics)
+            self._diag_timer = self._diagnostics_timer(config.diagnostics_period)
         self._config = config
 
     def _make_tick(self, config, diff, batch=None):
@@ -242,19 +271,9 @@ class ArenaEvalNode(Node):
         return self.loop is not None and self.loop.failed.is_set()
 
     # ----- diagnostics --------------------------------------------------------------------------
-    def _check_publisher_types(self, tick):
-        for poller in tick.pollers:
-            expected = poller.input_config.type_name
-            try:
-                infos = self.get_publishers_info_by_topic(poller.subscription.topic_name)
-            except Exception:  # noqa: B902 - graph queries fail during shutdown
-                return
-            others = sorted({i.topic_type for i in infos if i.topic_type != expected})
-            tick.bindings.set_type_mismatch(poller.name, ', '.join(others) or None)
-
     def _publish_diagnostics(self):
         tick = self.loop.current_tick
-        self._check_publisher_types(tick)
+        self._graph.check(tick)
         snap = self.loop.snapshot(since_ticks=self._report.since_ticks)
         now = time.monotonic()
         heap = sys.getallocatedblocks()

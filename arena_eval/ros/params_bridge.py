@@ -19,14 +19,28 @@ Declares every parameter from the one table (`arena_eval.ros.config.PARAMETERS`)
 descriptor, so `ros2 param describe` shows ranges and choices; reads the declared values into a
 checked `NodeConfig`; and, on `ros2 param set`, validates the merged values and hands a good
 config to the node's `apply`, answering with `SetParametersResult(successful, reason)` whose
-reason is the one-line errors of a refused update.
+reason is the one-line errors of a refused update (`parameter rate_hz:1:1: error: ...`).
+
+rclpy refuses some updates itself, before any on-set callback, with its own words: a value of
+another type than the descriptor's (`rate_hz:=500`, an integer for a double), a name never
+declared (a new input), an unset parameter (a removed input), a value outside the
+descriptor's range. So a pre-set callback (rclpy >= Iron) sees every update first: it turns an
+integer for a double parameter into that double, and when the update cannot be applied it
+keeps the reason and hands rclpy a harmless stand-in (the current `rate_hz`), which the on-set
+callback then refuses with that reason. Refusals are logged as warnings, applied updates at
+info level.
 """
+
+import difflib
 
 from rcl_interfaces.msg import ParameterType, ParameterValue, SetParametersResult
 from rclpy.parameter import Parameter
 
 from . import config as cfg
-from ..language.errors import ExpressionError
+from ..language.errors import ExpressionError, Pos
+
+# rclpy's own parameters, which the config does not check.
+_ROS_OWNED = ('use_sim_time', 'start_type_description_service')
 
 _UNINITIALIZED = {'double': Parameter.Type.DOUBLE, 'integer': Parameter.Type.INTEGER,
                   'string': Parameter.Type.STRING, 'bool': Parameter.Type.BOOL,
@@ -85,6 +99,8 @@ class ParameterBridge:
     def __init__(self, node, apply):
         self._node = node
         self._apply = apply
+        # The reason the pre-set callback refused the update being set (executor thread).
+        self._refusal = None
         declare_parameters(node)
         self.values = {name: param.value
                        for name, param in node.get_parameters_by_prefix('').items()}
@@ -93,21 +109,94 @@ class ParameterBridge:
         """Return `(NodeConfig | None, errors, warnings)` of the declared values."""
         return cfg.config_from_parameters(_set_values(self.values), check_expressions=False)
 
+    def install(self):
+        """Add the pre-set and on-set callbacks to the node (after its setup is done)."""
+        self._node.add_pre_set_parameters_callback(self.before_set_parameters)
+        self._node.add_on_set_parameters_callback(self.on_set_parameters)
+
+    def before_set_parameters(self, params):
+        """
+        Retype integers for doubles and catch what rclpy would refuse (the pre-set callback).
+
+        Return the list rclpy goes on with; when the update is refused, a stand-in that the
+        on-set callback refuses with the kept reason.
+        """
+        params = [_as_declared_type(p) for p in params]
+        problems = self._refusals(params)
+        if not problems:
+            self._refusal = None
+            return params
+        self._refusal = '\n'.join(cfg.one_lines(problems))
+        return [Parameter('rate_hz', Parameter.Type.DOUBLE, float(self.values['rate_hz']))]
+
+    def _refusals(self, params):
+        """Return the errors of an update that cannot be applied, in the config's words."""
+        errors = []
+        inputs = {name.split('.')[1] for name in self.values if name.startswith('inputs.')}
+        for param in params:
+            name = param.name
+            parts = name.split('.')
+            pos = Pos(f'parameter {name}', 1, 1)
+            if name in _ROS_OWNED or name.startswith('qos_overrides.'):
+                continue
+            if name not in self.values:
+                if len(parts) == 3 and parts[0] == 'inputs' and parts[1] not in inputs:
+                    errors.append(ExpressionError(
+                        f"input '{parts[1]}' is not in the running configuration: adding an "
+                        'input needs a restart', pos,
+                        hint='add it to the params file and restart the node'))
+                else:
+                    known = [n for n in self.values if n not in _ROS_OWNED]
+                    close = difflib.get_close_matches(name, known, n=1)
+                    errors.append(ExpressionError(
+                        f"unknown parameter '{name}'", pos,
+                        hint=f"did you mean '{close[0]}'?" if close else None))
+            elif param.type_ == Parameter.Type.NOT_SET:
+                if parts[0] == 'inputs' and len(parts) == 3:
+                    errors.append(ExpressionError(
+                        f"removing input '{parts[1]}' needs a restart", pos,
+                        hint='remove it from the params file and restart the node'))
+                else:
+                    errors.append(ExpressionError(f'{name} cannot be unset', pos))
+        if errors:
+            return errors
+        values = dict(self.values)
+        values.update({p.name: p.value for p in params})
+        _, errors, _ = cfg.config_from_parameters(_set_values(values), check_expressions=False)
+        return errors
+
     def on_set_parameters(self, params):
         """Validate, apply and answer an update (the node's on-set-parameters callback)."""
+        log = self._node.get_logger()
+        refusal, self._refusal = self._refusal, None
+        if refusal is not None:
+            return self._refuse(refusal)
         values = dict(self.values)
         values.update({p.name: p.value for p in params})
         config, errors, warnings = cfg.config_from_parameters(
             _set_values(values), check_expressions=False)
         if errors:
-            return SetParametersResult(successful=False, reason='\n'.join(cfg.one_lines(errors)))
+            return self._refuse('\n'.join(cfg.one_lines(errors)))
         try:
             self._apply(config)
         except ExpressionError as exc:
-            return SetParametersResult(successful=False, reason=exc.one_line())
-        log = self._node.get_logger()
+            return self._refuse('\n'.join(cfg.one_lines([exc])))
         for warning in warnings:
             if any(warning.pos and p.name in str(warning.pos) for p in params):
                 log.warning(warning.one_line())
         self.values = values
+        log.debug('parameters set: ' + ', '.join(p.name for p in params))
         return SetParametersResult(successful=True)
+
+    def _refuse(self, reason):
+        self._node.get_logger().warning(f'parameter update refused:\n{reason}')
+        return SetParametersResult(successful=False, reason=reason)
+
+
+def _as_declared_type(param):
+    """Turn an integer for a double parameter into that double (as params files do)."""
+    spec = cfg.spec_for(param.name)
+    if (spec is not None and spec.ros_type == 'double'
+            and param.type_ == Parameter.Type.INTEGER):
+        return Parameter(param.name, Parameter.Type.DOUBLE, float(param.value))
+    return param

@@ -39,7 +39,8 @@ messages of a tick share it) is the system clock when the sample is taken:
       effort_i   = (i + 1) cos(w_i t)                         N m
 
 So with the default batch: accel_norm ~ 9.82, tilt_deg <= 3 degrees, q2_rate follows
-velocity_2 = 0.942 cos(1.885 t), and joint_power = sum of a_i w_i (i + 1) cos^2(w_i t) >= 0.
+velocity_2 = 3.770 cos(3.770 t), and joint_power = sum of a_i w_i (i + 1) cos^2(w_i t) >= 0.
+(`test/test_sim_doc.py` checks these formulas against `imu_values` and `joint_values`.)
 
 Parameters (read at startup): `rate_hz` (double, 1000.0), `joint_count` (integer, 3),
 `start_time` (double, seconds of the system clock; 0.0, the default, means "when the simulator

@@ -17,9 +17,10 @@ The demo (`python -m arena_eval demo [--seconds N]`, `make demo`): simulator + n
 
 Starts the simulator and the node (default config) as two processes, listens to
 `/arena_eval/results` and `/diagnostics` with its own rclpy node, and shows the actual frequency,
-loop time mean/p99, overruns and a few results by name on one refreshing line (a line per second
-when stdout is not a terminal). After N seconds, or on Ctrl-C, it stops both processes (SIGINT,
-wait, SIGKILL) and prints a summary table. It uses a random ROS_DOMAIN_ID unless one is set.
+loop time mean/p99, overruns and a few results by name, each as its range (min..max) since the
+previous refresh, on one refreshing line (a line per second when stdout is not a terminal).
+After N seconds, or on Ctrl-C, it stops both processes (SIGINT, wait, SIGKILL) and prints a
+summary table. It uses a random ROS_DOMAIN_ID unless one is set.
 Exit code 0 when results arrived and both processes stopped cleanly, else 1.
 """
 
@@ -34,8 +35,9 @@ from ..ros.config import default_params_file, NODE_NAME
 
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
-STATUS = NODE_NAME + ': loop'
-TYPED_STATUS = NODE_NAME + ': output '
+# Status names carry the node's fully qualified name.
+STATUS = '/' + NODE_NAME + ': loop'
+TYPED_STATUS = '/' + NODE_NAME + ': output '
 
 
 def output_names(params_file):
@@ -79,10 +81,17 @@ class _Live:
         self.last_count, self.last_t = count, now
         diag = self.watcher.status(STATUS) or {}
         values = self.watcher.values or ()
+        ranges = self.watcher.take_ranges()
         names = self.watcher.labels or self.names
         shown = [n for n in SHOWN if n in names] or list(names[:3])
-        pairs = ['%s %s' % (n, _num(values[names.index(n)]))
-                 for n in shown if names.index(n) < len(values)]
+        # A 1 kHz signal sampled once a refresh looks frozen: show its range since then.
+        if ranges is not None:
+            low, high = ranges
+            pairs = ['%s %s..%s' % (n, _num(low[names.index(n)]), _num(high[names.index(n)]))
+                     for n in shown if names.index(n) < len(low)]
+        else:
+            pairs = ['%s %s' % (n, _num(values[names.index(n)]))
+                     for n in shown if names.index(n) < len(values)]
         return ('%4.1fs | %6.1f Hz | loop %s/%s us | overruns %s | %s'
                 % (elapsed, hz, _int(diag.get('Loop time mean (us)')),
                    _int(diag.get('Loop time p99 (us)')), diag.get('Overruns', '-'),

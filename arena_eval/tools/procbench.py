@@ -129,6 +129,8 @@ class Watcher:
         self._arrivals = np.zeros(_ARRIVALS, np.int64)
         self.values = None
         self.labels = ()
+        # Per output, the lowest and highest value since the last `take_ranges()`.
+        self._low = self._high = None
         self.statuses = {}
         # Best effort matches reliable and best-effort publishers alike.
         self.node.create_subscription(Float64MultiArray, results_topic, self._on_result,
@@ -173,6 +175,12 @@ class Watcher:
             self.count += 1
             if not isinstance(msg, bytes):
                 self.values = tuple(msg.data)
+                data = np.asarray(msg.data, dtype=np.float64)
+                if self._low is None or len(self._low) != len(data):
+                    self._low, self._high = data.copy(), data.copy()
+                else:
+                    np.fmin(self._low, data, out=self._low)
+                    np.fmax(self._high, data, out=self._high)
                 if not self.labels and msg.layout.dim:
                     # The node labels its one dimension with the comma-joined output names.
                     labels = tuple(msg.layout.dim[0].label.split(','))
@@ -186,6 +194,14 @@ class Watcher:
                 self.statuses[status.name] = {
                     'received': now, 'level': status.level[0] if status.level else 0,
                     'message': status.message, **{kv.key: kv.value for kv in status.values}}
+
+    def take_ranges(self):
+        """Return (lowest, highest) of each output since the last call (or None), and reset."""
+        with self._lock:
+            ranges = (None if self._low is None
+                      else (tuple(self._low.tolist()), tuple(self._high.tolist())))
+            self._low = self._high = None
+        return ranges
 
     def status(self, name):
         """Return the latest status called `name` as a dict (values as text), or None."""
@@ -265,7 +281,8 @@ def subjects(params_file):
     """(label, module, args, diagnostics status name) of every subject, in run order."""
     node_args = ['--ros-args', '--params-file', params_file]
     return [
-        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
+        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args,
+         '/' + NODE_NAME + ': loop'),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
          'arena_eval_naive: loop'),
     ]
@@ -445,7 +462,7 @@ def _soak(env, minutes, params_file, stop_event, say):
             if stop_event.is_set() or not node.alive():
                 break
             next_at += interval
-            diag = watcher.status(NODE_NAME + ': loop') or {}
+            diag = watcher.status('/' + NODE_NAME + ': loop') or {}
             sample = {
                 't': time.monotonic() - t0, 'rss': proc.memory_info().rss,
                 'ticks': _float(diag.get('Ticks')),
