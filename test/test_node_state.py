@@ -40,7 +40,7 @@ def probe():
 
 def call_reset(probe, timeout=10.0):
     from std_srvs.srv import Trigger
-    client = probe.node.create_client(Trigger, f'/{probe.node_name}/reset')
+    client = probe.node.create_client(Trigger, '/' + probe.node_name.lstrip('/') + '/reset')
     assert client.wait_for_service(timeout_sec=timeout), 'no ~/reset service'
     future = client.call_async(Trigger.Request())
     end = time.monotonic() + timeout
