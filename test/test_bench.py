@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 from arena_eval.language.errors import ExpressionError
-from arena_eval.tools import baselines, bench
+from arena_eval.tools import baselines, bench, cfloor
 import numpy as np
 import pytest
 
@@ -197,6 +197,12 @@ def test_node_bench_measures_every_subject_side_by_side():
                      r'thread', out), out
     assert re.search(r'^target: node <= 5% of one core at 1 kHz: [\d.]+% (PASS|MISS)', out,
                      re.M), out
+    if cfloor.compiler() is not None:
+        assert re.search(r'^C floor \(cfloor.c on rcl\)\s+[\d.]+\s+[\d.]+\s', out, re.M), out
+        assert re.search(r'^arena_eval node \(loop thread\) uses [\d.]+x the CPU of the C floor',
+                         out, re.M), out
+    else:
+        assert 'C floor: not measured: no C compiler found' in out, out
 
 
 @pytest.mark.slow

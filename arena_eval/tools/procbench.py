@@ -16,8 +16,10 @@
 Process benchmarks: the node's CPU and timing next to a naive rclpy node, and the soak test.
 
 `bench --node SECONDS` runs the simulator, then one subject at a time for SECONDS after a warm-up:
-the node (its loop thread), the node with `loop_mode:=timer`, and `naive_node` (executor timer +
-Python `eval`). For each it measures, in the same run:
+the node (its loop thread), the node with `loop_mode:=timer`, `naive_node` (executor timer +
+Python `eval`), and the C floor (`cfloor.c`: only the transport work of a tick, in C on the
+installed rcl, compiled for the run into a temporary directory; left out with a note where it
+cannot be built). For each it measures, in the same run:
 
 - CPU % of one core: psutil `cpu_times()` (user + system) delta over the window / wall time;
 - results/s and the gaps between results messages as the benchmark's own subscriber receives
@@ -53,6 +55,7 @@ DIAGNOSTICS_TOPIC = '/diagnostics'
 NODE_NAME = 'arena_eval'
 STARTUP_TIMEOUT = 60.0  # a first run may compile the kernel (cached afterwards)
 TARGET_CPU = 5.0
+TARGET_FLOOR_RATIO = 1.2
 SEED_CPU = 10.2
 RSS_LIMIT = 1 << 20
 _ARRIVALS = 1 << 17  # results arrival ring: 131 s at 1 kHz
@@ -66,12 +69,21 @@ def _float(text):
 
 
 class Child:
-    """A module run as a process with stdout and stderr in an anonymous temporary file."""
+    """
+    A module run as a process with stdout and stderr in an anonymous temporary file.
+
+    With `module` None, `args` is the whole command (an executable and its arguments).
+    """
 
     def __init__(self, label, module, args, env):
         self.label = label
         self._log = tempfile.TemporaryFile()
-        self.proc = procs.start(module, args, env, stdout=self._log, stderr=subprocess.STDOUT)
+        if module is None:
+            self.proc = subprocess.Popen([str(a) for a in args], env=env, stdout=self._log,
+                                         stderr=subprocess.STDOUT)
+        else:
+            self.proc = procs.start(module, args, env, stdout=self._log,
+                                    stderr=subprocess.STDOUT)
         self.returncode = None
 
     @property
@@ -257,11 +269,20 @@ def _fmt(value, spec='%.1f'):
 
 # --- bench --node ------------------------------------------------------------------------------
 
-def subjects(params_file):
-    """(label, module, args, diagnostics status name) of every subject, in run order."""
+CFLOOR_LABEL = 'C floor (cfloor.c on rcl)'
+NODE_LABEL = 'arena_eval node (loop thread)'
+
+
+def subjects(params_file, cfloor=None):
+    """
+    (label, module, args, diagnostics status name) of every subject, in run order.
+
+    `cfloor`: the path of the built C floor, measured first when given (it has no diagnostics).
+    """
     node_args = ['--ros-args', '--params-file', params_file]
-    return [
-        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
+    first = [(CFLOOR_LABEL, None, [cfloor, '1000'], None)] if cfloor else []
+    return first + [
+        (NODE_LABEL, 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
         ('arena_eval node (loop_mode:=timer)', 'arena_eval.ros.node',
          node_args + ['-p', 'loop_mode:=timer'], NODE_NAME + ': loop'),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
@@ -322,12 +343,15 @@ def _node_bench(env, seconds, params_file, stop_event, say):
         % (seconds, warmup, os.path.relpath(params_file), env['ROS_DOMAIN_ID']))
     say('each subject runs alone beside the simulator; CPU is %% of one core (user + system); '
         '%d CPUs, %s at the start' % (os.cpu_count() or 0, load_average()))
+    build_dir = tempfile.TemporaryDirectory(prefix='arena_eval_cfloor_')
+    cfloor_exe = _build_cfloor(build_dir.name, say)
     say()
     watcher = Watcher('arena_eval_bench_%d' % os.getpid())
     sim = Child('simulator', 'arena_eval.ros.sim', [], env)
     rows = []
+    planned = subjects(params_file, cfloor_exe)
     try:
-        for subject in subjects(params_file):
+        for subject in planned:
             if stop_event.is_set():
                 break
             if not sim.alive():
@@ -342,12 +366,27 @@ def _node_bench(env, seconds, params_file, stop_event, say):
         sim_rc = sim.stop(stop_event.is_set())
         sim.close()
         watcher.close()
+        build_dir.cleanup()
     _node_table(rows, say)
     if stop_event.is_set():
         say('interrupted: the table shows the subjects measured before it')
         return 130
-    ok = len(rows) == 3 and not any(r.get('failed') for r in rows) and sim_rc == 0
+    ok = len(rows) == len(planned) and not any(r.get('failed') for r in rows) and sim_rc == 0
     return 0 if ok else 1
+
+
+def _build_cfloor(directory, say):
+    """Build the C floor into `directory`; return its path, or None with a note said."""
+    from . import cfloor
+
+    try:
+        exe = cfloor.build(directory)
+    except cfloor.Unavailable as exc:
+        say('C floor: not measured: %s' % exc)
+        return None
+    say('C floor: %s compiled with %s' % (os.path.basename(str(cfloor.SOURCE)),
+                                          os.path.basename(cfloor.compiler())))
+    return exe
 
 
 def _node_table(rows, say):
@@ -371,9 +410,13 @@ def _node_table(rows, say):
                           ' / '.join('%.1f' % r['sim_cpu'] for r in done)))
     say()
     by_label = {r['label']: r for r in done}
-    thread = by_label.get('arena_eval node (loop thread)')
+    thread = by_label.get(NODE_LABEL)
     if thread is None:
         return
+    floor = by_label.get(CFLOOR_LABEL)
+    if floor is not None:
+        say('%s uses %.2fx the CPU of the C floor (target <= %.1fx)'
+            % (NODE_LABEL, thread['cpu'] / max(floor['cpu'], 1e-9), TARGET_FLOOR_RATIO))
     for r in done:
         if r is not thread:
             say('%s uses %.1fx the CPU of the loop thread'
