@@ -36,6 +36,7 @@ import ctypes
 import ctypes.util
 
 from llvmlite import ir
+import numba
 from numba import njit, types
 from numba.extending import intrinsic
 import numpy as np
@@ -152,6 +153,32 @@ load_f32 = _loader(types.float32)
 load_f64 = _loader(types.float64)
 store_f64 = _storer(types.float64)
 store_i64 = _storer(types.int64)
+
+
+@intrinsic
+def _i64_pointer(typingctx, address):
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
+    return types.CPointer(types.int64)(types.int64), codegen
+
+
+@intrinsic
+def _f64_pointer(typingctx, address):
+    def codegen(context, builder, signature, args):
+        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
+    return types.CPointer(types.float64)(types.int64), codegen
+
+
+@njit(inline='always')
+def i64_view(address, n):
+    """Return an int64 array of `n` items at `address` (no NRT object: nothing is allocated)."""
+    return numba.carray(_i64_pointer(address), (n,))
+
+
+@njit(inline='always')
+def f64_view(address, n):
+    """Return a float64 array of `n` items at `address` (no NRT object: nothing is allocated)."""
+    return numba.carray(_f64_pointer(address), (n,))
 
 
 @njit('int64(int64, int64)', cache=True, nogil=True)

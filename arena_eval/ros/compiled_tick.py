@@ -1,0 +1,705 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The whole tick as one compiled loop: one `@njit(nogil=True, cache=True)` call runs every tick.
+
+`tick_loop(control)` sleeps to absolute deadlines (`clock_nanosleep`), takes the newest
+serialized message of each input (`rcl_take_serialized_message` until empty), walks its decode
+plan (`plans.py`), marks staleness, copies into the arena, runs the kernel step inline (the same
+`kernel._step` as `Batch.step`), writes the outputs into the pre-serialized result messages,
+publishes them (`rcl_publish_serialized_message`) and records loop statistics into the
+`loop.LoopStats` arrays, so the diagnostics read them as they read the Python loop's. It never
+holds the GIL and allocates nothing: every array is reached by address (`native.i64_view`), and
+every C function through an address in the control block, so the compiled code is the same in
+every process and loads from numba's cache.
+
+Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
+templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
+one off the tick and posts its address in the control block (`C_POST`); the loop switches
+between two ticks, primes the new program from the latest bytes of each input (as the Python
+tick does) and acknowledges (`C_ACK`): only then may the old config be released. `C_STOP` stops
+the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl error ends the loop with
+the failing call and code in the control block; `CompiledLoop` turns it into `rcl.RclError`.
+
+The semantics are those of the Python tick (`node.Tick` with `inputs.InputBindings`): the
+message's receive time is the tick that took it; an input is stale past its timeout; an index
+beyond the current sequence invalidates the slot and counts once per message; nan/inf values are
+counted once per message. One difference: bytes the plan cannot read (another encoding) count
+as undecodable, where the Python tick would try rclpy's deserialization.
+
+numba's cache only tracks this file, so `FINGERPRINT` hashes the sources compiled into the loop
+(`kernel.py`, `plans.py`, `native.py`) and the kernel's constants; a cache compiled from other
+sources is recompiled at import, as `kernel.py` does for its own.
+"""
+
+import ctypes
+import pathlib
+import threading
+import time
+import zlib
+
+from numba import njit
+import numpy as np
+
+from . import loop as loop_
+from . import native, plans
+from .rcl import RclError
+from ..engine import kernel, program as pg
+
+# ----- the control block (one per loop; int64) --------------------------------------------
+C_STOP = 0          # nonzero: leave the loop (executor side writes)
+C_POST = 1          # address of the next TickConfig, 0 when none (executor writes, loop clears)
+C_ACK = 2           # address of the TickConfig in use (loop writes)
+C_PERIOD_NS = 3     # the period, read once per tick (executor writes)
+C_STATUS = 4        # STATUS_* (loop writes)
+C_ERROR_CODE = 5    # the rcl return code that ended the loop
+C_COUNTERS = 6      # address of LoopStats.counters
+C_LOOP_RING = 7     # addresses of LoopStats' rings
+C_PERIOD_RING = 8
+C_WAKE_RING = 9
+C_TARGET_RING = 10
+C_HISTORY = 11
+C_NANOSLEEP = 12    # function addresses
+C_GETTIME = 13
+C_TIMESPEC = 14     # 32 bytes of scratch for two timespecs
+C_CONFIG = 15       # address of the TickConfig the loop starts with
+CONTROL_WORDS = 16
+
+STATUS_IDLE = 0
+STATUS_RUNNING = 1
+STATUS_STOPPED = 2
+STATUS_TAKE_FAILED = 3
+STATUS_PUBLISH_FAILED = 4
+STATUS_NO_CONFIG = 5
+
+# A long sleep is cut into slices so a stop request is seen within one slice.
+SLEEP_SLICE_NS = 50_000_000
+
+# ----- a TickConfig block (one per program; int64) ----------------------------------------
+T_KERNEL = 0        # address of the Batch's packed block
+T_NINPUTS = 1
+T_INPUTS = 2        # address of the inputs table (T_NINPUTS rows of IN_WORDS)
+T_NSLOTS = 3
+T_SLOTS = 4         # address of the slots table (T_NSLOTS rows of SL_WORDS)
+T_IN_VALUES = 5     # the batch's input_buffer
+T_IN_VALID = 6      # the batch's input_valid
+T_OUTPUTS = 7       # the batch's output_buffer
+T_NOUTPUTS = 8
+T_SCRATCH = 9       # float64 [3, nslots]: the walker's values, ok flags, lengths (int64)
+T_LATEST = 10       # float64 [3, nslots]: the same for the latest decoded message
+T_NPUBS = 11
+T_PUBS = 12         # address of the publishers table (T_NPUBS rows of PB_WORDS)
+T_CONTEXT = 13      # rcl_context_t *
+T_TAKE = 14         # function addresses
+T_PUBLISH = 15
+T_CONTEXT_VALID = 16
+CONFIG_WORDS = 17
+
+# inputs table row
+IN_SUB = 0          # rcl_subscription_t *
+IN_MSG = 1          # rcl_serialized_message_t * (the input's take buffer)
+IN_INFO = 2         # rmw_message_info_t scratch
+IN_PLAN = 3         # address of the decode plan, 0 when the batch reads nothing from it
+IN_TIMEOUT_NS = 4   # 0: never stale
+IN_SINGLE = 5       # depth 1: one take gets the newest
+IN_POLL = 6         # address of the input's poll state (shared by successive configs)
+IN_RECEIVED = 7     # messages handed to this program (decoded), as InputBindings counts
+IN_RECV_NS = 8
+IN_COPIED = 9
+IN_HAS_MSG = 10
+IN_FRESH = 11
+IN_NEW = 12
+IN_WORDS = 13
+
+# poll state (per input subscription, shared by configs)
+PS_TAKEN = 0        # messages taken
+PS_UNDECODABLE = 1
+PS_HAS_LATEST = 2   # the take buffer holds a message
+PS_LATEST_NS = 3    # the tick that took it
+PS_WORDS = 4
+
+# slots table row
+SL_INPUT = 0        # the input it belongs to
+SL_OUT_OF_RANGE = 1  # messages whose sequence was too short for the index
+SL_NON_FINITE = 2   # messages with nan/inf in this field
+SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
+SL_NON_FINITE_NOW = 4
+SL_WORDS = 5
+
+# publishers table row: output index (-1: the whole results message), publisher, message, data
+PB_OUTPUT = 0
+PB_PUBLISHER = 1
+PB_MSG = 2
+PB_DATA = 3
+PB_WORDS = 4
+
+_OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
+
+
+def _fingerprint_of_sources():
+    """CRC of the other sources compiled into the loop and of the kernel's constants."""
+    here = pathlib.Path(__file__).parent
+    sources = (here.parent / 'engine' / 'kernel.py', here / 'plans.py', here / 'native.py')
+    text = b''.join(path.read_bytes() for path in sources)
+    return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
+
+
+FINGERPRINT = _fingerprint_of_sources()
+
+
+@njit('int64()', cache=True)
+def _fingerprint():
+    return FINGERPRINT
+
+
+# ----- the compiled side --------------------------------------------------------------------
+@njit(inline='always', **_OPTIONS)
+def _now(control):
+    return native.monotonic_ns(control[C_GETTIME], control[C_TIMESPEC])
+
+
+@njit(**_OPTIONS)
+def _sleep_until(control, deadline):
+    """Sleep to the absolute `deadline` (ns), in slices; False when a stop was requested."""
+    ts = control[C_TIMESPEC] + 16
+    while True:
+        if control[C_STOP] != 0:
+            return False
+        now = _now(control)
+        if now >= deadline:
+            return True
+        target = deadline if deadline - now <= SLEEP_SLICE_NS else now + SLEEP_SLICE_NS
+        native.store_i64(ts, target // 1_000_000_000)
+        native.store_i64(ts + 8, target % 1_000_000_000)
+        native.call_i32_iipp(control[C_NANOSLEEP], native.CLOCK_MONOTONIC,
+                             native.TIMER_ABSTIME, ts, 0)
+
+
+@njit(**_OPTIONS)
+def _commit(config, row, i):
+    """Make the walker's values for input `i` its latest message's (the walk succeeded)."""
+    nslots = config[T_NSLOTS]
+    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
+    scratch = native.f64_view(config[T_SCRATCH], 3 * nslots)
+    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    for s in range(nslots):
+        if slots[s * SL_WORDS + SL_INPUT] == i:
+            latest[s] = scratch[s]
+            latest[nslots + s] = scratch[nslots + s]
+            latest[2 * nslots + s] = scratch[2 * nslots + s]
+
+
+@njit(**_OPTIONS)
+def on_bytes(config, i, buf, length, now):
+    """
+    Hand the message of `length` bytes at `buf` to input `i` as taken at `now`; True if read.
+
+    What `InputBindings.on_message` does with a decoded message (the decode is the plan's walk).
+    """
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    plan = inputs[row + IN_PLAN]
+    if plan != 0:
+        nslots = config[T_NSLOTS]
+        scratch = config[T_SCRATCH]
+        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * nslots,
+                           scratch + 16 * nslots) != 0:
+            return False
+        _commit(config, row, i)
+    inputs[row + IN_RECV_NS] = now
+    inputs[row + IN_RECEIVED] += 1
+    inputs[row + IN_HAS_MSG] = 1
+    return True
+
+
+@njit(**_OPTIONS)
+def _take(config, i, now):
+    """Take input `i`'s waiting messages; 0, or the rcl code of a failed take."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    msg = inputs[row + IN_MSG]
+    got = False
+    while True:
+        code = native.call_i32_pppp(config[T_TAKE], inputs[row + IN_SUB], msg,
+                                    inputs[row + IN_INFO], 0)
+        if code == native.RCL_RET_SUBSCRIPTION_TAKE_FAILED:
+            break
+        if code != native.RCL_RET_OK:
+            return code
+        got = True
+        poll[PS_TAKEN] += 1
+        if inputs[row + IN_SINGLE] != 0:
+            break
+    if got:
+        poll[PS_HAS_LATEST] = 1
+        poll[PS_LATEST_NS] = now
+        buf = native.load_i64(msg + native.BUFFER_AT)
+        length = native.load_i64(msg + native.LENGTH_AT)
+        if not on_bytes(config, i, buf, length, now):
+            poll[PS_UNDECODABLE] += 1
+    return 0
+
+
+@njit(**_OPTIONS)
+def prime(config):
+    """Start a new program from each input's latest taken message (as `Tick._prime`)."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    for i in range(config[T_NINPUTS]):
+        row = i * IN_WORDS
+        poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+        if poll[PS_HAS_LATEST] != 0:
+            msg = inputs[row + IN_MSG]
+            on_bytes(config, i, native.load_i64(msg + native.BUFFER_AT),
+                     native.load_i64(msg + native.LENGTH_AT), poll[PS_LATEST_NS])
+
+
+@njit(**_OPTIONS)
+def copy_latest(config, now):
+    """Copy the latest fields into the arena with validity and counters (`copy_latest`)."""
+    ninputs = config[T_NINPUTS]
+    nslots = config[T_NSLOTS]
+    inputs = native.i64_view(config[T_INPUTS], ninputs * IN_WORDS)
+    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
+    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    values = native.f64_view(config[T_IN_VALUES], nslots)
+    valid = native.f64_view(config[T_IN_VALID], nslots)
+    for i in range(ninputs):
+        row = i * IN_WORDS
+        timeout = inputs[row + IN_TIMEOUT_NS]
+        fresh = inputs[row + IN_HAS_MSG] != 0 and (
+            timeout == 0 or now - inputs[row + IN_RECV_NS] <= timeout)
+        inputs[row + IN_FRESH] = 1 if fresh else 0
+        new = fresh and inputs[row + IN_RECEIVED] != inputs[row + IN_COPIED]
+        inputs[row + IN_NEW] = 1 if new else 0
+        if fresh:
+            inputs[row + IN_COPIED] = inputs[row + IN_RECEIVED]
+    for s in range(nslots):
+        srow = s * SL_WORDS
+        row = slots[srow + SL_INPUT] * IN_WORDS
+        if inputs[row + IN_FRESH] == 0:
+            valid[s] = 0.0
+            continue
+        new = inputs[row + IN_NEW] != 0
+        if latest[nslots + s] == 0.0:
+            valid[s] = 0.0
+            if new:
+                slots[srow + SL_OUT_OF_RANGE] += 1
+                slots[srow + SL_OOR_LEN] = np.int64(latest[2 * nslots + s])
+            continue
+        value = latest[s]
+        values[s] = value
+        valid[s] = 1.0
+        if new:
+            slots[srow + SL_OOR_LEN] = -1
+            bad = value - value != 0.0
+            slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
+            if bad:
+                slots[srow + SL_NON_FINITE] += 1
+
+
+@njit(**_OPTIONS)
+def publish(config):
+    """Patch the outputs into the result templates and publish them; 0 or the rcl code."""
+    if native.call_bool_p(config[T_CONTEXT_VALID], config[T_CONTEXT]) == 0:
+        return 0
+    outputs = native.f64_view(config[T_OUTPUTS], config[T_NOUTPUTS])
+    pubs = native.i64_view(config[T_PUBS], config[T_NPUBS] * PB_WORDS)
+    for p in range(config[T_NPUBS]):
+        row = p * PB_WORDS
+        data = pubs[row + PB_DATA]
+        which = pubs[row + PB_OUTPUT]
+        if which < 0:
+            for k in range(config[T_NOUTPUTS]):
+                native.store_f64(data + 8 * k, outputs[k])
+        else:
+            native.store_f64(data, outputs[which])
+        code = native.call_i32_ppp(config[T_PUBLISH], pubs[row + PB_PUBLISHER],
+                                   pubs[row + PB_MSG], 0)
+        if code != native.RCL_RET_OK:
+            return code
+    return 0
+
+
+@njit(**_OPTIONS)
+def step(config, dt):
+    """Run the kernel on the arena, as `Batch.step` does."""
+    kernel._step(config[T_KERNEL], dt)
+
+
+@njit(**_OPTIONS)
+def _tick(config, now, dt):
+    """One tick after the sleep: take, decode, copy, step, publish. 0 or a STATUS_*."""
+    for i in range(config[T_NINPUTS]):
+        code = _take(config, i, now)
+        if code != 0:
+            return STATUS_TAKE_FAILED, code
+    copy_latest(config, now)
+    step(config, dt)
+    code = publish(config)
+    if code != 0:
+        return STATUS_PUBLISH_FAILED, code
+    return 0, 0
+
+
+@njit('int64(int64, int64, float64)', cache=True, nogil=True, **_OPTIONS)
+def tick_once(config_address, now, dt):
+    """Run one tick of the config at `config_address` now (tests): 0 or a STATUS_* code."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    status, _ = _tick(config, now, dt)
+    return status
+
+
+@njit('int64(int64, int64, int64)', cache=True, nogil=True, **_OPTIONS)
+def feed(config_address, i, packed):
+    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests, replay)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    args = native.i64_view(packed, 3)
+    return 1 if on_bytes(config, i, args[0], args[1], args[2]) else 0
+
+
+@njit('int64(int64, int64, float64)', cache=True, nogil=True, **_OPTIONS)
+def copy_and_step(config_address, now, dt):
+    """Run the tick without takes or publishing: copy into the arena, step (tests)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    copy_latest(config, now)
+    step(config, dt)
+    return 0
+
+
+@njit('int64(int64)', cache=True, nogil=True, **_OPTIONS)
+def tick_loop(control_address):
+    """Run ticks until `C_STOP` or an rcl error; return the final STATUS_*."""
+    control = native.i64_view(control_address, CONTROL_WORDS)
+    counters = native.i64_view(control[C_COUNTERS], 5)
+    history = control[C_HISTORY]
+    loop_ring = native.i64_view(control[C_LOOP_RING], history)
+    period_ring = native.i64_view(control[C_PERIOD_RING], history)
+    wake_ring = native.i64_view(control[C_WAKE_RING], history)
+    target_ring = native.i64_view(control[C_TARGET_RING], history)
+    config_address = control[C_CONFIG]
+    if config_address == 0:
+        control[C_STATUS] = STATUS_NO_CONFIG
+        return STATUS_NO_CONFIG
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    control[C_ACK] = config_address
+    control[C_STATUS] = STATUS_RUNNING
+    prime(config)
+    period = control[C_PERIOD_NS]
+    prev_start = _now(control)
+    deadline = prev_start + period
+    while True:
+        if not _sleep_until(control, deadline):
+            break
+        posted = control[C_POST]
+        if posted != 0:
+            config_address = posted
+            config = native.i64_view(config_address, CONFIG_WORDS)
+            control[C_POST] = 0
+            prime(config)
+            control[C_ACK] = config_address
+            counters[loop_.SWAPS] += 1
+        start = _now(control)
+        status, code = _tick(config, start, (start - prev_start) / 1e9)
+        if status != 0:
+            control[C_ERROR_CODE] = code
+            control[C_STATUS] = status
+            return status
+        end = _now(control)
+        period = control[C_PERIOD_NS]
+        k = counters[loop_.TICKS] % history
+        loop_ring[k] = end - start
+        period_ring[k] = start - prev_start
+        wake_ring[k] = start - deadline
+        target_ring[k] = period
+        if end - start > counters[loop_.LOOP_MAX_EVER_NS]:
+            counters[loop_.LOOP_MAX_EVER_NS] = end - start
+        counters[loop_.LAST_TICK_NS] = end
+        counters[loop_.TICKS] += 1
+        prev_start = start
+        deadline += period
+        if end > deadline:
+            counters[loop_.OVERRUNS] += 1
+            deadline = end + period
+    control[C_STATUS] = STATUS_STOPPED
+    return STATUS_STOPPED
+
+
+def _ensure_fresh(expected=FINGERPRINT):
+    """Recompile what is cached here if it was compiled from other sources; say so."""
+    if _fingerprint() == expected:
+        return False
+    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step):
+        dispatcher.recompile()
+    return True
+
+
+RECOMPILED = _ensure_fresh()
+
+
+# ----- the Python side ----------------------------------------------------------------------
+class CompiledInput:
+    """
+    One input subscription as the compiled loop takes it: its rcl pointer and take buffer.
+
+    Shared by successive configs while the subscription is unchanged (like `node.Poller`);
+    `poll` holds what survives a program swap (the latest message is the take buffer's bytes).
+    The caller keeps the rclpy subscription alive while a loop uses it.
+    """
+
+    def __init__(self, symbols, subscription, depth=5, name=''):
+        from .rcl import _pointer, Unavailable as RclUnavailable
+        try:
+            self.pointer = _pointer(subscription, 'subscription')
+        except RclUnavailable as exc:
+            raise native.Unavailable(str(exc)) from None
+        self.name = name
+        self.subscription = subscription
+        self.buffer = symbols.serialized_buffer()
+        self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
+        self.poll = np.zeros(PS_WORDS, np.int64)
+        self.single = 1 if depth == 1 else 0
+
+    @property
+    def taken(self):
+        return int(self.poll[PS_TAKEN])
+
+    @property
+    def undecodable(self):
+        return int(self.poll[PS_UNDECODABLE])
+
+    @property
+    def buffer_capacity(self):
+        return self.buffer.capacity
+
+    def close(self):
+        self.buffer.close()
+
+
+class TickConfig:
+    """
+    One program's data for the compiled loop: the int64 block whose address the loop runs.
+
+    - `batch`: the compiled `Batch` (its packed block is stepped in place).
+    - `inputs`: `[(CompiledInput, timeout_s, msg_type)]` in the order of `slot_inputs`' indices.
+    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`.
+    - `publishers`: `[(output index or -1 for all, rclpy publisher, template bytearray,
+      byte offset of its first double)]`.
+    Raises `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an
+    entity has no rcl pointer.
+    """
+
+    def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers):
+        from .rcl import _pointer, Unavailable as RclUnavailable
+        self.batch = batch
+        self.inputs = tuple(inputs)
+        nslots = len(slot_inputs)
+        self.slots = np.zeros(max(nslots, 1) * SL_WORDS, np.int64)
+        self.scratch = np.zeros(3 * max(nslots, 1), np.float64)
+        self.latest = np.zeros(3 * max(nslots, 1), np.float64)
+        self.table = np.zeros(max(len(self.inputs), 1) * IN_WORDS, np.int64)
+        self.plans = []
+        for s, (i, _) in enumerate(slot_inputs):
+            self.slots[s * SL_WORDS + SL_INPUT] = i
+            self.slots[s * SL_WORDS + SL_OOR_LEN] = -1
+        for i, (compiled, timeout, msg_type) in enumerate(self.inputs):
+            reads = [(s, steps) for s, (owner, steps) in enumerate(slot_inputs) if owner == i]
+            plan = plans.build_plan(msg_type, reads) if reads else None
+            self.plans.append(plan)
+            row = i * IN_WORDS
+            self.table[row + IN_SUB] = compiled.pointer
+            self.table[row + IN_MSG] = compiled.buffer.address
+            self.table[row + IN_INFO] = compiled.info.ctypes.data
+            self.table[row + IN_PLAN] = plan.ctypes.data if plan is not None else 0
+            self.table[row + IN_TIMEOUT_NS] = int(round(timeout * 1e9))
+            self.table[row + IN_SINGLE] = compiled.single
+            self.table[row + IN_POLL] = compiled.poll.ctypes.data
+        # Publishing: each template stays alive (and the same size) while the config lives.
+        self.publishers = []
+        self.pubs = np.zeros(max(len(publishers), 1) * PB_WORDS, np.int64)
+        for p, (which, publisher, raw, data_at) in enumerate(publishers):
+            try:
+                pointer = _pointer(publisher, 'publisher')
+            except RclUnavailable as exc:
+                raise native.Unavailable(str(exc)) from None
+            array = (ctypes.c_char * len(raw)).from_buffer(raw)
+            message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
+            message[0] = ctypes.addressof(array)
+            message[1] = message[2] = len(raw)
+            # rmw never resizes a message it publishes; a zero allocator is never called.
+            self.publishers.append((publisher, raw, array, message))
+            row = p * PB_WORDS
+            self.pubs[row + PB_OUTPUT] = which
+            self.pubs[row + PB_PUBLISHER] = pointer
+            self.pubs[row + PB_MSG] = message.ctypes.data
+            self.pubs[row + PB_DATA] = ctypes.addressof(array) + data_at
+        block = batch._block
+        layout = batch.program.layout
+        mem = block.ctypes.data + 8 * int(block[pg.H_MEM])
+        self.block = np.zeros(CONFIG_WORDS, np.int64)
+        b = self.block
+        b[T_KERNEL] = block.ctypes.data
+        b[T_NINPUTS] = len(self.inputs)
+        b[T_INPUTS] = self.table.ctypes.data
+        b[T_NSLOTS] = nslots
+        b[T_SLOTS] = self.slots.ctypes.data
+        b[T_IN_VALUES] = mem + 8 * layout.input_base
+        b[T_IN_VALID] = mem + 8 * layout.valid_base
+        b[T_OUTPUTS] = mem + 8 * layout.output_base
+        b[T_NOUTPUTS] = layout.n_outputs
+        b[T_SCRATCH] = self.scratch.ctypes.data
+        b[T_LATEST] = self.latest.ctypes.data
+        b[T_NPUBS] = len(publishers)
+        b[T_PUBS] = self.pubs.ctypes.data
+        b[T_CONTEXT] = context_pointer
+        b[T_TAKE] = symbols.take
+        b[T_PUBLISH] = symbols.publish
+        b[T_CONTEXT_VALID] = symbols.context_is_valid
+        for s in range(nslots):
+            batch.input_valid[s] = 0.0
+
+    @property
+    def address(self):
+        return self.block.ctypes.data
+
+    # ----- reading (executor side: statistics for the diagnostics) --------------------------
+    def received(self, i):
+        return int(self.table[i * IN_WORDS + IN_RECEIVED])
+
+    def received_ns(self, i):
+        """Receive time (monotonic ns) of input `i`'s latest message, or None."""
+        row = i * IN_WORDS
+        return int(self.table[row + IN_RECV_NS]) if self.table[row + IN_HAS_MSG] else None
+
+    def slot_counters(self, s):
+        """(out of range, non-finite, length when out of range or -1, non-finite now)."""
+        row = s * SL_WORDS
+        return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
+                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+
+
+class CompiledLoop:
+    """
+    The compiled tick loop in a thread of its own, with `TickLoop`'s non-real-time API.
+
+    `start(config)`, `swap_from_non_rt(config)` (returns when the loop acknowledged, so the old
+    config may be dropped), `set_rate_from_non_rt`, `stop`, `snapshot` (the same `LoopSnapshot`
+    as the Python loop). `failed` is set, with `error`, when the loop ended on an rcl error.
+    """
+
+    def __init__(self, symbols, rate_hz, *, history=loop_.DEFAULT_HISTORY,
+                 timer_slack_ns=loop_.DEFAULT_TIMER_SLACK_NS, name='arena_eval_tick'):
+        self.stats = loop_.LoopStats(history)
+        self.control = np.zeros(CONTROL_WORDS, np.int64)
+        self._timespec = np.zeros(4, np.int64)
+        c = self.control
+        c[C_COUNTERS] = self.stats.counters.ctypes.data
+        c[C_LOOP_RING] = self.stats.loop_ns.ctypes.data
+        c[C_PERIOD_RING] = self.stats.period_ns.ctypes.data
+        c[C_WAKE_RING] = self.stats.wake_ns.ctypes.data
+        c[C_TARGET_RING] = self.stats.target_ns.ctypes.data
+        c[C_HISTORY] = self.stats.history
+        c[C_NANOSLEEP] = symbols.clock_nanosleep
+        c[C_GETTIME] = symbols.clock_gettime
+        c[C_TIMESPEC] = self._timespec.ctypes.data
+        self.set_rate_from_non_rt(rate_hz)
+        self.timer_slack_ns = timer_slack_ns
+        self.timer_slack_set = False
+        self.config = None
+        self._retired = []
+        self.error = None
+        self.error_text = None
+        self.failed = threading.Event()
+        self._name = name
+        self._thread = None
+        # Serializes swaps from the executor side (the loop side never takes it).
+        self._swap_lock = threading.Lock()
+
+    @property
+    def rate_hz(self):
+        return 1e9 / int(self.control[C_PERIOD_NS])
+
+    @property
+    def period_ns(self):
+        return int(self.control[C_PERIOD_NS])
+
+    def set_rate_from_non_rt(self, rate_hz):
+        rate_hz = float(rate_hz)
+        if not rate_hz > 0.0:
+            raise ValueError(f'rate_hz must be positive, got {rate_hz}')
+        self.control[C_PERIOD_NS] = max(1, round(1e9 / rate_hz))
+
+    def snapshot(self, since_ticks=None):
+        return self.stats.snapshot(self.rate_hz, since_ticks)
+
+    @property
+    def running(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, config):
+        if self._thread is not None:
+            raise RuntimeError('CompiledLoop already started')
+        self.config = config
+        self.control[C_CONFIG] = config.address
+        self.control[C_STOP] = 0
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        if self.timer_slack_ns is not None:
+            self.timer_slack_set = loop_.set_timer_slack(self.timer_slack_ns)
+        status = tick_loop(self.control.ctypes.data)  # returns only on stop or an rcl error
+        if status in (STATUS_TAKE_FAILED, STATUS_PUBLISH_FAILED):
+            what = ('rcl_take_serialized_message' if status == STATUS_TAKE_FAILED
+                    else 'rcl_publish_serialized_message')
+            self.error = RclError(f'{what} failed with rcl code {int(self.control[C_ERROR_CODE])}')
+            self.error_text = str(self.error)
+            self.failed.set()
+
+    def swap_from_non_rt(self, config, timeout=1.0):
+        """
+        Post `config` and wait until the loop uses it; True then, and the old one is released.
+
+        On a timeout (False) both stay referenced: the loop may still take the posted one, so
+        neither may be freed (`swap_done` says when it did).
+        """
+        with self._swap_lock:
+            if not self.running:
+                self.control[C_CONFIG] = config.address
+                self.config = config
+                return True
+            self._retired.append(self.config)
+            self.config = config
+            self.control[C_POST] = config.address
+            wait = threading.Event()
+            end = time.monotonic() + timeout
+            while self.control[C_ACK] != config.address:
+                if time.monotonic() >= end or not self.running:
+                    return False
+                wait.wait(0.0002)
+            self._retired.clear()  # the loop reads only the acknowledged config now
+            return True
+
+    def swap_done(self):
+        """Whether the loop runs the latest posted config."""
+        return self.config is not None and self.control[C_ACK] == self.config.address
+
+    def stop(self, timeout=1.0):
+        """Ask the loop to stop and join it; True when it has ended."""
+        self.control[C_STOP] = 1
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
