@@ -39,7 +39,7 @@ setup(
     tests_require=['pytest'],
     entry_points={
         'console_scripts': [
-            'arena_eval_node = arena_eval.ros.node:main',
+            'arena_eval_node = arena_eval.ros.main:main',
             'arena_eval_sim = arena_eval.ros.sim:main',
             'arena_eval = arena_eval.__main__:main',
         ],

@@ -30,15 +30,11 @@ traceback. Heavy modules (numba, rclpy) are imported only by the command that ne
 
 import argparse
 import os
-import re
 import sys
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-# `name = expr` (but not `a == b`): the eval command then keeps the user's name.
-_NAMED = re.compile(r'\s*[A-Za-z_]\w*\s*=(?!=)')
 
 
 class UserError(Exception):
@@ -115,10 +111,11 @@ def _parse_sets(pairs):
 def cmd_eval(args):
     from .engine.arena import compile_batch
     from .language.errors import Source
+    from .language.parse import statement_name
 
     values = _parse_sets(args.set)
     text = args.expression
-    if _NAMED.match(text):
+    if statement_name(text):  # `name = expr` (not `a == b`): keep the user's name
         statement, source = text, None
     else:
         # Columns in errors count from the user's text, not from the `result = ` we add.

@@ -17,7 +17,7 @@ Launch the arena_eval node with a params file.
 
     ros2 launch arena_eval arena_eval.launch.py
     ros2 launch arena_eval arena_eval.launch.py params_file:=/path/to/my.yaml
-    ros2 launch arena_eval arena_eval.launch.py loop_mode:=timer namespace:=robot1
+    ros2 launch arena_eval arena_eval.launch.py namespace:=robot1
 
 `params_file` defaults to the installed `config/default.yaml` (the simulator's topics).
 """
@@ -37,14 +37,10 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument('params_file', default_value=default_params,
                               description='Params file: inputs, expressions, rate_hz, ...'),
-        DeclareLaunchArgument('loop_mode', default_value='thread',
-                              description="'thread' (default) or 'timer' (benchmarks only)"),
         DeclareLaunchArgument('namespace', default_value='',
                               description='Namespace of the node and its topics'),
-        # loop_mode goes on the command line, not in a second (generated) params file: with
-        # one params file the node reports its errors at the file's lines and columns.
+        # One params file, so the node reports its errors at the file's lines and columns.
         Node(package='arena_eval', executable='arena_eval_node', name='arena_eval',
              namespace=LaunchConfiguration('namespace'), output='screen',
-             parameters=[LaunchConfiguration('params_file')],
-             ros_arguments=['-p', ['loop_mode:=', LaunchConfiguration('loop_mode')]]),
+             parameters=[LaunchConfiguration('params_file')]),
     ])

@@ -15,14 +15,14 @@
 """
 A plain reference evaluator for checked trees: recursion over `tree.py` nodes with `math`.
 
-Written apart from the engine on purpose: no numba, no `functions.TABLE` folds (except where
-noted), no program, no arena. Each function is spelled out from its documented meaning, with
-C/IEEE results where Python's `math` raises (1/0, log(0), overflow). The property tests compare
-the kernel with it; when they disagree, one of the two has a bug.
+Written apart from the engine on purpose: no numba, no program, no arena (except where noted). Each
+function is spelled out from its documented meaning, with C/IEEE results where Python's `math`
+raises (1/0, log(0), overflow). The property tests compare the kernel with it; when they disagree,
+one of the two has a bug.
 
-Constant subexpressions are the one place the reference defers to the table: the compiler folds
-them with `TABLE[f].fold` (numpy), whose last bit may differ from libm's for a few functions
-(numpy's own tanh), so the reference folds exactly what the compiler folds, the same way.
+Constant subexpressions are the one place the reference defers to the engine: the compiler folds
+them by running their rows in the kernel (libm), whose last bit may differ from Python's `math`
+for a few functions, so the reference folds exactly what the compiler folds, by compiling them.
 
 Stateful functions keep their state in a `Reference` object, one entry per call site, keyed
 by statement and by the call's place in the tree, and follow the documented rules:
@@ -41,7 +41,10 @@ by statement and by the call's place in the tree, and follow the documented rule
 
 import math
 
+from arena_eval.engine import program as pg
+from arena_eval.engine.compile import compile_program
 from arena_eval.language.functions import CONSTANTS, TABLE
+from arena_eval.language.tree import Call, Num, Statement
 import numpy as np
 
 INF = math.inf
@@ -217,6 +220,14 @@ STATELESS = {
 }
 
 
+def compiled_constant(func, values, pos):
+    """Return the constant the compiler makes of `func(*values)`: compiled, not computed."""
+    call = Call(func, tuple(Num(v, pos) for v in values), pos)
+    program = compile_program([Statement('k', call, pos, None)])
+    assert program.n_exec == 0, 'a call of constants must fold'
+    return dict(program.constants)[int(program.code[0, pg.F_A])]
+
+
 class Reference:
     """Evaluate checked statements step by step, keeping each stateful call site's state."""
 
@@ -247,7 +258,7 @@ class Reference:
         args = [self.constant(arg) for arg in node.args]
         if any(arg is None for arg in args):
             return None
-        return (TABLE[node.func].fold(*(arg[0] for arg in args)),)
+        return (compiled_constant(node.func, [arg[0] for arg in args], node.pos),)
 
     def reset(self):
         self.state.clear()

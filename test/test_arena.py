@@ -31,8 +31,7 @@ import sys
 import tracemalloc
 import types
 
-from arena_eval.engine import arena
-from arena_eval.engine import kernel
+from arena_eval.engine import fastcall
 from arena_eval.engine import program as pg
 from arena_eval.engine.arena import compile_batch
 import numpy as np
@@ -133,7 +132,7 @@ def test_a_step_kept_after_its_batch_is_gone_stays_valid():
     batch.input_buffer[0] = 2.0
     out = batch.output_buffer
     step = batch.step
-    assert step.__self__ is batch._block  # the fast entry is a method of the block itself
+    assert step.__self__.block is batch._block  # the fast entry's binding holds the block
     del batch
     gc.collect()
     np.zeros(10000).sum()  # reuse freed memory, if the block had been freed
@@ -142,25 +141,28 @@ def test_a_step_kept_after_its_batch_is_gone_stays_valid():
 
 
 def test_the_address_binding_keeps_its_block_alive_too():
-    block, _ = arena.pack(compile_batch(['a = x.a * 3']).program)
-    step = arena._bind_address(kernel.entry_point(0), block)
+    block, _ = pg.pack(compile_batch(['a = x.a * 3']).program)
+    step = fastcall._bind_address(fastcall.entry_point(0), block)
     key = id(step)
-    assert arena._BLOCKS[key] is block
+    assert fastcall._BLOCKS[key] is block
     del block
     gc.collect()
     step(0.001)
     del step
     gc.collect()
-    assert key not in arena._BLOCKS
+    assert key not in fastcall._BLOCKS
 
 
 def test_fast_entry_is_used_and_agrees_with_numba_wrapper():
-    assert arena.fastcall_supported()
+    assert fastcall.fastcall_supported()
     fast = compile_batch(DEFAULT_BATCH)
     slow = compile_batch(DEFAULT_BATCH)
-    slow.step = arena._bind_address(kernel.entry_point(0), slow._block)
+    slow.step = fastcall._bind_address(fastcall.entry_point(0), slow._block)
     assert type(fast.step).__name__ == 'builtin_function_or_method'
-    assert fast.step.__self__ is fast._block and isinstance(slow.step, types.MethodType)
+    assert fast.step.__self__.block is fast._block and isinstance(slow.step, types.MethodType)
+    words = fast.step.__self__
+    assert words[fastcall.W_BLOCK] == fast._block.ctypes.data
+    assert words[fastcall.W_FINGERPRINT] == fastcall.FINGERPRINT
     rng = np.random.default_rng(7)
     for k in range(200):
         values = rng.normal(size=len(fast.inputs))
@@ -198,8 +200,8 @@ def test_fast_entry_arguments_and_reference_counts():
 def test_a_fast_entry_with_other_constants_falls_back(monkeypatch):
     """The entry writes the fingerprint frozen into it: a stale one is never used."""
     refreshed = []
-    monkeypatch.setattr(kernel, 'FINGERPRINT', kernel.FINGERPRINT + 1)
-    monkeypatch.setattr(kernel, 'refresh_fastcall', lambda: refreshed.append(1))
+    monkeypatch.setattr(fastcall, 'FINGERPRINT', fastcall.FINGERPRINT + 1)
+    monkeypatch.setattr(fastcall, 'refresh_entry', lambda: refreshed.append(1))
     batch = compile_batch(['a = x.a + 1'])
     assert refreshed == [1]
     assert isinstance(batch.step, types.MethodType)

@@ -185,8 +185,7 @@ def test_node_bench_measures_every_subject_side_by_side():
                           capture_output=True, text=True, timeout=240, cwd=ROOT)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    for subject in ('arena_eval node (loop thread)', 'arena_eval node (loop_mode:=timer)',
-                    'naive rclpy node (timer + eval)'):
+    for subject in ('arena_eval node (loop thread)', 'naive rclpy node (timer + eval)'):
         row = re.search(r'^%s\s+([\d.]+)\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s' % re.escape(subject),
                         out, re.M)
         assert row, out

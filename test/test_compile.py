@@ -19,12 +19,13 @@ These tests look at the `Program` (rows, layout, source map) and at the errors' 
 positions; whether the rows compute the right values is the kernel's and the properties' tests.
 """
 
-import dataclasses
+import math
 
 from arena_eval.engine import program as pg
 from arena_eval.engine.arena import compile_batch
 from arena_eval.engine.compile import compile_program
 from arena_eval.engine.disassemble import disassemble
+from arena_eval.engine.fold import fold
 from arena_eval.language import functions as fn
 from arena_eval.language.errors import BatchErrors, ExpressionError, Pos, Source
 from arena_eval.language.tree import Call, Num, Ref, Statement
@@ -65,15 +66,24 @@ def test_folding_goes_through_references():
     assert 2 * 3.141592653589793 in dict(program.constants).values()
 
 
-def test_folding_calls_the_table_fold(monkeypatch):
-    # A marked fold shows which code computed the constant: the table's, not the compiler's own.
-    marked = dataclasses.replace(fn.TABLE['pow'], fold=lambda a, b: 42.5)
-    monkeypatch.setitem(fn.TABLE, 'pow', marked)
-    program = compile_program(['y = pow(-0.0, 0.5)', 'z = hypot(1e300, 1e300)'])
+def test_folding_runs_the_row_in_the_kernel():
+    # C pow, not numpy's power (-0.0 ** 0.5 is +0.0 in C); acosh and cbrt as libm gives them.
+    program = compile_program(['y = pow(-0.0, 0.5)', 'z = acosh(2.0)', 'w = cbrt(-27.0)'])
+    assert ops(program) == []
     constants = dict(program.constants)
-    y, z = (constants[int(row[pg.F_A])] for row in program.code)
-    assert y == 42.5
-    assert z == fn.TABLE['hypot'].fold(1e300, 1e300)
+    y, z, w = (constants[int(row[pg.F_A])] for row in program.code)
+    assert (y, math.copysign(1.0, y)) == (0.0, 1.0)
+    assert z == fold(fn.ACOSH, 2.0) and w == fold(fn.CBRT, -27.0)
+    batch = compile_batch(['z = acosh(x.a)', 'w = cbrt(x.b)'])
+    assert batch.evaluate({'x.a': 2.0, 'x.b': -27.0}) == {'z': z, 'w': w}
+
+
+def test_folding_follows_the_rows_the_compiler_emits():
+    # pow(c, 2) folds as the product it compiles to; n-ary max as its chain of binary rows.
+    program = compile_program(['p = pow(3.0000000000000004, 2)', 'm = max(1, nan, 3)'])
+    constants = dict(program.constants)
+    p, m = (constants[int(row[pg.F_A])] for row in program.code)
+    assert p == 3.0000000000000004 * 3.0000000000000004 and math.isnan(m)
 
 
 def test_stateful_calls_are_never_folded():

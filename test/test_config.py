@@ -302,17 +302,21 @@ def test_integers_are_accepted_for_doubles():
     assert config.inputs['imu'].timeout == 0.0 and isinstance(config.inputs['imu'].timeout, float)
 
 
-def test_loop_mode_is_read_only_and_checked():
-    assert spec_for('loop_mode').read_only
+def test_loop_mode_is_gone_and_choices_are_checked():
+    # The tick is always the loop thread: an old params file's loop_mode is only a warning.
+    assert spec_for('loop_mode') is None
     text = ('arena_eval:\n  ros__parameters:\n'
-            '    loop_mode: {}\n'
+            '    loop_mode: timer\n'
+            '    stale_policy: {}\n'
             '    expressions: ["a = 1.0"]\n')
-    config, errors, _ = load_params_text(text.format('timer'), 'l.yaml')
-    assert errors == [] and config.loop_mode == 'timer'
-    _, errors, _ = load_params_text(text.format('timr'), 'l.yaml')
+    config, errors, warnings = load_params_text(text.format('hold'), 'l.yaml')
+    assert errors == [] and config.stale_policy == 'hold'
+    assert [w.one_line() for w in warnings] == [
+        "l.yaml:3:5: warning: unknown parameter 'loop_mode' (ignored)"]
+    _, errors, _ = load_params_text(text.format('hodl'), 'l.yaml')
     assert [e.one_line() for e in errors] == [
-        "l.yaml:3:16: error: loop_mode must be one of 'thread', 'timer', got 'timr' "
-        "(did you mean 'timer'?)"]
+        "l.yaml:4:19: error: stale_policy must be one of 'nan', 'hold', got 'hodl' "
+        "(did you mean 'hold'?)"]
 
 
 def test_duplicate_keys_are_errors():
@@ -389,8 +393,17 @@ def test_expression_positions_in_flow_sequences_and_escapes():
 # ----- ROS parameters ---------------------------------------------------------------------------
 
 def default_parameters():
+    """Return the default config and the flattened ROS parameters a node would have for it."""
     config, _, _ = load_params_file(DEFAULT)
-    return config, config.to_parameters()
+    params = {'rate_hz': config.rate_hz, 'expressions': list(config.expressions),
+              'stale_policy': config.stale_policy,
+              'publish_individual': config.publish_individual,
+              'diagnostics_period': config.diagnostics_period}
+    for name, cfg in config.inputs.items():
+        params.update({f'inputs.{name}.topic': cfg.topic, f'inputs.{name}.type': cfg.type_name,
+                       f'inputs.{name}.timeout': cfg.timeout, f'inputs.{name}.qos': cfg.qos,
+                       f'inputs.{name}.depth': cfg.depth})
+    return config, params
 
 
 def test_parameters_round_trip_to_the_same_config():
@@ -461,7 +474,7 @@ def test_diff_tells_what_changed():
     changed, _, _ = config_from_parameters(params)
     diff = changed.diff(config)
     assert diff.inputs_changed == ('imu',) and diff.other == ('diagnostics_period',)
-    assert config.diff(None).other == ('publish_individual', 'diagnostics_period', 'loop_mode')
+    assert config.diff(None).other == ('publish_individual', 'diagnostics_period')
     assert diff.batch and not diff.rate and not diff.inputs_added
     params['expressions'] = params['expressions'][:1]
     del params['inputs.joints.topic'], params['inputs.joints.type']
@@ -475,9 +488,10 @@ def test_diff_tells_what_changed():
 def test_parameter_table_and_descriptors():
     names = [spec.name for spec in PARAMETERS]
     for name in ('rate_hz', 'expressions', 'stale_policy', 'publish_individual',
-                 'diagnostics_period', 'loop_mode', 'inputs.<name>.topic', 'inputs.<name>.type',
+                 'diagnostics_period', 'inputs.<name>.topic', 'inputs.<name>.type',
                  'inputs.<name>.timeout', 'inputs.<name>.qos', 'inputs.<name>.depth'):
         assert name in names
+    assert 'loop_mode' not in names
     assert spec_for('inputs.imu.qos').choices == ('sensor_data', 'reliable', 'system_default')
     assert spec_for('inputs.imu') is None and spec_for('nope') is None
     rate = parameter_descriptor(spec_for('rate_hz'))

@@ -23,8 +23,9 @@ import math
 import tracemalloc
 
 from arena_eval.ros.config import build_batch, config_from_parameters
-from arena_eval.ros.inputs import (check_path, ERROR, InputBindings, MessageTypeError, OK,
-                                   parse_path, qos_profile, resolve_type, STALE, WARN)
+from arena_eval.ros.diagnostics import ERROR, input_levels, OK, STALE, WARN
+from arena_eval.ros.inputs import (check_path, InputBindings, InputError, parse_path,
+                                   qos_profile, resolve_type)
 import pytest
 from sensor_msgs.msg import Imu, JointState, PointCloud
 from std_msgs.msg import Bool, Byte, Char
@@ -56,7 +57,7 @@ def test_resolve_type_accepts_both_spellings():
      'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu'),
 ])
 def test_resolve_type_errors(name, message, hint):
-    with pytest.raises(MessageTypeError) as info:
+    with pytest.raises(InputError) as info:
         resolve_type(name)
     assert info.value.message == message
     if hint is not None:
@@ -196,7 +197,7 @@ def test_no_message_yet_is_invalid_and_stale():
     assert batch.input_valid.tolist() == [0.0] * len(batch.inputs)
     batch.step(0.001)
     assert all(math.isnan(v) for v in batch.output_buffer)
-    status = {name: (level, text) for name, level, text, _ in bindings.status(5 * MS)}
+    status = {name: (level, text) for name, level, text, _ in input_levels(bindings, 5 * MS)}
     assert status == {'imu': (STALE, 'no message yet'), 'joints': (STALE, 'no message yet')}
 
 
@@ -209,11 +210,11 @@ def test_staleness_follows_each_inputs_timeout():
     bindings.copy_latest(50 * MS + 1)
     assert batch.input_valid[slot(batch, 'imu.linear_acceleration.x')] == 0.0
     assert batch.input_valid[slot(batch, 'joints.position[2]')] == 1.0  # timeout 0: never stale
-    name, level, text, values = bindings.status(120 * MS)[0]
+    name, level, text, values = input_levels(bindings, 120 * MS)[0]
     assert (name, level, text) == ('imu', WARN, 'stale: 120 ms old (timeout 50 ms)')
     assert values['Age (ms)'] == '120.0' and values['Timeout (ms)'] == '50'
-    assert bindings.status(120 * MS)[1][1:3] == (OK, 'ok')
-    assert bindings.status(120 * MS)[1][3]['Timeout (ms)'] == 'never'
+    assert input_levels(bindings, 120 * MS)[1][1:3] == (OK, 'ok')
+    assert input_levels(bindings, 120 * MS)[1][3]['Timeout (ms)'] == 'never'
     bindings.on_message('imu', make_imu(x=3.0), 200 * MS)
     bindings.copy_latest(201 * MS)
     assert batch.input_valid[slot(batch, 'imu.linear_acceleration.x')] == 1.0
@@ -233,7 +234,7 @@ def test_index_beyond_the_sequence_is_invalid_and_counted_once_per_message():
     batch.step(0.001)
     out = outputs(batch)
     assert math.isnan(out['q2']) and out['power'] == 2.0
-    name, level, text, values = bindings.status(5 * MS)[1]
+    name, level, text, values = input_levels(bindings, 5 * MS)[1]
     assert (name, level) == ('joints', ERROR)
     assert text == 'joints.position[2] out of range (2 elements)'
     assert values['Index out of range'] == '1'
@@ -243,7 +244,7 @@ def test_index_beyond_the_sequence_is_invalid_and_counted_once_per_message():
     bindings.on_message('joints', make_joints(n=3), 7 * MS)
     bindings.copy_latest(7 * MS)
     assert batch.input_valid[q2] == 1.0
-    assert bindings.status(7 * MS)[1][1:3] == (OK, 'ok')
+    assert input_levels(bindings, 7 * MS)[1][1:3] == (OK, 'ok')
 
 
 def test_non_finite_values_are_copied_and_counted_per_message():
@@ -257,35 +258,34 @@ def test_non_finite_values_are_copied_and_counted_per_message():
     assert math.isnan(batch.input_buffer[ax]) and batch.input_buffer[az] == math.inf
     assert batch.input_valid[ax] == 1.0  # fresh, just not finite: nan flows through
     assert (bindings.non_finite[ax], bindings.non_finite[az]) == (1, 1)
-    name, level, text, values = bindings.status(2 * MS)[0]
+    name, level, text, values = input_levels(bindings, 2 * MS)[0]
     assert level == WARN
     assert text == ('non-finite value in imu.linear_acceleration.x; '
                     'non-finite value in imu.linear_acceleration.z')
     assert values['Non-finite values'] == '2'
     bindings.on_message('imu', make_imu(), 3 * MS)
     bindings.copy_latest(3 * MS)
-    assert bindings.status(3 * MS)[0][1:3] == (OK, 'ok')
+    assert input_levels(bindings, 3 * MS)[0][1:3] == (OK, 'ok')
     assert bindings.non_finite[ax] == 1
 
 
 def test_type_mismatch_is_an_error_until_cleared():
     _, bindings = bound()
     bindings.set_type_mismatch('imu', 'std_msgs/msg/String')
-    name, level, text, values = bindings.status(0)[0]
+    name, level, text, values = input_levels(bindings, 0)[0]
     assert level == ERROR
     assert text == 'publisher of type std_msgs/msg/String on /imu (expected sensor_msgs/msg/Imu)'
     assert values['Topic'] == '/imu' and values['Type'] == 'sensor_msgs/msg/Imu'
     assert values['Messages received'] == '0' and values['Age (ms)'] == '-'
     bindings.set_type_mismatch('imu', None)
-    assert bindings.status(0)[0][1] == STALE
+    assert input_levels(bindings, 0)[0][1] == STALE
 
 
 def test_messages_received_counts():
     _, bindings = bound()
     for i in range(4):
         bindings.on_message('joints', make_joints(), i)
-    assert bindings.messages_received('joints') == 4
-    assert bindings.status(10)[1][3]['Messages received'] == '4'
+    assert input_levels(bindings, 10)[1][3]['Messages received'] == '4'
 
 
 def test_octet_bool_and_small_integer_fields_read_as_floats():

@@ -13,13 +13,14 @@
 # limitations under the License.
 
 """
-The numba kernel, opcode by opcode, against `functions.TABLE[f].fold`, plus IEEE corner cases.
+The numba kernel, opcode by opcode, against the reference evaluator, plus IEEE corner cases.
 
 Every stateless function of the table runs in the kernel over a grid of special values (zeros of
-both signs, halves, subnormals, huge values, infinities, nan) and must give exactly the fold's
-result, sign of zero included. The IEEE table states the expected values by hand, independently
-of the fold. The last tests check the two ways into the kernel (GIL held / released) and that a
-stale numba cache, compiled against other opcode numbers, is detected and recompiled.
+both signs, halves, subnormals, huge values, infinities, nan) and must give the reference's result
+(`reference.STATELESS`, Python's `math` with C/IEEE results where it raises), sign of zero
+included. The IEEE table states the expected values by hand, independently of both. The last tests
+check the two ways into the kernel (GIL held / released) and that a stale numba cache, compiled
+against other opcode numbers, is detected and recompiled.
 """
 
 import itertools
@@ -30,10 +31,12 @@ import shutil
 import subprocess
 import sys
 
+from arena_eval.engine import fastcall
 from arena_eval.engine import kernel
 from arena_eval.engine.arena import compile_batch
 from arena_eval.language.functions import TABLE
 import pytest
+from reference import STATELESS as REFERENCE
 
 INF = math.inf
 NAN = math.nan
@@ -48,10 +51,10 @@ OPERATORS = {'add': '+', 'sub': '-', 'mul': '*', 'div': '/', 'mod': '%', 'lt': '
              'or': 'or'}
 
 
-# Correctly rounded or exact everywhere: the kernel must give the fold's bits. The other
-# functions come from libm in the kernel and from numpy's own SIMD code in the fold, which may
-# differ in the last place (numpy's tanh does here), so they may differ by ULPS; their special
-# values (nan, infinities, zeros) must still match exactly.
+# Correctly rounded or exact everywhere: the kernel must give the reference's bits. The other
+# functions are libm's in the kernel and mostly in the reference too, but not all (Python's own
+# hypot), so they may differ by ULPS; their special values (nan, infinities, zeros) must still
+# match exactly.
 EXACT = {'add', 'sub', 'mul', 'div', 'neg', 'mod', 'fmod', 'sqrt', 'abs', 'sign', 'floor',
          'ceil', 'round', 'trunc', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or', 'not',
          'where', 'min', 'max', 'clamp', 'deg', 'rad'}
@@ -91,9 +94,9 @@ def run_grid(name, grid):
     ulps = 0 if name in EXACT else ULPS
     for values in itertools.product(grid, repeat=n):
         got = batch.evaluate(dict(zip(paths, values, strict=True)))['y']
-        want = TABLE[name].fold(*values)
+        want = REFERENCE[name](*values)
         if not same(got, want, ulps):
-            wrong.append(f'{name}{values}: kernel {got!r}, fold {want!r}')
+            wrong.append(f'{name}{values}: kernel {got!r}, reference {want!r}')
     return wrong
 
 
@@ -102,27 +105,26 @@ def test_every_stateless_function_has_a_grid():
     assert len(STATELESS) >= 50
 
 
-# Cases where a fold may knowingly differ from the kernel; none now that the pow fold is C pow
-# (numpy's power, used before, gave -0.0 ** 0.5 = -0.0 and -inf ** 0.5 = nan). The test compares
-# this exactly, so a new difference must be listed here to pass.
-KNOWN_FOLD_DIFFERENCES = {}
+# Cases where the reference may knowingly differ from the kernel; none. The test compares this
+# exactly, so a new difference must be listed here to pass.
+KNOWN_DIFFERENCES = {}
 
 
 @pytest.mark.parametrize('name', STATELESS)
-def test_kernel_matches_fold(name):
+def test_kernel_matches_reference(name):
     grid = {1: GRID, 2: SMALL_GRID, 3: TERNARY_GRID}[arity(name)]
-    assert run_grid(name, grid) == KNOWN_FOLD_DIFFERENCES.get(name, [])
+    assert run_grid(name, grid) == KNOWN_DIFFERENCES.get(name, [])
 
 
 @pytest.mark.parametrize('name', ['min', 'max'])
-def test_nary_min_max_matches_fold(name):
+def test_nary_min_max_matches_reference(name):
     batch = compile_batch([f'y = {name}(x.a, x.b, x.c, x.d)'])
     for values in itertools.product([0.0, -0.0, 1.0, -INF, NAN], repeat=4):
         got = batch.evaluate(dict(zip(('x.a', 'x.b', 'x.c', 'x.d'), values, strict=True)))['y']
-        assert same(got, TABLE[name].fold(*values)), values
+        assert same(got, REFERENCE[name](*values)), values
 
 
-# (expression over x.a / x.b, x.a, x.b, expected): stated by hand, not through the fold.
+# (expression over x.a / x.b, x.a, x.b, expected): stated by hand, not through the reference.
 IEEE = [
     ('x.a / x.b', 1.0, 0.0, INF),
     ('x.a / x.b', -1.0, 0.0, -INF),
@@ -193,12 +195,12 @@ def test_dt_and_t_slots():
 
 
 def test_large_batch_uses_the_nogil_kernel_and_agrees():
-    n = kernel.NOGIL_MIN_ROWS // 2 + 10
+    n = fastcall.NOGIL_MIN_ROWS // 2 + 10
     statements = ['s0 = sin(x.a) + x.b'] + [f's{i} = sin(s{i - 1}) + x.b' for i in range(1, n)]
     batch = compile_batch(statements)
-    assert batch.program.n_ops >= kernel.NOGIL_MIN_ROWS
-    assert batch.step.__func__ is kernel.entry_point(batch.program.n_ops)
-    assert batch.step.__func__ is not kernel.entry_point(0)
+    assert batch.program.n_ops >= fastcall.NOGIL_MIN_ROWS
+    assert batch.step.__func__ is fastcall.entry_point(batch.program.n_ops)
+    assert batch.step.__func__ is not fastcall.entry_point(0)
     out = batch.evaluate({'x.a': 0.3, 'x.b': 0.1})
     want = math.sin(0.3) + 0.1
     for _ in range(1, n):
@@ -207,12 +209,12 @@ def test_large_batch_uses_the_nogil_kernel_and_agrees():
 
 
 def test_a_new_process_loads_the_kernel_from_the_cache():
-    script = ('from arena_eval.engine import kernel; '
-              'print(kernel.fastcall.cache_hits, '
+    script = ('from arena_eval.engine import fastcall, kernel; '
+              'print(fastcall.entry.cache_hits, '
               'sum(kernel._fingerprint.stats.cache_hits.values()), '
               'sum(kernel._fingerprint.stats.cache_misses.values()), kernel.RECOMPILED)')
     package = Path(kernel.__file__).parents[2]  # the directory holding arena_eval/
-    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.kernel'], env=_env(package),
+    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.fastcall'], env=_env(package),
                    check=True, timeout=300)  # fills the cache if it is cold
     result = subprocess.run([sys.executable, '-c', script], env=_env(package),
                             capture_output=True, text=True, check=True, timeout=300)
@@ -220,6 +222,7 @@ def test_a_new_process_loads_the_kernel_from_the_cache():
 
 
 STALE_CACHE_SCRIPT = """
+from arena_eval.engine import fastcall
 from arena_eval.engine import kernel
 from arena_eval.engine.arena import compile_batch
 batch = compile_batch(['s = x.a + x.b', 'd = x.a - x.b'])
@@ -244,6 +247,33 @@ def test_stale_cache_with_other_opcodes_is_recompiled(tmp_path):
                             env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True {'s': 8.0, 'd': 2.0}"
+
+
+STALE_ENTRY_SCRIPT = """
+from arena_eval.engine import fastcall
+from arena_eval.engine.arena import compile_batch
+batch = compile_batch(['s = x.a + x.b'])
+print(type(batch.step).__name__, batch.evaluate({'x.a': 5.0, 'x.b': 3.0}))
+"""
+
+
+@pytest.mark.slow
+def test_a_cached_fast_entry_over_a_changed_kernel_is_recompiled(tmp_path):
+    """The entry's cache is keyed on fastcall.py alone: its fingerprint covers kernel.py."""
+    package = Path(kernel.__file__).parents[1]  # arena_eval/
+    subprocess.run([sys.executable, '-c', 'import arena_eval.engine.fastcall'],
+                   cwd=tmp_path, env=_env(package.parent), check=True)
+    copy = tmp_path / 'arena_eval'
+    shutil.copytree(package, copy)  # copy2 keeps fastcall.py's mtime: its cache stays valid
+    source = copy / 'engine' / 'kernel.py'
+    text = source.read_text()
+    assert text.count('m[d] = m[a] + m[b]') == 1
+    source.write_text(text.replace('m[d] = m[a] + m[b]', 'm[d] = m[a] - m[b]'))
+    result = subprocess.run([sys.executable, '-c', STALE_ENTRY_SCRIPT], cwd=tmp_path,
+                            env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # the changed kernel runs (5 - 3), through the fast entry, recompiled
+    assert result.stdout.strip() == "builtin_function_or_method {'s': 2.0}"
 
 
 def _env(root):

@@ -37,7 +37,7 @@ launch_ros = pytest.importorskip('launch_ros')
 
 PACKAGE = Path(__file__).resolve().parent.parent
 LAUNCH_DIR = PACKAGE / 'launch'
-EXECUTABLES = {'arena_eval_node': 'arena_eval.ros.node', 'arena_eval_sim': 'arena_eval.ros.sim'}
+EXECUTABLES = {'arena_eval_node': 'arena_eval.ros.main', 'arena_eval_sim': 'arena_eval.ros.sim'}
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def test_node_launch_file_builds(prefix):
     args = arguments(description, LaunchContext())
     assert args['params_file'] == str(prefix / 'share' / 'arena_eval' / 'config' /
                                       'default.yaml')
-    assert args['loop_mode'] == 'thread'
+    assert 'loop_mode' not in args
     assert args['namespace'] == ''
     [node] = nodes(description)
     assert (node.node_package, node.node_executable) == ('arena_eval', 'arena_eval_node')

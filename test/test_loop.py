@@ -118,7 +118,9 @@ def test_swap_takes_effect_between_ticks_and_old_tick_is_not_called_after():
     try:
         time.sleep(0.03)
         ticket = loop.swap_tick_from_non_rt(lambda now, dt: new_calls.append(now))
-        assert loop.wait_swapped_from_non_rt(ticket, timeout=1.0)
+        deadline = time.monotonic() + 1.0
+        while not loop.swap_done(ticket) and time.monotonic() < deadline:
+            time.sleep(0.0002)
         assert loop.swap_done(ticket)
         n_old = len(old_calls)
         time.sleep(0.03)
@@ -188,20 +190,6 @@ def test_bad_rate_is_rejected():
     assert loop.rate_hz == pytest.approx(10.0)
 
 
-def test_timer_driver_records_statistics_and_takes_swaps():
-    calls = []
-    loop = TickLoop(lambda now, dt: calls.append(('a', dt)), rate_hz=1000.0)
-    loop.tick_from_timer()
-    loop.swap_tick_from_non_rt(lambda now, dt: calls.append(('b', dt)))
-    time.sleep(0.002)
-    loop.tick_from_timer()
-    assert [c[0] for c in calls] == ['a', 'b']
-    assert calls[0][1] == pytest.approx(0.001)
-    assert calls[1][1] >= 0.002
-    snap = loop.snapshot()
-    assert snap.ticks == 2 and snap.swaps == 1
-
-
 def test_stats_from_known_samples():
     stats = LoopStats(history=8)
     for i in range(100):
@@ -264,12 +252,12 @@ def test_handover_real_time_side_never_waits_for_a_busy_lock():
         t = time.monotonic()
         assert h.try_take_from_rt() is None
         assert time.monotonic() - t < 0.5
-        assert h.try_set_from_non_rt('y') == 0
+        assert not h.taken(ticket)
     finally:
         h._lock.release()
     assert h.try_take_from_rt() == 'x'
-    assert h.wait_taken_from_non_rt(ticket, timeout=0.01)
-    assert not h.wait_taken_from_non_rt(ticket + 1, timeout=0.01)
+    assert h.taken(ticket)
+    assert not h.taken(ticket + 1)
 
 
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='prctl is Linux only')

@@ -50,7 +50,7 @@ def test_parameters_are_described(tmp_path, probe):
     node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions=SMALL))
     try:
         names = ['rate_hz', 'expressions', 'stale_policy', 'publish_individual',
-                 'diagnostics_period', 'loop_mode', 'inputs.imu.topic', 'inputs.imu.type',
+                 'diagnostics_period', 'inputs.imu.topic', 'inputs.imu.type',
                  'inputs.imu.timeout', 'inputs.imu.qos', 'inputs.imu.depth']
         described = probe.describe_parameters(names)
         assert set(described) == set(names)
@@ -62,7 +62,6 @@ def test_parameters_are_described(tmp_path, probe):
         assert 'nan' in described['stale_policy'].additional_constraints
         assert 'sensor_data' in described['inputs.imu.qos'].additional_constraints
         assert described['inputs.imu.depth'].integer_range[0].from_value == 1
-        assert described['loop_mode'].read_only
         assert described['expressions'].type == ParameterType.PARAMETER_STRING_ARRAY
         # Declared with defaults where the file says nothing.
         assert probe.get_parameters(['inputs.imu.qos', 'publish_individual']) == [
@@ -112,7 +111,7 @@ def test_good_and_bad_updates(tmp_path, probe):
         assert lines[0].startswith('parameter expressions[0]:1:')
         assert 'positon' in lines[1]
 
-        # Values the table refuses: a bad choice, out of range, read-only loop_mode.
+        # Values the table refuses: a bad choice, out of range; loop_mode is no parameter.
         [result] = probe.set_parameters({'stale_policy': 'hld'})
         assert not result.successful and 'stale_policy' in result.reason
         [result] = probe.set_parameters({'rate_hz': 0.5})
@@ -207,7 +206,9 @@ def test_input_topic_change_resubscribes_only_that_input(tmp_path, probe):
         node.close()
 
 
-def test_timer_loop_mode_runs_the_same_program(tmp_path, probe):
+def test_an_old_loop_mode_override_changes_nothing(tmp_path, probe):
+    # `loop_mode:=timer` was a parameter once: now it is an unknown one, and the node ticks in
+    # its thread.
     params = write_params(tmp_path / 'params.yaml', expressions=SMALL)
     node = NodeProcess(tmp_path, params, ['-p', 'loop_mode:=timer'])
     try:
@@ -215,9 +216,8 @@ def test_timer_loop_mode_runs_the_same_program(tmp_path, probe):
         probe.wait_results(20, node=node)
         probe.wait_for(lambda: probe.latest_outputs()['norm'] == 3.0, 10.0, 'norm')
         loop = probe.wait_for(lambda: probe.status('loop'), 5.0, 'loop status')
-        assert loop[2]['Loop mode'] == 'timer'
-        assert probe.get_parameters(['loop_mode']) == ['timer']
-        # The swap is taken by the next timer tick, in the executor thread.
+        assert loop[2]['Loop mode'] == 'thread'
+        # The swap is taken by the loop thread between two ticks.
         [result] = probe.set_parameters({'expressions': SMALL + ['twice = 2 * norm']})
         assert result.successful, result.reason
         probe.wait_for(lambda: probe.latest_outputs().get('twice') == 6.0, 5.0, 'twice')

@@ -103,11 +103,11 @@ def test_bad_override_is_reported_as_a_parameter(tmp_path):
     assert 'bogus' in err and 'Traceback' not in err + out
 
 
-def test_bad_loop_mode(tmp_path):
+def test_bad_choice_override(tmp_path):
     path = write_params(tmp_path / 'good.yaml')
-    code, out, err = run_node(params_args(path, '-p', 'loop_mode:=fast'))
+    code, out, err = run_node(params_args(path, '-p', 'stale_policy:=fast'))
     assert code == 2
-    assert 'loop_mode' in err and ': error: ' in err, err
+    assert 'stale_policy' in err and ': error: ' in err, err
     assert 'Traceback' not in err + out
 
 

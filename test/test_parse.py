@@ -41,13 +41,13 @@ def shape(node):
 
 
 def value(text, **env):
-    """Evaluate a parsed expression with the table's folds (the compiler's constant folder)."""
+    """Evaluate a parsed expression with the reference evaluator's functions."""
     def run(node):
         if isinstance(node, Num):
             return node.value
         if isinstance(node, Ref):
             return env[node.name]
-        return TABLE[node.func].fold(*(run(a) for a in node.args))
+        return reference.STATELESS[node.func](*(run(a) for a in node.args))
     return run(parse_expression(text))
 
 

@@ -28,7 +28,9 @@ import os
 import time
 
 from arena_eval.ros import rcl
-from arena_eval.ros.node import load_direct, make_decoder, node_class, results_template
+from arena_eval.ros.entities import load_rcl
+from arena_eval.ros.node import ArenaEvalNode
+from arena_eval.ros.tick import make_decoder, results_template
 from node_harness import assert_outputs_close, EXPECTED, Probe, write_params
 import pytest
 import rclpy
@@ -155,7 +157,7 @@ def test_a_missing_library_or_symbol_is_unavailable():
     # A library that exists but has no rcl symbols.
     with pytest.raises(rcl.Unavailable, match='rcl_take_serialized_message'):
         rcl.Library('libc.so.6')
-    library, path = load_direct(MISSING_LIBRARY)
+    library, path = load_rcl(MISSING_LIBRARY)
     assert library is None
     assert path.startswith('rclpy (') and MISSING_LIBRARY in path
 
@@ -179,11 +181,11 @@ def test_node_ticks_give_the_same_results_either_way(tmp_path, library):
     probe = Probe()
     node = None
     try:
-        node = node_class()(context=context, rcl_library=library)
+        node = ArenaEvalNode(context=context, rcl_library=library)
         tick = node.loop.current_tick
         want = 'rcl (ctypes)' if library is None else 'rclpy ('
-        assert tick.publish_path.startswith(want)
-        assert all(p.path.startswith(want) for p in tick.pollers)
+        assert tick.publish_transport.startswith(want)
+        assert all(p.transport.startswith(want) for p in tick.pollers)
         for _ in range(2000):
             if all(p.latest is not None for p in tick.pollers) and probe.result_count():
                 break

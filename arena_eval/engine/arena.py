@@ -18,7 +18,8 @@ The preallocated arena and `Batch`: a compiled batch, its buffers, and the one-c
 `compile_batch()` compiles statements into a `Program` and packs it into ONE int64 numpy block:
 a header, the instruction rows, the OUTPUT dependency lists, then the float64 arena (dt, t,
 inputs, valid flags, outputs and their shadow, constants, registers, state). `Batch.step` is the
-kernel bound to that block (`bind_step`), so a step passes no array and allocates nothing.
+kernel bound to that block (`fastcall.bind_step`), so a step passes no array and allocates
+nothing.
 Nothing here grows after `compile_batch()` returns: inputs are written into `input_buffer`,
 outputs read from `output_buffer`, both numpy views into the block.
 
@@ -33,19 +34,13 @@ outputs read from `output_buffer`, both numpy views into the block.
 True
 """
 
-import ctypes
-import functools
 import math
-import sys
-import sysconfig
-import types
-import weakref
 
-import numpy as np
 
 from . import kernel
 from . import program as pg
 from .compile import compile_program
+from .fastcall import bind_step
 
 
 def compile_batch(statements, *, sources=None, check_input=None, stale_policy='nan'):
@@ -57,145 +52,9 @@ def compile_batch(statements, *, sources=None, check_input=None, stale_policy='n
     `(message, hint)`) to reject it. `stale_policy`: 'nan' or 'hold' (see `Batch`). Raises
     `ExpressionError` (`BatchErrors` when there are several errors).
     """
-    _policy_code(stale_policy)
+    pg.policy_code(stale_policy)
     program = compile_program(statements, sources=sources, check_input=check_input)
     return Batch(program, stale_policy)
-
-
-def _policy_code(policy):
-    try:
-        return pg.POLICIES[policy]
-    except (KeyError, TypeError):
-        raise ValueError(f"stale_policy must be 'nan' or 'hold', not {policy!r}") from None
-
-
-def pack(program, policy='nan'):
-    """Lay `program` out in one int64 block: header, rows, dependency lists, float64 arena."""
-    layout = program.layout
-    code_at = pg.HEADER_WORDS
-    deps_at = code_at + program.code.size
-    mem_at = deps_at + program.deps.size
-    block = np.zeros(mem_at + layout.n_slots, dtype=np.int64)
-    head = block[:pg.HEADER_WORDS]
-    head[pg.H_NOPS] = program.n_ops
-    head[pg.H_NEXEC] = program.n_exec
-    head[pg.H_NCOPY] = program.n_copy
-    head[pg.H_OUTPUTS] = layout.output_base
-    head[pg.H_NOUTPUTS] = layout.n_outputs
-    head[pg.H_SHADOW] = layout.shadow_base
-    head[pg.H_CODE] = code_at
-    head[pg.H_DEPS] = deps_at
-    head[pg.H_NDEPS] = program.deps.size
-    head[pg.H_MEM] = mem_at
-    head[pg.H_NMEM] = layout.n_slots
-    head[pg.H_NINPUTS] = layout.n_inputs
-    head[pg.H_VALID] = layout.valid_base
-    head[pg.H_POLICY] = _policy_code(policy)
-    head[pg.H_STATE] = layout.state_base
-    head[pg.H_NSTATE] = layout.n_state
-    block[code_at:deps_at] = program.code.ravel()
-    block[deps_at:mem_at] = program.deps
-    mem = block[mem_at:].view(np.float64)
-    mem[layout.input_base:layout.valid_base] = math.nan
-    mem[layout.valid_base:layout.output_base] = 1.0
-    mem[layout.output_base:layout.const_base] = math.nan  # outputs and their shadow
-    for slot, value in program.constants:
-        mem[slot] = value
-    return block, mem
-
-
-# Blocks kept alive by the `step` methods bound to their address (the numba-wrapper path): a
-# `step` taken from a Batch stays valid after the Batch is gone. Guarded by the GIL.
-_BLOCKS = {}
-
-
-def _bind_address(entry, block):
-    """Bind `entry(address, dt)` to `block`'s address; the block lives as long as the method."""
-    step = types.MethodType(entry, block.ctypes.data)
-    _BLOCKS[id(step)] = block
-    weakref.finalize(step, _BLOCKS.pop, id(step), None)
-    return step
-
-
-class _MethodDef(ctypes.Structure):
-    _fields_ = [('ml_name', ctypes.c_char_p), ('ml_meth', ctypes.c_void_p),
-                ('ml_flags', ctypes.c_int), ('ml_doc', ctypes.c_char_p)]
-
-
-_METH_FASTCALL = 0x0080
-_new_builtin = ctypes.pythonapi.PyCFunction_NewEx
-_new_builtin.restype = ctypes.py_object
-_new_builtin.argtypes = [ctypes.POINTER(_MethodDef), ctypes.py_object, ctypes.py_object]
-_MESSAGE = ctypes.create_string_buffer(b'step() takes exactly one argument (dt)')
-_METHOD_DEFS = {}  # kernel entry address -> its PyMethodDef: must outlive every method made
-
-
-def _c_api(name):
-    return ctypes.cast(getattr(ctypes.pythonapi, name), ctypes.c_void_p).value
-
-
-@functools.cache
-def fastcall_supported():
-    """
-    Say whether this interpreter lays objects out as `kernel.fastcall` reads them.
-
-    Checked, not assumed: 64-bit CPython with the GIL, the double of a float 16 bytes in, a numpy
-    array's data pointer 16 bytes in, the reference count first. Elsewhere `Batch.step` goes
-    through numba's own wrapper (~0.1 us slower per call).
-    """
-    if (sys.implementation.name != 'cpython' or ctypes.sizeof(ctypes.c_void_p) != 8
-            or sysconfig.get_config_var('Py_GIL_DISABLED')):
-        return False
-    value = float('1.25')  # a float object of its own
-    probe = np.zeros(1)
-    return (ctypes.c_double.from_address(id(value) + kernel._OB_FVAL).value == 1.25
-            and ctypes.c_void_p.from_address(id(value) + kernel._OB_TYPE).value == id(float)
-            and ctypes.c_void_p.from_address(id(probe) + kernel._ARRAY_DATA).value
-            == probe.ctypes.data
-            and ctypes.c_ssize_t.from_address(id(probe)).value == sys.getrefcount(probe) - 1)
-
-
-def _bind_fastcall(block):
-    """`block`'s step as a builtin method of the block itself (METH_FASTCALL), or None."""
-    head = block[:pg.HEADER_WORDS]
-    head[pg.H_PY_NONE] = id(None)
-    head[pg.H_PY_FLOAT] = id(float)
-    head[pg.H_PY_AS_DOUBLE] = _c_api('PyFloat_AsDouble')
-    head[pg.H_PY_ERR_OCCURRED] = _c_api('PyErr_Occurred')
-    head[pg.H_PY_ERR_SET] = _c_api('PyErr_SetString')
-    head[pg.H_PY_TYPE_ERROR] = id(TypeError)
-    head[pg.H_PY_MESSAGE] = ctypes.addressof(_MESSAGE)
-    for attempt in range(2):
-        address = kernel.fastcall.address
-        if address not in _METHOD_DEFS:
-            _METHOD_DEFS[address] = _MethodDef(b'step', address, _METH_FASTCALL,
-                                               b'step(dt): run one step of the batch')
-        step = _new_builtin(ctypes.byref(_METHOD_DEFS[address]), block, None)
-        head[pg.H_FINGERPRINT] = 0
-        try:
-            step()  # no argument: the entry only writes its fingerprint and raises TypeError
-        except TypeError:
-            pass
-        if head[pg.H_FINGERPRINT] == kernel.FINGERPRINT:
-            return step
-        if attempt == 0:
-            kernel.refresh_fastcall()  # a cache compiled against other constants
-    return None
-
-
-def bind_step(block, n_rows):
-    """
-    Return the fastest `step(dt)` for a packed block of `n_rows` rows.
-
-    Small programs get `kernel.fastcall` as a builtin method of the block (~20 ns of call
-    overhead, GIL held); from `kernel.NOGIL_MIN_ROWS` rows on, or where the fast entry is not
-    supported, numba's wrapper of `kernel.run` / `run_holding_gil` bound to the block's address.
-    """
-    if n_rows < kernel.NOGIL_MIN_ROWS and fastcall_supported():
-        step = _bind_fastcall(block)
-        if step is not None:
-            return step
-    return _bind_address(kernel.entry_point(n_rows), block)
 
 
 class Batch:
@@ -219,7 +78,7 @@ class Batch:
 
     def __init__(self, program, stale_policy='nan'):
         self.program = program
-        self._block, self._mem = pack(program, stale_policy)
+        self._block, self._mem = pg.pack(program, stale_policy)
         layout = program.layout
         self.inputs = program.inputs
         self.outputs = program.outputs
@@ -244,7 +103,7 @@ class Batch:
 
     @stale_policy.setter
     def stale_policy(self, policy):
-        self._block[pg.H_POLICY] = _policy_code(policy)
+        self._block[pg.H_POLICY] = pg.policy_code(policy)
 
     @property
     def t(self):

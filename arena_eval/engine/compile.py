@@ -15,8 +15,9 @@
 """
 A batch of named expressions -> one `Program`: names resolved, dependency order, folding, CSE.
 
-The compiler never evaluates an expression itself: constant folding calls `TABLE[f].fold`, and
-everything else becomes rows for the kernel. What it does, in order:
+The compiler never evaluates an expression itself: a row whose operands are all constants is
+run by the kernel at once (`fold.py`), so a folded constant has the bits the row would give at
+run time, and everything else becomes rows for the kernel. What it does, in order:
 
 1. parse every statement (`parse.parse_statement`), collecting every error;
 2. resolve every name: another statement's name is a reference (its register, no copy), `dt`
@@ -27,7 +28,7 @@ everything else becomes rows for the kernel. What it does, in order:
 4. emit the statements in dependency order (stable: among the statements whose references are
    ready, the earliest first) through one `_emit()` that also records each row's source
    position and checks the limits of `program.py`;
-5. fold calls of stateless functions whose arguments are all constants, share every
+5. fold rows of stateless functions whose operands are all constants, share every
    subexpression across the whole batch (hash-consing on opcode and operand slots, so
    `a + b` and `b + a` share too), and share stateful calls with identical arguments: their
    state evolves identically, so one state block serves both;
@@ -49,6 +50,7 @@ import heapq
 import struct
 
 from . import program as pg
+from .fold import fold
 from ..language.errors import BatchErrors, ExpressionError, Source
 from ..language.functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MUL, OUTPUT, POW,
                                   RESERVED, TABLE, WHERE)
@@ -317,25 +319,23 @@ class _Compiler:
             if not self._window_ok(entry, node, k, args[k], stmt):
                 return None
         consts = [self._const_value(arg) for arg in args]
-        if not entry.stateful and None not in consts:
-            return self._const(entry.fold(*consts))
         self.at = (self.at[0], node.pos.col)
         op = entry.opcode
         if entry.max_args is None:  # n-ary min/max: a chain of the binary row
             value = args[0]
             for arg in args[1:]:
-                value = self._emit(op, value, arg)
+                value = self._apply(op, value, arg)
             return value
         if op == WHERE and consts[0] is not None:
             return args[1] if consts[0] != 0.0 else args[2]
         if op == POW and consts[1] == 2.0:
-            return self._emit(MUL, args[0], args[0])  # x * x: no libm call, same result
+            return self._apply(MUL, args[0], args[0])  # x * x: no libm call, same result
         if entry.stateful:
             param = int(consts[1]) if entry.window_arg is not None else (
                 args[1] if len(args) > 1 else 0)
             size = pg.state_size(entry.name, param if entry.window_arg is not None else 0)
             return self._emit(op, args[0], param, state=size)
-        return self._emit(op, *args)
+        return self._apply(op, *args)
 
     def _ref(self, node):
         name = node.name
@@ -373,6 +373,13 @@ class _Compiler:
 
     def _const_value(self, value):
         return self.const_values[value[1]] if value[0] == 'c' else None
+
+    def _apply(self, op, *args):
+        """Emit the row of stateless `op`, or, when every operand is a constant, its value."""
+        values = [self._const_value(arg) for arg in args]
+        if None in values:
+            return self._emit(op, *args)
+        return self._const(fold(op, *values))  # the kernel runs the row: runtime bits
 
     def _emit(self, op, a, b=0, c=0, state=0):
         """Append one row (or reuse an identical one); the one place rows are made."""

@@ -18,31 +18,30 @@ The numba interpreter: runs a packed `Program` block over its arena, one call pe
 `run(base, dt)` takes the integer address of the block that `arena.py` packed (header, rows,
 dependency lists, float64 arena) and the step's `dt`. It views the parts with `numba.carray` on
 pointers made from that address, so the call passes no array: numba allocates one NRT object
-per array argument per call, and each argument costs call time. `fastcall` is the same step
-behind CPython's own calling convention, which `arena.py` binds to a block as `Batch.step`.
+per array argument per call, and each argument costs call time. `step(base, dt)` is the same
+step for compiled callers, which inline it: `fastcall.py` puts it behind CPython's own calling
+convention and binds it to a block as `Batch.step`.
 
 The kernel never allocates, never raises and never looks anything up by name: it is an `if/elif`
 chain over opcodes (frozen at compile time from `functions.py`), each case a few lines, the
 frequent ones first; LLVM turns it into a jump table. IEEE arithmetic throughout
-(`error_model='numpy'`): 1/0 is inf, 0/0 is nan. (Only `fastcall`, given the wrong arguments,
-raises a TypeError through the C API, as any builtin would.)
+(`error_model='numpy'`): 1/0 is inf, 0/0 is nan.
 
 numba's cache only tracks this file's source, so a change of opcode numbers or of the block
 layout in `functions.py` / `program.py` would silently run stale machine code. `FINGERPRINT`
 hashes those constants; `_fingerprint()` returns the value frozen into the cached code, and if
-they differ at import everything here is recompiled (and its cache rewritten). `fastcall` also
-writes its frozen value into the block it runs, which `arena.py` checks when it binds a step.
+they differ at import everything here is recompiled (and its cache rewritten), and `RECOMPILED`
+says so.
 
->>> fastcall.address > 0
-True
+>>> run_holding_gil.__name__
+'run_holding_gil'
 """
 
 import math
 import zlib
 
-from llvmlite import ir
 import numba
-from numba import cfunc, njit, types
+from numba import njit, types
 from numba.extending import intrinsic
 import numpy as np
 
@@ -473,10 +472,12 @@ def _step(base, dt):
             m[d] = m[shadow + d - outputs] if hold else _NAN
 
 
-_SIGNATURE = 'void(int64, float64)'
+# The step for compiled callers (the fast-call entry, a compiled tick), which inline it.
+step = _step
+SIGNATURE = 'void(int64, float64)'
 
 
-# Both compiled (or loaded from the cache) on first use: `fastcall` below is the usual way in.
+# Both compiled (or loaded from the cache) on first use; fastcall.py binds them to a block.
 @njit(cache=True, nogil=True, **_HELPER)
 def run(base, dt):
     """Run one step of the block at address `base`, releasing the GIL while it runs."""
@@ -489,120 +490,6 @@ def run_holding_gil(base, dt):
     _step(base, dt)
 
 
-# Releasing and retaking the GIL costs ~40 ns per call here (a sixth of a small batch's step)
-# and lets another thread take the GIL in the middle of the caller's tick. It pays only when the
-# kernel runs long enough for another thread to do real work meanwhile.
-NOGIL_MIN_ROWS = 2000
-
-
-# ----- the CPython entry ------------------------------------------------------------------
-# numba's own wrapper costs ~0.1 us per call (argument tuple, unboxing). `_fastcall` is a C
-# function with CPython's METH_FASTCALL signature, `PyObject *f(PyObject *self, PyObject *const
-# *args, Py_ssize_t nargs)`, that arena.py turns into a builtin method whose `self` is the block
-# (a numpy array): `step(dt)` is then one C call of ~20 ns. It reads the block address and dt
-# straight from the objects (offsets checked at bind time by arena.py) and reaches the C API only
-# through addresses in the block's header, so the machine code holds no process-specific
-# address and can be cached.
-
-_OB_TYPE = 8        # offset of ob_type in every object
-_OB_FVAL = 16       # offset of the double in a float
-_ARRAY_DATA = 16    # offset of the data pointer in a numpy array
-# CPython 3.12+ marks immortal objects (None among them) with bit 31 of the reference count set
-# and never changes their count; up to 3.11 the bit is never set for None.
-_IMMORTAL_BIT = 1 << 31
-
-
-@intrinsic
-def _address(typingctx, pointer):
-    """Convert a pointer to an int64."""
-    def codegen(context, builder, signature, args):
-        return builder.ptrtoint(args[0], context.get_value_type(types.int64))
-    return types.int64(types.voidptr), codegen
-
-
-@intrinsic
-def _pointer(typingctx, address):
-    """Convert an int64 to a pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
-    return types.voidptr(types.int64), codegen
-
-
-def _c_call(builder, context, restype, address, args):
-    """Call the C function at int64 `address` with int64 `args` passed as pointers."""
-    pointer = ir.IntType(8).as_pointer()
-    ret = ir.VoidType() if restype is None else context.get_value_type(restype)
-    fnty = ir.FunctionType(ret, [pointer] * len(args))
-    fn = builder.inttoptr(address, fnty.as_pointer())
-    return builder.call(fn, [builder.inttoptr(a, pointer) for a in args])
-
-
-@intrinsic
-def _call_as_double(typingctx, address, obj):
-    """PyFloat_AsDouble(obj), through its address."""
-    def codegen(context, builder, signature, args):
-        return _c_call(builder, context, types.float64, args[0], args[1:])
-    return types.float64(types.int64, types.int64), codegen
-
-
-@intrinsic
-def _call_err_occurred(typingctx, address):
-    """PyErr_Occurred() != NULL, through its address."""
-    def codegen(context, builder, signature, args):
-        result = _c_call(builder, context, types.voidptr, args[0], [])
-        return builder.ptrtoint(result, context.get_value_type(types.int64))
-    return types.int64(types.int64), codegen
-
-
-@intrinsic
-def _call_err_set(typingctx, address, exception, message):
-    """PyErr_SetString(exception, message), through its address."""
-    def codegen(context, builder, signature, args):
-        _c_call(builder, context, None, args[0], args[1:])
-        return context.get_dummy_value()
-    return types.none(types.int64, types.int64, types.int64), codegen
-
-
-@njit(inline='always', **_HELPER)
-def _load(address):
-    return numba.carray(_i64_ptr(address), (1,))[0]
-
-
-def _fastcall(self_, args, nargs):
-    """`step(dt)` as a METH_FASTCALL method of the block: run one step, return None."""
-    base = _load(_address(self_) + _ARRAY_DATA)
-    head = numba.carray(_i64_ptr(base), (pg.HEADER_WORDS,))
-    head[pg.H_FINGERPRINT] = FINGERPRINT
-    if nargs != 1:
-        _call_err_set(head[pg.H_PY_ERR_SET], head[pg.H_PY_TYPE_ERROR], head[pg.H_PY_MESSAGE])
-        return _pointer(0)
-    arg = _load(_address(args))
-    if _load(arg + _OB_TYPE) == head[pg.H_PY_FLOAT]:
-        dt = numba.carray(_f64_ptr(arg + _OB_FVAL), (1,))[0]
-    else:  # int, numpy float, anything with __float__: the C API converts or raises
-        dt = _call_as_double(head[pg.H_PY_AS_DOUBLE], arg)
-        if dt == -1.0 and _call_err_occurred(head[pg.H_PY_ERR_OCCURRED]) != 0:
-            return _pointer(0)
-    _step(base, dt)
-    none = head[pg.H_PY_NONE]
-    count = numba.carray(_i64_ptr(none), (1,))
-    if not count[0] & _IMMORTAL_BIT:
-        count[0] += 1  # the new reference to None that we return
-    return _pointer(none)
-
-
-_FASTCALL_SIGNATURE = types.voidptr(types.voidptr, types.voidptr, types.intp)
-
-
-def _compile_fastcall(flush=False):
-    """Compile (or load from the cache) `_fastcall`; with `flush`, ignore the cache first."""
-    entry = cfunc(_FASTCALL_SIGNATURE, cache=True, **_HELPER)(_fastcall)
-    if flush:
-        entry._cache.flush()  # numba has no public recompile() for a cfunc
-        entry.compile()
-    return entry
-
-
 def _ensure_fresh(expected=FINGERPRINT):
     """Recompile everything cached here if the cached code froze other constants; say so."""
     if _fingerprint() == expected:
@@ -613,28 +500,3 @@ def _ensure_fresh(expected=FINGERPRINT):
 
 
 RECOMPILED = _ensure_fresh()
-fastcall = _compile_fastcall(flush=RECOMPILED)
-
-
-def refresh_fastcall():
-    """Recompile `fastcall` from source, for a cache that froze other constants; return it."""
-    global fastcall
-    fastcall = _compile_fastcall(flush=True)
-    return fastcall
-
-
-def entry_point(n_rows=0):
-    """
-    Return a numba-compiled callable `f(base, dt)` for a program of `n_rows` rows.
-
-    That is the compiled function's C wrapper, which skips the dispatcher's type resolution
-    (~0.1 us of the ~0.24 us a dispatcher call costs here); `run` (GIL released) from
-    `NOGIL_MIN_ROWS` rows on, `run_holding_gil` below. Only `(int, float)` are ever passed, which
-    the wrapper converts exactly as the dispatcher would; if a numba version lacks the
-    attribute, the dispatcher itself is returned.
-    """
-    dispatcher = run if n_rows >= NOGIL_MIN_ROWS else run_holding_gil
-    if not dispatcher.signatures:
-        dispatcher.compile(_SIGNATURE)
-    overload = dispatcher.overloads.get(dispatcher.signatures[0])
-    return getattr(overload, 'entry_point', None) or dispatcher

@@ -17,8 +17,9 @@ The `Program`: the one contract between the compiler, the kernel and the disasse
 
 Like clox's `Chunk`, a program is plain data: rows of five int64 fields `[op, dst, a, b, c]`,
 a source map parallel to them (statement index, column), the slot layout of the float64 arena
-the rows address, and the constants to write into it once. `compile.py` fills it, `arena.py`
-packs it into one raw block, `kernel.py` runs that block, `disassemble.py` prints it.
+the rows address, and the constants to write into it once. `compile.py` fills it, `pack()`
+lays it out in one raw block (header words below), `kernel.py` runs that block, `arena.py` wraps
+it as a `Batch`, `disassemble.py` prints it.
 
 Operand fields per opcode shape (registers, constants, inputs, `dt`/`t` and outputs are all
 float64 slots of one arena, addressed by index):
@@ -68,6 +69,7 @@ The shadow holds a copy of the outputs, taken before a step that has a stale inp
 """
 
 from dataclasses import dataclass, field
+import math
 
 import numpy as np
 
@@ -100,20 +102,11 @@ H_NCOPY = 12      # OUTPUT rows that copy (the rest are direct: see below)
 H_OUTPUTS = 13    # arena slot of the first output
 H_NOUTPUTS = 14   # number of outputs
 H_SHADOW = 15     # arena slot of the outputs' shadow copy (stale policy 'hold')
-# Written when a step is bound to the block (arena.py), for the CPython entry (kernel.py): this
-# process's addresses of None, float, the C API functions it calls, and a message; and the
-# FINGERPRINT frozen into the entry's machine code, which it writes on every call.
-H_PY_NONE = 16
-H_PY_FLOAT = 17
-H_PY_AS_DOUBLE = 18
-H_PY_ERR_OCCURRED = 19
-H_PY_ERR_SET = 20
-H_PY_TYPE_ERROR = 21
-H_PY_MESSAGE = 22
-H_FINGERPRINT = 23
-HEADER_WORDS = 24
+HEADER_WORDS = 16
 
-# Fused opcodes (kernel-only, no name in the language), numbered after functions.py's.
+# Fused opcodes: rows the compiler makes from rows it emitted, which the language never names,
+# so they are the engine's and defined here rather than in the language's table; numbered clear
+# of the table's opcodes (checked below).
 MULADD = 100
 FUSED_NAMES = {MULADD: 'muladd'}
 
@@ -126,18 +119,16 @@ MAX_OPS = 1_000_000
 MAX_SLOTS = 4_000_000
 MAX_STATE = 4_000_000
 
-UNARY = frozenset({
-    fn.NEG, fn.NOT, fn.SIN, fn.COS, fn.TAN, fn.ASIN, fn.ACOS, fn.ATAN, fn.SINH, fn.COSH,
-    fn.TANH, fn.ASINH, fn.ACOSH, fn.ATANH, fn.EXP, fn.EXPM1, fn.LOG, fn.LOG1P, fn.LOG2,
-    fn.LOG10, fn.SQRT, fn.CBRT, fn.ABS, fn.SIGN, fn.FLOOR, fn.CEIL, fn.ROUND, fn.TRUNC,
-    fn.DEG, fn.RAD})
-BINARY = frozenset({
-    fn.ADD, fn.SUB, fn.MUL, fn.DIV, fn.POW, fn.MOD, fn.LT, fn.LE, fn.GT, fn.GE, fn.EQ, fn.NE,
-    fn.AND, fn.OR, fn.ATAN2, fn.HYPOT, fn.MIN, fn.MAX})
-TERNARY = frozenset({fn.WHERE, fn.CLAMP, MULADD})
-STATEFUL1 = frozenset({fn.PREV, fn.DELTA, fn.DDT, fn.INTEGRAL})
-STATEFUL2 = frozenset({fn.LOWPASS, fn.EMA, fn.RATE_LIMIT, fn.HOLD})
-WINDOWED = frozenset({fn.MEAN, fn.MINIMUM, fn.MAXIMUM})
+# Row shapes, derived from the table (arity, state, window), so a new function needs no entry
+# here. n-ary functions (min, max) are compiled as chains of their binary row.
+_PURE = [f for f in fn.TABLE.values() if not f.stateful]
+UNARY = frozenset(f.opcode for f in _PURE if f.max_args == 1)
+BINARY = frozenset(f.opcode for f in _PURE if f.min_args == 2 and f.max_args in (2, None))
+TERNARY = frozenset(f.opcode for f in _PURE if f.max_args == 3) | {MULADD}
+STATEFUL = frozenset(f.opcode for f in fn.TABLE.values() if f.stateful and f.window_arg is None)
+WINDOWED = frozenset(f.opcode for f in fn.TABLE.values() if f.window_arg is not None)
+if set(FUSED_NAMES) & set(fn.OPCODE_NAMES):
+    raise ImportError('a fused opcode collides with an opcode of functions.py')
 # Operations whose operands may be swapped without changing any result bit that matters
 # (IEEE + and * are commutative), so `a + b` and `b + a` share one register.
 COMMUTATIVE = frozenset({fn.ADD, fn.MUL, fn.EQ, fn.NE, fn.AND, fn.OR})
@@ -150,7 +141,7 @@ def row_shape(op):
     if op == fn.OUTPUT:
         return 'output'
     for shape, ops in (('unary', UNARY), ('binary', BINARY), ('ternary', TERNARY),
-                       ('stateful', STATEFUL1 | STATEFUL2), ('windowed', WINDOWED)):
+                       ('stateful', STATEFUL), ('windowed', WINDOWED)):
         if op in ops:
             return shape
     raise ValueError(f'unknown opcode {op}')
@@ -248,3 +239,50 @@ class Program:
         """OUTPUT rows that copy a value into their output slot (they come first)."""
         outputs = self.code[self.n_exec:]
         return int((outputs[:, F_A] != outputs[:, F_DST]).sum())
+
+
+def policy_code(policy):
+    """Return the header code of stale policy 'nan' or 'hold'; raise ValueError otherwise."""
+    try:
+        return POLICIES[policy]
+    except (KeyError, TypeError):
+        raise ValueError(f"stale_policy must be 'nan' or 'hold', not {policy!r}") from None
+
+
+def pack(program, policy='nan'):
+    """
+    Lay `program` out in one int64 block (header, rows, dependency lists, float64 arena).
+
+    Return the block and its arena as a float64 view.
+    """
+    layout = program.layout
+    code_at = HEADER_WORDS
+    deps_at = code_at + program.code.size
+    mem_at = deps_at + program.deps.size
+    block = np.zeros(mem_at + layout.n_slots, dtype=np.int64)
+    head = block[:HEADER_WORDS]
+    head[H_NOPS] = program.n_ops
+    head[H_NEXEC] = program.n_exec
+    head[H_NCOPY] = program.n_copy
+    head[H_OUTPUTS] = layout.output_base
+    head[H_NOUTPUTS] = layout.n_outputs
+    head[H_SHADOW] = layout.shadow_base
+    head[H_CODE] = code_at
+    head[H_DEPS] = deps_at
+    head[H_NDEPS] = program.deps.size
+    head[H_MEM] = mem_at
+    head[H_NMEM] = layout.n_slots
+    head[H_NINPUTS] = layout.n_inputs
+    head[H_VALID] = layout.valid_base
+    head[H_POLICY] = policy_code(policy)
+    head[H_STATE] = layout.state_base
+    head[H_NSTATE] = layout.n_state
+    block[code_at:deps_at] = program.code.ravel()
+    block[deps_at:mem_at] = program.deps
+    mem = block[mem_at:].view(np.float64)
+    mem[layout.input_base:layout.valid_base] = math.nan
+    mem[layout.valid_base:layout.output_base] = 1.0
+    mem[layout.output_base:layout.const_base] = math.nan  # outputs and their shadow
+    for slot, value in program.constants:
+        mem[slot] = value
+    return block, mem

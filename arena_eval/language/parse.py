@@ -116,7 +116,7 @@ _LOOKALIKES = {
 # Control characters and line separators other than tab and newline: Python, YAML and
 # `str.splitlines` disagree about them, which would make line numbers lie.
 _CONTROL = re.compile('[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]')
-# The name of a statement, read without parsing, to label its syntax errors.
+# The name of a statement, read without parsing (see `statement_name`).
 _NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
 _STATEMENT_WORDS = {
     'FunctionDef': 'def', 'AsyncFunctionDef': 'async def', 'ClassDef': 'class',
@@ -155,6 +155,20 @@ def parse_expression(text, source=None, name=None):
         raise _internal_error(text, source, exc) from None
 
 
+def statement_name(text):
+    """
+    Return `(name, offset)` of the name a `name = expression` text starts with, or None.
+
+    Read without parsing, so a statement with a syntax error still has a name to label its errors
+    with. `a == b` has none.
+
+    >>> statement_name('  speed = hypot(v.x, v.y)'), statement_name('a == b')
+    (('speed', 2), None)
+    """
+    ahead = _NAME_AHEAD.match(text)
+    return (ahead.group(1), ahead.start(1)) if ahead else None
+
+
 def _internal_error(text, source, exc):
     """Wrap a parser bug as an `ExpressionError` at the start of the text (never a traceback)."""
     text = text if isinstance(text, str) else ''
@@ -181,8 +195,8 @@ class _Parser:
         self.text = text
         self.lines = text.split('\n')
         if statement and name is None:
-            ahead = _NAME_AHEAD.match(text)
-            self.name = ahead.group(1) if ahead else None
+            ahead = statement_name(text)
+            self.name = ahead[0] if ahead else None
         self.nodes = 0
         # Per rewritten line: orig column of each rewritten column (None: unchanged line).
         self.colmap = {}

@@ -98,7 +98,7 @@ def _need_tree(paths):
     return tree
 
 
-class _Compiler:
+class _PlanBuilder:
     """
     Turns (message class, needed fields) into a list of ops `op(raw, pos) -> pos`.
 
@@ -266,7 +266,7 @@ class _Compiler:
             self.ops.append(op)
             self.base = 1
             return
-        element = _Compiler()
+        element = _PlanBuilder()
         element.base = 1
         element.field(value, None, False, None, name)
         element.materialize()
@@ -313,7 +313,7 @@ class Decoder:
         need = _need_tree(paths)
         self._check_fields(msg_type, need)
         self.view = _view_for(msg_type, need)
-        compiler = _Compiler()
+        compiler = _PlanBuilder()
         compiler.message(msg_type, need, self.view, top=True)
         self._ops = tuple(compiler.ops)
 

@@ -40,19 +40,21 @@ import keyword
 import os
 import re
 
-from .inputs import check_path, MessageTypeError, resolve_type, type_name
-from .params_yaml import ConfigWarning, python_value, YamlReader
+from .inputs import check_path, InputError, resolve_type, type_name
+from .params_yaml import ConfigWarning, ParamsFileError, python_value, YamlReader
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
+from ..language.parse import statement_name
 
 __all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
+           'ParamsFileError',
            'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
-           'load_params_file', 'load_params_text', 'parameter_descriptor', 'spec_for']
+           'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
+           'spec_for']
 
 NODE_NAME = 'arena_eval'
 QOS_NAMES = ('sensor_data', 'reliable', 'system_default')
 STALE_POLICIES = ('nan', 'hold')
-LOOP_MODES = ('thread', 'timer')
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,6 @@ PARAMETERS = (
               'Also publish every output on its own std_msgs/Float64 topic.'),
     ParamSpec('diagnostics_period', 'double', 1.0,
               'Seconds between two diagnostics messages.', value_range=(0.01, 3600.0)),
-    ParamSpec('loop_mode', 'string', 'thread',
-              "How ticks are driven: 'thread' (default; a dedicated thread with absolute "
-              "deadlines) or 'timer' (an rclpy executor timer, kept only so benchmarks can "
-              'measure what the thread saves). Read-only.', choices=LOOP_MODES, read_only=True),
     ParamSpec('inputs.<name>.topic', 'string', None,
               'Topic the input subscribes to.', required=True),
     ParamSpec('inputs.<name>.type', 'string', None,
@@ -117,7 +115,6 @@ _ROS_OWNED_PREFIXES = ('qos_overrides.',)
 _IDENTIFIER = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 _TOPIC_TOKEN = r'(?:[A-Za-z_][A-Za-z0-9_]*|\{[a-z_]+\})'
 _TOPIC = re.compile(rf'^(?:~/|/)?{_TOPIC_TOKEN}(?:/{_TOPIC_TOKEN})*$|^~$')
-_NAME_AHEAD = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*=(?!=)')
 
 
 def spec_for(name):
@@ -204,7 +201,6 @@ class NodeConfig:
     stale_policy: str = 'nan'
     publish_individual: bool = False
     diagnostics_period: float = 1.0
-    loop_mode: str = 'thread'
 
     def diff(self, old):
         """Return what changed from `old` (None: everything is new) to this config."""
@@ -221,23 +217,8 @@ class NodeConfig:
         return ConfigDiff(bool(batch), self.rate_hz != old.rate_hz, added, removed, changed,
                           other)
 
-    def to_parameters(self):
-        """Return the flattened ROS parameters `{name: value}` of this config."""
-        params = {'rate_hz': self.rate_hz, 'expressions': list(self.expressions),
-                  'stale_policy': self.stale_policy,
-                  'publish_individual': self.publish_individual,
-                  'diagnostics_period': self.diagnostics_period,
-                  'loop_mode': self.loop_mode}
-        for name, cfg in self.inputs.items():
-            params.update({f'inputs.{name}.topic': cfg.topic,
-                           f'inputs.{name}.type': cfg.type_name,
-                           f'inputs.{name}.timeout': cfg.timeout,
-                           f'inputs.{name}.qos': cfg.qos,
-                           f'inputs.{name}.depth': cfg.depth})
-        return params
 
-
-_OTHER = ('publish_individual', 'diagnostics_period', 'loop_mode')
+_OTHER = ('publish_individual', 'diagnostics_period')
 
 
 # ----- the public doors --------------------------------------------------------------------------
@@ -273,10 +254,10 @@ def load_params_file(path, node_name=NODE_NAME, *, check_expressions=True):
         with open(path, encoding='utf-8') as f:
             text = f.read()
     except OSError as exc:
-        return None, [ExpressionError(f'cannot read params file: {exc.strerror}',
+        return None, [ParamsFileError(f'cannot read params file: {exc.strerror}',
                                       Pos(path, 1, 1))], []
     except UnicodeDecodeError as exc:
-        return None, [ExpressionError(f'params file is not UTF-8 text ({exc.reason} at byte '
+        return None, [ParamsFileError(f'params file is not UTF-8 text ({exc.reason} at byte '
                                       f'{exc.start})', Pos(path, 1, 1))], []
     return load_params_text(text, path, node_name, check_expressions=check_expressions)
 
@@ -314,6 +295,14 @@ def build_batch(config):
     return compile_batch(list(config.expressions), sources=list(config.sources),
                          check_input=_input_checker(config.inputs),
                          stale_policy=config.stale_policy)
+
+
+def one_lines(errors):
+    """Return the one-line messages of `errors` (a `BatchErrors` may hold several lines)."""
+    lines = []
+    for error in errors:
+        lines.extend(error.one_line().splitlines())
+    return lines
 
 
 def check_file(path, node_name=NODE_NAME, *, caret=False):
@@ -399,8 +388,7 @@ class _Checker:
             inputs=dict(input_configs),
             expressions=tuple(texts), sources=tuple(sources), stale_policy=policy,
             publish_individual=bool(settings['publish_individual']),
-            diagnostics_period=float(settings['diagnostics_period']),
-            loop_mode=settings['loop_mode'])
+            diagnostics_period=float(settings['diagnostics_period']))
         return config, errors, warnings
 
     # ----- single values ----------------------------------------------------------------------
@@ -503,7 +491,7 @@ class _Checker:
             if isinstance(settings['type'], str):
                 try:
                     msg_type = resolve_type(settings['type'])
-                except MessageTypeError as exc:
+                except InputError as exc:
                     self.error(exc.message, fields['type'].pos, exc.hint)
             types[name] = msg_type
             if msg_type is None or any(v is self._MISSING for v in settings.values()):
@@ -556,12 +544,12 @@ class _Checker:
                                            item.pos.col)
             texts.append(item.value)
             sources.append(source)
-            ahead = _NAME_AHEAD.match(item.value)
-            if ahead and ahead.group(1) in inputs:
-                name = ahead.group(1)
+            ahead = statement_name(item.value)
+            if ahead and ahead[0] in inputs:
+                name, offset = ahead
                 clashes.append(ExpressionError(
                     f"output '{name}' has the same name as an input",
-                    source.pos(1, ahead.start(1) + 1), name=name,
+                    source.pos(1, offset + 1), name=name,
                     hint='rename the expression or the input'))
         return texts, sources
 

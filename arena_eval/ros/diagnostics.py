@@ -16,8 +16,13 @@
 Statistics and input statuses -> `diagnostic_msgs/msg/DiagnosticArray`, diagnostic_updater style.
 
 It measures nothing itself: the node hands it loop snapshots (`arena_eval.ros.loop.LoopSnapshot`),
-allocation counts it read, and per-input statuses from `InputBindings.status`. One status named
-`<node>: loop` and one `<node>: input <name>` per input, hardware_id the node name.
+allocation counts it read, and the running tick, whose bindings (`InputBindings.facts`) and
+pollers say how each input is doing. One status named `<node>: loop` and one
+`<node>: input <name>` per input, hardware_id the node name; the levels are DiagnosticStatus's.
+
+Input level: ERROR when a publisher of another type is on the topic or an index is beyond the
+latest message's sequence, STALE before the first message, WARN when the message is older than
+the input's timeout or a value read from it is not finite, else OK.
 
 Loop level: ERROR when no tick ran since the previous report, WARN when the actual frequency is
 below 90% of the target or more than 1% of the period's ticks overran, else OK (an occasional
@@ -53,6 +58,44 @@ LOOP_KEYS = (
     'Loop time max (us)', 'Period jitter p99 (us)', 'Overruns', 'Kernel allocations',
     'Heap blocks delta', 'Expressions', 'Program ops',
 )
+
+
+def input_level(facts):
+    """Return (level, message, {key: text}) of one input's status from its `InputFacts`."""
+    cfg = facts.config
+    errors, warnings = [], []
+    if facts.other_type is not None:
+        errors.append(f'publisher of type {facts.other_type} on {cfg.topic} '
+                      f'(expected {cfg.type_name})')
+    for path, length in facts.out_of_range_now:
+        errors.append(f'{path} out of range ({length} elements)')
+    if facts.has_message and cfg.timeout > 0 and facts.age_ms > cfg.timeout * 1e3:
+        warnings.append(f'stale: {facts.age_ms:.0f} ms old (timeout {cfg.timeout * 1e3:.0f} ms)')
+    for path in facts.non_finite_now:
+        warnings.append(f'non-finite value in {path}')
+    if errors:
+        level, text = ERROR, '; '.join(errors + warnings)
+    elif not facts.has_message:
+        level, text = STALE, 'no message yet'
+    elif warnings:
+        level, text = WARN, '; '.join(warnings)
+    else:
+        level, text = OK, 'ok'
+    values = {
+        'Topic': cfg.topic,
+        'Type': cfg.type_name,
+        'Timeout (ms)': f'{cfg.timeout * 1e3:g}' if cfg.timeout > 0 else 'never',
+        'Messages received': str(facts.received),
+        'Age (ms)': f'{facts.age_ms:.1f}' if facts.age_ms is not None else '-',
+        'Index out of range': str(facts.out_of_range),
+        'Non-finite values': str(facts.non_finite),
+    }
+    return level, text, values
+
+
+def input_levels(bindings, now_ns):
+    """Per input of `bindings`: (name, level, message, {key: text}) at `now_ns`."""
+    return [(facts.name, *input_level(facts)) for facts in bindings.facts(now_ns)]
 
 
 def as_level(level):
@@ -150,6 +193,37 @@ class DiagnosticsReport:
         """Build the `<node>: input <name>` status (level and text come from the bindings)."""
         return make_status(f'{self.node_name}: input {name}', level, message, pairs,
                            self.hardware_id)
+
+    def tick_statuses(self, tick, snap, now_ns, *, kernel_allocations=None,
+                      heap_blocks_delta=None):
+        """
+        Build the loop status and one status per input of the running `tick`.
+
+        Input keys beyond the bindings' come from the tick's pollers, which are counted by
+        the subscription, so a new program on the same subscription keeps counting. The loop's
+        'Loop mode' key is always 'thread' (its 'timer' alternative is gone; the key stays for
+        the readers of earlier reports).
+        """
+        batch = tick.batch
+        statuses = [self.loop_status(
+            snap, kernel_allocations=kernel_allocations, heap_blocks_delta=heap_blocks_delta,
+            expressions=len(batch.outputs), program_ops=batch.n_ops,
+            extra=[('Loop mode', 'thread'),
+                   ('Stale policy', batch.stale_policy),
+                   ('Publishing', tick.publish_transport)])]
+        pollers = {poller.name: poller for poller in tick.pollers}
+        for name, level, message, pairs in input_levels(tick.bindings, now_ns):
+            poller = pollers.get(name)
+            if poller is not None:
+                pairs['Messages received'] = str(poller.received)
+                pairs['Undecodable messages'] = str(poller.undecodable)
+                pairs['Decoding'] = ('CDR view' if getattr(tick.decoders[name], 'cdr_view',
+                                                           False) else 'rclpy')
+                pairs['Taking'] = poller.transport
+                if poller.buffer_grown is not None:
+                    pairs['Take buffer grown'] = str(poller.buffer_grown)
+            statuses.append(self.input_status(name, level, message, pairs))
+        return statuses
 
     def array(self, stamp, statuses):
         """Wrap `statuses` in a DiagnosticArray stamped `stamp` (a builtin_interfaces Time)."""

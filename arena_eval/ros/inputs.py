@@ -39,14 +39,12 @@ Semantics the README documents:
 - `bool`, integer, `octet` and `char` fields are read as float64 (True is 1.0).
 """
 
+from dataclasses import dataclass
 import difflib
 import importlib
 import math
 from operator import attrgetter
 import re
-
-# The levels of `diagnostic_msgs/msg/DiagnosticStatus`, as ints.
-OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
 _NUMERIC = frozenset((
     'boolean', 'octet', 'char', 'wchar', 'float', 'double', 'long double',
@@ -58,8 +56,12 @@ _PATH_TOKEN = re.compile(r'\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\]
 _ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
 
 
-class MessageTypeError(ValueError):
-    """A `pkg/msg/Type` name that does not name an importable message class."""
+class InputError(ValueError):
+    """
+    An input the node cannot bind: a message type name or a field path; user-facing.
+
+    `message` and `hint` go into the one-line error at the parameter's position.
+    """
 
     def __init__(self, message, hint=None):
         super().__init__(message)
@@ -71,25 +73,25 @@ def resolve_type(name):
     """
     Import the message class named `pkg/msg/Type` (or `pkg/Type`).
 
-    Raise `MessageTypeError` with a hint for malformed names, missing packages and missing types.
+    Raise `InputError` with a hint for malformed names, missing packages and missing types.
     """
     if not isinstance(name, str):
-        raise MessageTypeError(f'a message type must be a string, not {type(name).__name__}',
-                               'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu')
+        raise InputError(f'a message type must be a string, not {type(name).__name__}',
+                         'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu')
     match = _TYPE_NAME.match(name.strip())
     if match is None:
         hint = 'write it as pkg/msg/Type, e.g. sensor_msgs/msg/Imu'
         parts = name.strip().replace('.', '/').split('/')
         if len(parts) == 3 and parts[1] in ('srv', 'action'):
-            raise MessageTypeError(f"'{name}' is not a message type",
-                                   f'{parts[1]} types cannot be subscribed to')
-        raise MessageTypeError(f"malformed message type '{name}'", hint)
+            raise InputError(f"'{name}' is not a message type",
+                             f'{parts[1]} types cannot be subscribed to')
+        raise InputError(f"malformed message type '{name}'", hint)
     package, _, type_ = match.groups()
     try:
         module = importlib.import_module(f'{package}.msg')
     except ImportError:
-        raise MessageTypeError(f"unknown message package '{package}'",
-                               _package_hint(package)) from None
+        raise InputError(f"unknown message package '{package}'",
+                         _package_hint(package)) from None
     cls = getattr(module, type_, None)
     if not _is_message_class(cls):
         names = sorted(n for n in dir(module) if _is_message_class(getattr(module, n, None)))
@@ -98,7 +100,7 @@ def resolve_type(name):
             hint = f"did you mean '{package}/msg/{close[0]}'?"
         else:
             hint = f'{package} has {len(names)} message types'
-        raise MessageTypeError(f"package '{package}' has no message type '{type_}'", hint)
+        raise InputError(f"package '{package}' has no message type '{type_}'", hint)
     return cls
 
 
@@ -146,20 +148,6 @@ def parse_path(path):
     return root.group(1), tuple(steps)
 
 
-def format_path(root, steps):
-    """Join a root and steps back into a path: the inverse of `parse_path`."""
-    return root + ''.join(f'[{s}]' if isinstance(s, int) else f'.{s}' for s in steps)
-
-
-class PathError(ValueError):
-    """A path its message type does not have; `message` and `hint` are user-facing."""
-
-    def __init__(self, message, hint=None):
-        super().__init__(message)
-        self.message = message
-        self.hint = hint
-
-
 def _message_class(namespaced):
     module = importlib.import_module('.'.join(namespaced.namespaces))
     return getattr(module, namespaced.name)
@@ -193,7 +181,7 @@ def resolve_path(msg_type, root, steps):
     """
     Walk `steps` through `msg_type`; return the leaf's basic type name (e.g. 'double').
 
-    Raise `PathError` when the path does not lead to a number of this message type. Fixed-size
+    Raise `InputError` when the path does not lead to a number of this message type. Fixed-size
     arrays and bounded sequences are bounds-checked here; unbounded sequences at run time.
     """
     cls, slot, walked = msg_type, None, root
@@ -202,14 +190,14 @@ def resolve_path(msg_type, root, steps):
             kind = type(slot).__name__ if slot is not None else 'NamespacedType'
             if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
                 what = _describe(slot) if slot is not None else type_name(cls)
-                raise PathError(f"'{walked}' is a {what}, not an array",
-                                f'remove [{step}]')
+                raise InputError(f"'{walked}' is a {what}, not an array",
+                                 f'remove [{step}]')
             if step < 0:
-                raise PathError(f'negative index in {walked}[{step}]', 'indices count from 0')
+                raise InputError(f'negative index in {walked}[{step}]', 'indices count from 0')
             size = getattr(slot, 'size', None) or getattr(slot, 'maximum_size', None)
             if size is not None and step >= size:
-                raise PathError(f"index {step} out of range: '{walked}' has {size} elements",
-                                f'use 0..{size - 1}')
+                raise InputError(f"index {step} out of range: '{walked}' has {size} elements",
+                                 f'use 0..{size - 1}')
             slot = slot.value_type
             walked += f'[{step}]'
         else:
@@ -217,11 +205,11 @@ def resolve_path(msg_type, root, steps):
                 kind = type(slot).__name__
                 if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
                     noun = 'an array' if kind == 'Array' else 'a sequence'
-                    raise PathError(f"'{walked}' is {noun}: index it before '.{step}'",
-                                    f'e.g. {walked}[0].{step}')
+                    raise InputError(f"'{walked}' is {noun}: index it before '.{step}'",
+                                     f'e.g. {walked}[0].{step}')
                 if kind != 'NamespacedType':
-                    raise PathError(f"'{walked}' is a {_describe(slot)}, not a message",
-                                    f"remove '.{step}'")
+                    raise InputError(f"'{walked}' is a {_describe(slot)}, not a message",
+                                     f"remove '.{step}'")
                 cls = _message_class(slot)
             fields = _fields(cls)
             if step not in fields:
@@ -229,8 +217,8 @@ def resolve_path(msg_type, root, steps):
                 hint = (f"did you mean '{close[0]}'?" if close
                         else f'{type_name(cls)} has: {_field_list(cls)}')
                 field_path = (walked[len(root) + 1:] + '.' if i else '') + step
-                raise PathError(f"{root} ({type_name(msg_type)}) has no field '{field_path}'",
-                                hint)
+                raise InputError(f"{root} ({type_name(msg_type)}) has no field '{field_path}'",
+                                 hint)
             slot = fields[step]
             walked += f'.{step}'
     return _leaf(slot, cls, walked)
@@ -238,22 +226,22 @@ def resolve_path(msg_type, root, steps):
 
 def _leaf(slot, cls, walked):
     if slot is None:
-        raise PathError(f"'{walked}' is a {type_name(cls)} message, not a number",
-                        f'pick a field: {_field_list(cls)}')
+        raise InputError(f"'{walked}' is a {type_name(cls)} message, not a number",
+                         f'pick a field: {_field_list(cls)}')
     kind = type(slot).__name__
     if kind == 'BasicType' and slot.typename in _NUMERIC:
         return slot.typename
     if kind == 'NamespacedType':
         sub = _message_class(slot)
         first = next(iter(sub.get_fields_and_field_types()))
-        raise PathError(f"'{walked}' is a {type_name(sub)} message, not a number",
-                        f'pick a field, e.g. {walked}.{first}')
+        raise InputError(f"'{walked}' is a {type_name(sub)} message, not a number",
+                         f'pick a field, e.g. {walked}.{first}')
     if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
         noun = 'an array' if kind == 'Array' else 'a sequence'
-        raise PathError(f"'{walked}' is {noun}: index it, e.g. {walked}[0]")
+        raise InputError(f"'{walked}' is {noun}: index it, e.g. {walked}[0]")
     if kind == 'BasicType':
-        raise PathError(f"'{walked}' is a {slot.typename}, not a number")
-    raise PathError(f"'{walked}' is a string, not a number")
+        raise InputError(f"'{walked}' is a {slot.typename}, not a number")
+    raise InputError(f"'{walked}' is a string, not a number")
 
 
 def check_path(inputs, path):
@@ -284,24 +272,9 @@ def check_path(inputs, path):
         return None
     try:
         resolve_path(msg_type, root, steps)
-    except PathError as exc:
+    except InputError as exc:
         return exc.message, exc.hint
     return None
-
-
-def make_getter(msg_type, steps):
-    """
-    Return `get(msg) -> number` for a checked path (steps after the root).
-
-    Runs of field names become one `attrgetter`, so the common paths cost one or two calls.
-    Raises IndexError (from the message's sequence) when an index is beyond its length.
-    """
-    head, rest = _split_head(msg_type, steps)
-    fetch = attrgetter(head)
-    if not rest:
-        return fetch
-    tail = _tail_getter(msg_type, steps, rest)
-    return lambda msg: tail(fetch(msg))
 
 
 def _split_head(msg_type, steps):
@@ -386,11 +359,12 @@ class InputBindings:
     """
     The latest message of every input and the copy of its fields into a batch's input slots.
 
-    Two sides, two threads allowed: `on_message` (subscription side, never blocks) stores the
-    latest message; `copy_latest` (tick side, every tick) reads it. Each shared field below is
-    a list slot written only by `on_message` and read by `copy_latest`; single slot stores are
-    atomic under the GIL, so no lock is taken on either side. A tick that races a message sees
-    the previous or the new message, both consistent enough for a 1-tick decision.
+    Both `on_message` (stores the latest message) and `copy_latest` (copies its fields) run on
+    the tick thread, in that order, in `arena_eval.ros.tick.Tick`. The node's executor thread
+    only reads: `facts` (diagnostics) reads counters and list slots the tick side writes; single
+    slot reads and stores are atomic under the GIL, so no lock is taken on either side, and a
+    report may be one tick behind. `set_type_mismatch` is the one write from the executor
+    thread, to a slot only `facts` reads.
 
     >>> from arena_eval.ros.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
@@ -404,14 +378,14 @@ class InputBindings:
         self.names = names
         self._index = {name: i for i, name in enumerate(names)}
         n = len(names)
-        # Written by on_message only (see the class docstring).
+        # Written by on_message only (tick side; see the class docstring).
         self._msgs = [None] * n
         self._recv_ns = [0] * n
         self._received = [0] * n
         # Written by copy_latest only.
         self._copied = [0] * n        # value of _received when last copied
         self._fresh = [False] * n
-        # Written by set_type_mismatch (node side), read by status.
+        # Written by set_type_mismatch (executor thread), read by facts.
         self._mismatch = [None] * n
         self._timeout_ns = [int(round(config.inputs[name].timeout * 1e9)) for name in names]
 
@@ -438,7 +412,7 @@ class InputBindings:
         for slot in range(m):
             self._valid[slot] = 0.0
 
-    # ----- subscription side ----------------------------------------------------------------
+    # ----- tick side ------------------------------------------------------------------------
     def on_message(self, input_name, msg, now_ns):
         """Store `msg` as the latest of `input_name`, received at `now_ns` (monotonic ns)."""
         i = self._index[input_name]
@@ -446,11 +420,6 @@ class InputBindings:
         self._recv_ns[i] = now_ns
         self._received[i] += 1
 
-    def set_type_mismatch(self, input_name, other_type):
-        """Report (or clear, with None) a publisher of another type on the input's topic."""
-        self._mismatch[self._index[input_name]] = other_type
-
-    # ----- tick side ------------------------------------------------------------------------
     def copy_latest(self, now_ns):
         """Copy the latest fields into the batch's inputs and mark each slot valid or not."""
         buffer, valid, msgs, fresh = self._buffer, self._valid, self._msgs, self._fresh
@@ -495,54 +464,54 @@ class InputBindings:
         self.out_of_range[slot] += 1
         self._oor_len[slot] = _sequence_length(self.paths[slot], msg)
 
-    # ----- reporting (node side, once per diagnostics period) -------------------------------
-    def messages_received(self, input_name):
-        return self._received[self._index[input_name]]
+    # ----- diagnostics side (executor thread, once per diagnostics period) ------------------
+    def set_type_mismatch(self, input_name, other_type):
+        """Report (or clear, with None) a publisher of another type on the input's topic."""
+        self._mismatch[self._index[input_name]] = other_type
 
-    def status(self, now_ns):
+    def facts(self, now_ns):
         """
-        Per input: (name, level, message, {key: text}) for a `DiagnosticStatus`.
+        Per input, what `arena_eval.ros.diagnostics` turns into its status: an `InputFacts`.
 
-        Levels are the DiagnosticStatus ones as ints (OK, WARN, ERROR, STALE of this module).
+        Reads fields the tick side writes, without a lock: a report may be one tick behind.
         """
         result = []
         for i, name in enumerate(self.names):
-            cfg = self.config.inputs[name]
-            msg = self._msgs[i]
-            age_ms = (now_ns - self._recv_ns[i]) / 1e6 if msg is not None else None
+            has_message = self._msgs[i] is not None
             slots = [s for s, owner in enumerate(self._slot_input) if owner == i]
-            errors, warnings = [], []
-            level, text = OK, 'ok'
-            if self._mismatch[i] is not None:
-                errors.append(f'publisher of type {self._mismatch[i]} on {cfg.topic} '
-                              f'(expected {cfg.type_name})')
-            for slot in slots:
-                if self._oor_len[slot] >= 0:
-                    errors.append(f'{self.paths[slot]} out of range '
-                                  f'({self._oor_len[slot]} elements)')
-            if msg is not None and cfg.timeout > 0 and age_ms > cfg.timeout * 1e3:
-                warnings.append(f'stale: {age_ms:.0f} ms old '
-                                f'(timeout {cfg.timeout * 1e3:.0f} ms)')
-            for slot in slots:
-                if msg is not None and self._nonfinite_now[slot]:
-                    warnings.append(f'non-finite value in {self.paths[slot]}')
-            if errors:
-                level, text = ERROR, '; '.join(errors + warnings)
-            elif msg is None:
-                level, text = STALE, 'no message yet'
-            elif warnings:
-                level, text = WARN, '; '.join(warnings)
-            values = {
-                'Topic': cfg.topic,
-                'Type': cfg.type_name,
-                'Timeout (ms)': f'{cfg.timeout * 1e3:g}' if cfg.timeout > 0 else 'never',
-                'Messages received': str(self._received[i]),
-                'Age (ms)': f'{age_ms:.1f}' if age_ms is not None else '-',
-                'Index out of range': str(sum(self.out_of_range[s] for s in slots)),
-                'Non-finite values': str(sum(self.non_finite[s] for s in slots)),
-            }
-            result.append((name, level, text, values))
+            result.append(InputFacts(
+                name=name, config=self.config.inputs[name], has_message=has_message,
+                age_ms=(now_ns - self._recv_ns[i]) / 1e6 if has_message else None,
+                received=self._received[i], other_type=self._mismatch[i],
+                out_of_range_now=tuple((self.paths[s], self._oor_len[s]) for s in slots
+                                       if self._oor_len[s] >= 0),
+                non_finite_now=tuple(self.paths[s] for s in slots
+                                     if has_message and self._nonfinite_now[s]),
+                out_of_range=sum(self.out_of_range[s] for s in slots),
+                non_finite=sum(self.non_finite[s] for s in slots)))
         return result
+
+
+@dataclass(frozen=True)
+class InputFacts:
+    """
+    One input at one moment, for its diagnostics status.
+
+    `out_of_range_now` holds (path, sequence length) of the latest message's too-short
+    sequences, `non_finite_now` the paths whose latest value is nan or inf; `out_of_range`
+    and `non_finite` count messages over the bindings' life.
+    """
+
+    name: str
+    config: object
+    has_message: bool
+    age_ms: float | None
+    received: int
+    other_type: str | None
+    out_of_range_now: tuple
+    non_finite_now: tuple
+    out_of_range: int
+    non_finite: int
 
 
 def _read_plan(msg_type, group):

@@ -102,19 +102,6 @@ class Handover:
             self._posted += 1
             return self._posted
 
-    def try_set_from_non_rt(self, value):
-        """Post `value` unless the lock is busy; return the ticket, or 0 when it was busy."""
-        if value is None:
-            raise ValueError('cannot hand over None')
-        if not self._lock.acquire(blocking=False):
-            return 0
-        try:
-            self._pending = value
-            self._posted += 1
-            return self._posted
-        finally:
-            self._lock.release()
-
     def try_take_from_rt(self):
         """Return the posted value and clear the slot, or None (nothing posted, or lock busy)."""
         # Unlocked peek: a reference read is atomic under the GIL; a stale None only delays the
@@ -134,15 +121,6 @@ class Handover:
     def taken(self, ticket):
         """Whether the value posted with `ticket` (or a later one) has been taken."""
         return self._taken >= ticket
-
-    def wait_taken_from_non_rt(self, ticket, timeout):
-        """Block (polling, so the tick side never signals anything) until `ticket` is taken."""
-        end = time.monotonic() + timeout
-        while self._taken < ticket:
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.0002)
-        return True
 
 
 @dataclass(frozen=True)
@@ -278,8 +256,7 @@ class TickLoop:
     Call `tick(now_ns, dt)` at `rate_hz` from a dedicated thread with absolute deadlines.
 
     Thread-side only: `_run`. Non-real-time side: `start`, `stop`, `set_rate_from_non_rt`,
-    `swap_tick_from_non_rt`, `snapshot`. `tick_from_timer` is the alternative driver for an
-    external timer (an rclpy executor timer, kept so benchmarks can compare); use one or the other.
+    `swap_tick_from_non_rt`, `swap_done`, `snapshot`.
     """
 
     def __init__(self, tick, rate_hz, *, history=DEFAULT_HISTORY,
@@ -304,8 +281,6 @@ class TickLoop:
         self.failed = threading.Event()
         self._name = name
         self._thread = None
-        # Tick-side state for tick_from_timer (timer mode runs the tick in the executor thread).
-        self._timer_prev_ns = 0
 
     @staticmethod
     def _period_for(rate_hz):
@@ -333,15 +308,6 @@ class TickLoop:
     def swap_done(self, ticket):
         """Whether the swap with `ticket` has happened (the old callable is no longer in use)."""
         return self._handover.taken(ticket)
-
-    def wait_swapped_from_non_rt(self, ticket, timeout=1.0):
-        """
-        Wait until the swap with `ticket` has happened; False on timeout.
-
-        Thread mode only: a timer-mode tick runs in the caller's executor and could not take the
-        swap while the caller waits.
-        """
-        return self._handover.wait_taken_from_non_rt(ticket, timeout)
 
     @property
     def current_tick(self):
@@ -425,22 +391,3 @@ class TickLoop:
                     deadline = end + period
         except BaseException as exc:  # noqa: B036 - the thread must report, not vanish
             self._fail(exc)
-
-    def tick_from_timer(self):
-        """
-        Run one tick from an external timer callback, with the same statistics.
-
-        In this mode an overrun is a tick that took longer than one period (the timer, not this
-        loop, decides when the next tick runs and skips missed periods itself).
-        """
-        if self._handover._pending is not None:
-            self._take_swap()
-        start = time.monotonic_ns()
-        period = self._period_ns
-        prev = self._timer_prev_ns or (start - period)
-        self._tick(start, (start - prev) / 1e9)
-        end = time.monotonic_ns()
-        self.stats.record(start, end, start - prev, 0, period)
-        self._timer_prev_ns = start
-        if end - start > period:
-            self.stats.count_overrun()

@@ -39,6 +39,10 @@ class ConfigWarning(ExpressionError):
     severity = 'warning'
 
 
+class ParamsFileError(ExpressionError):
+    """A params file that cannot be read at all (missing, unreadable, not UTF-8), at `file:1:1`."""
+
+
 @dataclass
 class Value:
     """One flattened parameter value with where it came from."""

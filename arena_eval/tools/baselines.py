@@ -74,6 +74,16 @@ def _clamp(x, lo, hi):
     return min(max(x, lo), hi)
 
 
+def _round(x):
+    """Round half away from zero, exact for every double (`floor(x + 0.5)` is not)."""
+    if not math.isfinite(x):
+        return x
+    t = float(math.trunc(x))
+    if abs(x - t) >= 0.5:
+        t += math.copysign(1.0, x)
+    return t
+
+
 def _sign(x):
     if x != x:
         return x
@@ -102,7 +112,7 @@ PY_FUNCS = {
     'expm1': math.expm1, 'log': math.log, 'log1p': math.log1p, 'log2': math.log2,
     'log10': math.log10, 'sqrt': math.sqrt, 'cbrt': math.cbrt, 'abs': abs, 'sign': _sign,
     'floor': _floatfn(math.floor), 'ceil': _floatfn(math.ceil),
-    'round': TABLE['round'].fold, 'trunc': _floatfn(math.trunc),
+    'round': _round, 'trunc': _floatfn(math.trunc),
     'deg': lambda x: x * (180.0 / math.pi), 'rad': lambda x: x * (math.pi / 180.0),
     'atan2': math.atan2, 'hypot': math.hypot, 'min': _minmax(min), 'max': _minmax(max),
     'clamp': _clamp,

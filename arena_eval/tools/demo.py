@@ -28,9 +28,9 @@ import os
 import sys
 import time
 
-from .procbench import Child, NODE_NAME, ros_environment, STARTUP_TIMEOUT
+from .procbench import Child, ros_environment, STARTUP_TIMEOUT
 from .procbench import Watcher
-from ..ros.config import default_params_file
+from ..ros.config import default_params_file, NODE_NAME
 
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')

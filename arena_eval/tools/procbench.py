@@ -16,10 +16,10 @@
 Process benchmarks: the node's CPU and timing next to a naive rclpy node, and the soak test.
 
 `bench --node SECONDS` runs the simulator, then one subject at a time for SECONDS after a warm-up:
-the node (its loop thread), the node with `loop_mode:=timer`, `naive_node` (executor timer +
-Python `eval`), and the C floor (`cfloor.c`: only the transport work of a tick, in C on the
-installed rcl, compiled for the run into a temporary directory; left out with a note where it
-cannot be built). For each it measures, in the same run:
+the node (its loop thread), `naive_node` (executor timer + Python `eval`), and the C floor
+(`cfloor.c`: only the transport work of a tick, in C on the installed rcl, compiled for the run
+into a temporary directory; left out with a note where it cannot be built). For each it
+measures, in the same run:
 
 - CPU % of one core: psutil `cpu_times()` (user + system) delta over the window / wall time;
 - results/s and the gaps between results messages as the benchmark's own subscriber receives
@@ -48,11 +48,10 @@ import numpy as np
 
 from . import procs
 from .bench import load_average
-from ..ros.config import default_params_file
+from ..ros.config import default_params_file, NODE_NAME
 
 RESULTS_TOPIC = '/arena_eval/results'
 DIAGNOSTICS_TOPIC = '/diagnostics'
-NODE_NAME = 'arena_eval'
 STARTUP_TIMEOUT = 60.0  # a first run may compile the kernel (cached afterwards)
 TARGET_CPU = 5.0
 TARGET_FLOOR_RATIO = 1.2
@@ -283,8 +282,6 @@ def subjects(params_file, cfloor=None):
     first = [(CFLOOR_LABEL, None, [cfloor, '1000'], None)] if cfloor else []
     return first + [
         (NODE_LABEL, 'arena_eval.ros.node', node_args, NODE_NAME + ': loop'),
-        ('arena_eval node (loop_mode:=timer)', 'arena_eval.ros.node',
-         node_args + ['-p', 'loop_mode:=timer'], NODE_NAME + ': loop'),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
          'arena_eval_naive: loop'),
     ]
@@ -349,9 +346,9 @@ def _node_bench(env, seconds, params_file, stop_event, say):
     watcher = Watcher('arena_eval_bench_%d' % os.getpid())
     sim = Child('simulator', 'arena_eval.ros.sim', [], env)
     rows = []
-    planned = subjects(params_file, cfloor_exe)
+    todo = subjects(params_file, cfloor_exe)
     try:
-        for subject in planned:
+        for subject in todo:
             if stop_event.is_set():
                 break
             if not sim.alive():
@@ -371,7 +368,7 @@ def _node_bench(env, seconds, params_file, stop_event, say):
     if stop_event.is_set():
         say('interrupted: the table shows the subjects measured before it')
         return 130
-    ok = len(rows) == len(planned) and not any(r.get('failed') for r in rows) and sim_rc == 0
+    ok = len(rows) == len(todo) and not any(r.get('failed') for r in rows) and sim_rc == 0
     return 0 if ok else 1
 
 

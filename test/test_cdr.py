@@ -16,9 +16,9 @@
 The CDR views the node's tick reads against rclpy's own deserialization, on random messages.
 
 For every numeric path of a message (through nested messages, into arrays and sequences of
-numbers), the input bindings' getter gives the same value on the view decoded from the bytes as
-on the message rclpy deserializes from the same bytes, and an index past a sequence's end
-raises IndexError on both.
+numbers), the input bindings' read plan (what `copy_latest` runs) gives the same value on the
+view decoded from the bytes as on the message rclpy deserializes from the same bytes, and an
+index past a sequence's end raises IndexError on both.
 """
 
 import importlib
@@ -26,7 +26,7 @@ import math
 import struct
 
 from arena_eval.ros.cdr import Decoder, Unsupported
-from arena_eval.ros.inputs import make_getter
+from arena_eval.ros.inputs import _read_plan
 from hypothesis import given, HealthCheck, settings, strategies as st
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
@@ -96,6 +96,18 @@ def numeric_paths(msg, prefix=()):
                 type(slot.value_type).__name__ == 'BasicType':
             for i in range(len(value) + (0 if kind == 'Array' else 1)):
                 yield prefix + (name, i)
+
+
+def make_getter(cls, steps):
+    """Return `get(msg)` reading one path the way `InputBindings.copy_latest` does."""
+    fetch, single, ((_, k, index, tail),) = _read_plan(cls, [(0, steps)])
+
+    def get(msg):
+        heads = (fetch(msg),) if single else fetch(msg)
+        if tail is not None:
+            return tail(heads[k])
+        return heads[k][index] if index >= 0 else heads[k]
+    return get
 
 
 def same(a, b):

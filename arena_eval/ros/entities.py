@@ -1,0 +1,171 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The node's entity pool: subscriptions, publishers, their retirement after a program swap.
+
+Input subscriptions become the tick's `Poller`s; per-output publishers are kept by name.
+
+Subscriptions sit in a callback group no executor runs: the tick polls them itself, taking CDR
+bytes through rcl directly (`arena_eval.ros.rcl`, into one reused buffer per input) or, when
+that cannot be set up, through rclpy's `take_message(raw=True)`. A new configuration keeps the
+subscriptions whose topic, type and QoS are unchanged; those it replaces, and the per-output
+publishers it no longer needs, are destroyed only once the loop has taken a tick that no longer
+uses them (all on the executor thread).
+"""
+
+import time
+
+from rclpy.callback_groups import CallbackGroup
+from std_msgs.msg import Float64
+
+from . import rcl
+from .inputs import qos_profile
+from .tick import Poller
+
+RCL_TRANSPORT = 'rcl (ctypes)'
+
+
+class PolledGroup(CallbackGroup):
+    """Entities the tick thread takes from itself; executors leave them out of their waits."""
+
+    def can_execute(self, entity):
+        return False
+
+    def beginning_execution(self, entity):
+        return False
+
+    def ending_execution(self, entity):
+        pass
+
+
+def load_rcl(library=None):
+    """Return (the `rcl.Library` or None, the transport it gives, for diagnostics)."""
+    try:
+        return rcl.load(library or rcl.LIBRARY), RCL_TRANSPORT
+    except rcl.Unavailable as exc:
+        return None, f'rclpy ({exc})'
+
+
+class RclpyTaker:
+    """`take() -> CDR bytes or None` through rclpy, shaped like `rcl.Taker.take`."""
+
+    grown = None
+
+    def __init__(self, subscription, msg_type):
+        self._take_message = subscription.handle.take_message
+        self._msg_type = msg_type
+
+    def take(self):
+        got = self._take_message(self._msg_type, True)
+        return None if got is None else got[0]
+
+
+def _unexpected(msg):  # pragma: no cover - PolledGroup never lets an executor call it
+    raise RuntimeError('a polled subscription was executed by an executor')
+
+
+def make_poller(node, input_config, group, library=None, transport='rclpy'):
+    """
+    Subscribe to an input in `group`; return its `Poller`.
+
+    With `library` (an `rcl.Library`) messages are taken through rcl when that can be set up
+    for this subscription, else through rclpy (the poller's `transport` says which, and why).
+    """
+    subscription = node.create_subscription(
+        input_config.msg_type, input_config.topic, _unexpected, qos_profile(input_config),
+        callback_group=group, raw=True)
+    taker, first = RclpyTaker(subscription, input_config.msg_type), None
+    if library is not None:
+        try:
+            direct = rcl.Taker(library, subscription)
+            # A probe: a new subscription has nothing yet (TAKE_FAILED) or a first message.
+            first = direct.take()
+        except (rcl.Unavailable, rcl.RclError) as exc:
+            transport = f'rclpy ({exc})'
+        else:
+            taker, transport = direct, RCL_TRANSPORT
+    poller = Poller(input_config, taker, transport, subscription)
+    if first is not None:
+        poller.taken(first, time.monotonic_ns())
+    return poller
+
+
+class EntityPool:
+    """
+    The subscriptions and publishers the running and the next program use, by key.
+
+    Executor thread only. `update` returns what a new configuration needs and what it leaves
+    behind; `retire` parks the latter with the loop's swap ticket; `destroy_retired` destroys
+    them once the loop has taken the swap.
+    """
+
+    def __init__(self, node, library=None, transport='rclpy'):
+        self._node = node
+        self._library = library
+        self._transport = transport
+        self._group = PolledGroup()
+        self.pollers = {}
+        self.individual = {}
+        # (swap ticket, entity) of entities only older ticks use.
+        self._retired = []
+
+    def update(self, config, outputs):
+        """
+        Return (pollers, per-output publishers, retired entities) for `config`.
+
+        `outputs` are the names to publish one `~/out/<name>` topic for (empty without
+        `publish_individual`).
+        """
+        node, retired, pollers = self._node, [], []
+        for name, input_config in config.inputs.items():
+            poller = self.pollers.get(name)
+            if poller is None or not poller.same_subscription(input_config):
+                if poller is not None:
+                    retired.append(poller.subscription)
+                poller = make_poller(node, input_config, self._group, self._library,
+                                     self._transport)
+                node.get_logger().debug(f"input '{name}': taking through {poller.transport}")
+                self.pollers[name] = poller
+            else:
+                poller.input_config = input_config
+            pollers.append(poller)
+        for name in [n for n in self.pollers if n not in config.inputs]:
+            retired.append(self.pollers.pop(name).subscription)
+        for name in [n for n in self.individual if n not in outputs]:
+            retired.append(self.individual.pop(name))
+        pubs = []
+        for name in outputs:
+            if name not in self.individual:
+                self.individual[name] = node.create_publisher(Float64, f'~/out/{name}', 10)
+            pubs.append(self.individual[name])
+        return pollers, pubs, retired
+
+    def retire(self, ticket, entities):
+        """Destroy `entities` once the swap with `ticket` has happened."""
+        self._retired.extend((ticket, entity) for entity in entities)
+
+    def destroy_retired(self, swap_done):
+        """Destroy the entities whose swap `swap_done(ticket)` says has happened."""
+        if not self._retired:
+            return
+        node, keep = self._node, []
+        for ticket, entity in self._retired:
+            if not swap_done(ticket):
+                keep.append((ticket, entity))
+            elif entity in node.subscriptions:
+                node.destroy_subscription(entity)
+            else:
+                node.destroy_publisher(entity)
+        self._retired = keep

@@ -1,0 +1,329 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The tick: one configuration's work per period, take -> decode -> copy -> kernel -> publish.
+
+A `Tick` is a plain object called by the loop as `tick(now_ns, dt)`. It knows its inputs as
+`Poller`s over a taker (anything with `take() -> CDR bytes or None`: rcl's `Taker`, the rclpy
+fallback of `arena_eval.ros.entities`, or `BytesTaker`, a list of serialized messages) and its
+outputs as publishers (anything with `publish(bytes)`, or rcl's `RawPublisher` on the direct
+path), so it can be built and run in-process on serialized messages, without DDS:
+
+>>> from rclpy.serialization import serialize_message          # doctest: +SKIP
+>>> taker = BytesTaker([serialize_message(imu)])                # doctest: +SKIP
+>>> tick = Tick(batch, InputBindings(config, batch), [Poller(config.inputs['imu'], taker)],
+...             results_publisher)                              # doctest: +SKIP
+>>> tick(time.monotonic_ns(), 0.001)   # results_publisher.publish(<Float64MultiArray CDR>)
+
+Messages are taken raw: building a Python message costs 20-90 us, decoding the few fields a
+batch reads from the bytes 2-4 us (`arena_eval.ros.cdr`; rclpy deserializes what that cannot).
+A message's receive time is the tick that took it. `~/results` is pre-serialized once and
+published as CDR bytes with only the doubles rewritten.
+
+`PhaseTimes` is the timing hook: given one, a tick records how long each phase took
+(`python -m arena_eval bench --tick-phases`), running the same phase methods as without it.
+"""
+
+from collections import deque
+import time
+
+import numpy as np
+from rclpy.serialization import deserialize_message, serialize_message
+from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
+
+from .cdr import Decoder, Unsupported
+from .inputs import parse_path
+from .rcl import RawPublisher, Unavailable
+
+
+class BytesTaker:
+    """A taker over a queue of serialized messages: `push` them, the tick takes them in order."""
+
+    # Only rcl's take buffer grows; diagnostics leave the key out for other takers.
+    grown = None
+
+    def __init__(self, messages=()):
+        self.queue = deque(messages)
+
+    def push(self, raw):
+        self.queue.append(raw)
+
+    def take(self):
+        return self.queue.popleft() if self.queue else None
+
+
+class Poller:
+    """
+    One input as the tick sees it: takes every waiting message (CDR bytes) from its taker.
+
+    Shared by successive programs while the input's subscription is unchanged; `latest` lets a
+    new program's bindings start from the last message instead of waiting for the next one.
+    `transport` says how messages are taken (for the diagnostics); `subscription` is the rclpy
+    entity behind the taker, if any (the entity pool owns and retires it).
+    """
+
+    def __init__(self, input_config, taker, transport='rclpy', subscription=None):
+        self.name = input_config.name
+        self.input_config = input_config
+        self.msg_type = input_config.msg_type
+        self.taker = taker
+        self.transport = transport
+        self.subscription = subscription
+        self._take = taker.take
+        # With a history of one message, one take gets the newest: no second, empty take.
+        self._single = input_config.depth == 1
+        # (CDR bytes, receive ns) of the last message taken. Written by the tick side only,
+        # read when a new program primes its bindings (also on the tick side).
+        self.latest = None
+        # Messages taken over the subscription's life, and those no decoder could read (tick
+        # side writes, diagnostics read).
+        self.received = 0
+        self.undecodable = 0
+
+    def same_subscription(self, input_config):
+        """Whether this subscription serves `input_config` as is (timeout changes don't count)."""
+        a, b = self.input_config, input_config
+        return (a.topic, a.type_name, a.qos, a.depth) == (b.topic, b.type_name, b.qos, b.depth)
+
+    @property
+    def buffer_grown(self):
+        """How often the direct take buffer grew for a larger message (None: other takers)."""
+        return getattr(self.taker, 'grown', None)
+
+    def taken(self, raw, now_ns):
+        """Count `raw`, taken outside `poll` (a probe take), as the latest message."""
+        self.received += 1
+        self.latest = (raw, now_ns)
+
+    def poll(self, now_ns):
+        """
+        Take every waiting message; return the bytes of the last one, or None.
+
+        Taken directly, the bytes are a memoryview of the subscription's one buffer: the next
+        take overwrites them, so they are decoded on the tick that took them.
+        """
+        take, last = self._take, None
+        while True:
+            got = take()
+            if got is None:
+                break
+            last = got
+            self.received += 1
+            if self._single:
+                break
+        if last is not None:
+            self.latest = (last, now_ns)
+        return last
+
+
+def make_decoder(msg_type, paths):
+    """
+    Return `decode(raw) -> message-like or None` for the paths (steps) a batch reads.
+
+    A CDR view when `arena_eval.ros.cdr` handles the type and paths, else rclpy's deserialization;
+    a message the view cannot read (another encoding) is deserialized too, and one nothing can
+    read gives None. With no paths the bytes themselves stand for the message: the bindings
+    only need to know that it arrived.
+    """
+    if not paths:
+        return lambda raw: raw
+
+    def typed(raw):
+        try:
+            # Direct takes give a memoryview of a reused buffer; rclpy wants bytes.
+            return deserialize_message(raw if isinstance(raw, bytes) else bytes(raw), msg_type)
+        except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
+            return None
+
+    try:
+        fast = Decoder(msg_type, paths).decode
+    except Unsupported:
+        return typed
+
+    def decode(raw):
+        try:
+            return fast(raw)
+        except Exception:  # noqa: B902 - another encoding, or short bytes
+            return typed(raw)
+    decode.cdr_view = True
+    return decode
+
+
+def _raw_template(msg, n_doubles):
+    """Serialize `msg` once; return (bytearray, float64 view of its trailing `n_doubles`)."""
+    raw = bytearray(serialize_message(msg))
+    view = np.frombuffer(raw, np.float64, n_doubles, len(raw) - 8 * n_doubles)
+    return raw, view
+
+
+def results_template(outputs):
+    """Return the `~/results` message as CDR bytes and the view of its `data` doubles."""
+    n = len(outputs)
+    msg = Float64MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=','.join(outputs), size=n, stride=n)]
+    msg.layout.data_offset = 0
+    msg.data = [0.0] * n
+    # `data` is the message's last field, so its doubles are the CDR's last 8 * n bytes.
+    return _raw_template(msg, n)
+
+
+def float64_template():
+    """Return a `std_msgs/msg/Float64` as CDR bytes and the view of its one double."""
+    return _raw_template(Float64(data=0.0), 1)
+
+
+class PhaseTimes:
+    """
+    The tick's timing hook: per tick, the ns each phase took, into a preallocated array.
+
+    Columns are `NAMES`: taking the messages, decoding them and handing them to the bindings,
+    copying fields into the arena, the kernel call, publishing, and the whole tick. Rows past
+    `capacity` are dropped. The clock reads add a little to the total.
+    """
+
+    NAMES = ('take', 'decode + hand-over', 'copy into arena', 'kernel step', 'publish', 'total')
+
+    def __init__(self, capacity, clock=time.perf_counter_ns):
+        self.samples = np.zeros((int(capacity), len(self.NAMES)), np.int64)
+        self.count = 0
+        self.clock = clock
+        # ns spent in `Poller.poll` during the current tick's take phase.
+        self.take_ns = 0
+
+    def record(self, take, decode, copy, kernel, publish, total):
+        i = self.count
+        if i < len(self.samples):
+            self.samples[i] = (take, decode, copy, kernel, publish, total)
+            self.count = i + 1
+
+
+class Tick:
+    """
+    One configuration's work per tick, called by the loop as `tick(now_ns, dt)`.
+
+    Built in the parameter callback (non-real-time), handed to the loop by reference, then only
+    ever used from the tick side; nothing in it is shared with the executor thread except
+    `bindings` and the pollers' counters, which the diagnostics read (see `InputBindings`).
+
+    `rcl` (an `rcl.Library`) publishes straight from the templates through rcl; without it, or
+    when that cannot be set up, `publisher.publish(bytes)` is called. `ok()` says whether
+    publishing is still allowed (the node passes its context's; default always). `transport`
+    names how the node publishes, for the diagnostics.
+    """
+
+    def __init__(self, batch, bindings, pollers, results_publisher, individual_publishers=(),
+                 *, rcl=None, transport='rclpy', ok=None, phases=None):
+        self.batch = batch
+        self.bindings = bindings
+        self.pollers = tuple(pollers)
+        self.phases = phases
+        paths = {poller.name: [] for poller in self.pollers}
+        for path in batch.inputs:
+            root, steps = parse_path(path)
+            paths[root].append(steps)
+        self.decoders = {p.name: make_decoder(p.msg_type, paths[p.name]) for p in self.pollers}
+        self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
+        self._step = batch.step
+        self._outputs = batch.output_buffer
+        self._ok = ok if ok is not None else (lambda: True)
+        self._results_raw, self._results_view = results_template(batch.outputs)
+        self.publish_transport = 'rcl (ctypes)' if rcl is not None else transport
+        self._publish_results = self._publisher(rcl, results_publisher, self._results_raw)
+        self._individual = []
+        for i, pub in enumerate(individual_publishers):
+            raw, view = float64_template()
+            self._individual.append((i, view, self._publisher(rcl, pub, raw)))
+        self._individual = tuple(self._individual)
+        self._primed = False
+        # Read by the diagnostics side; set in the node's parameter callback before the handover.
+        self.nrt_baseline = None
+
+    def _publisher(self, rcl, publisher, raw):
+        """Return `publish()` sending the current bytes of `raw` (rewritten in place)."""
+        if rcl is not None:
+            try:
+                return RawPublisher(rcl, publisher, raw).publish
+            except Unavailable as exc:
+                self.publish_transport = f'rclpy ({exc})'
+        publish = publisher.publish
+
+        def publish_copy():
+            publish(bytes(raw))
+        return publish_copy
+
+    def _prime(self, bindings):
+        for poller, name, decode in self._inputs:
+            if poller.latest is not None:
+                raw, received_ns = poller.latest
+                msg = decode(raw)
+                if msg is not None:
+                    bindings.on_message(name, msg, received_ns)
+        self._primed = True
+
+    def __call__(self, now_ns, dt):
+        if self.phases is not None:
+            return self._timed(now_ns, dt, self.phases)
+        self.take_inputs(now_ns)
+        self.bindings.copy_latest(now_ns)
+        self._step(dt)
+        self.publish()
+
+    def _timed(self, now_ns, dt, phases):
+        """Run the phases of `__call__`, reading the clock between them."""
+        clock = phases.clock
+        phases.take_ns = 0
+        t0 = clock()
+        self.take_inputs(now_ns, phases)
+        t1 = clock()
+        self.bindings.copy_latest(now_ns)
+        t2 = clock()
+        self._step(dt)
+        t3 = clock()
+        self.publish()
+        t4 = clock()
+        phases.record(phases.take_ns, t1 - t0 - phases.take_ns, t2 - t1, t3 - t2, t4 - t3,
+                      t4 - t0)
+
+    def take_inputs(self, now_ns, phases=None):
+        """Take each input's waiting messages and hand the newest, decoded, to the bindings."""
+        bindings = self.bindings
+        if not self._primed:
+            self._prime(bindings)
+        for poller, name, decode in self._inputs:
+            if phases is None:
+                raw = poller.poll(now_ns)
+            else:
+                start = phases.clock()
+                raw = poller.poll(now_ns)
+                phases.take_ns += phases.clock() - start
+            if raw is not None:
+                msg = decode(raw)
+                if msg is not None:
+                    bindings.on_message(name, msg, now_ns)
+                else:
+                    poller.undecodable += 1
+
+    def publish(self):
+        """Publish the outputs (skipped once the context is shutting down)."""
+        if not self._ok():
+            return
+        view = self._results_view
+        view[:] = self._outputs
+        self._publish_results()
+        if self._individual:
+            outputs = self._outputs
+            for i, one, publish in self._individual:
+                one[0] = outputs[i]
+                publish()
