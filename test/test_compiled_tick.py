@@ -58,6 +58,7 @@ class Detached:
         self.buffer = symbols.serialized_buffer()
         self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
         self.poll = np.zeros(ct.PS_WORDS, np.int64)
+        self.poll[ct.PS_CAPACITY] = self.buffer.capacity
         self.single = 0
 
 
@@ -126,11 +127,9 @@ def test_compiled_tick_equals_python_tick(seed):
         assert np.array_equal(batch.output_buffer, reference.output_buffer, equal_nan=True), (
             batch.output_buffer, reference.output_buffer)
         assert np.array_equal(batch.input_valid, reference.input_valid)
-    for s in range(len(reference.inputs)):
-        oor, non_finite, _, _ = tick.slot_counters(s)
-        assert (oor, non_finite) == (bindings.out_of_range[s], bindings.non_finite[s])
-    for i, name in enumerate(names):
-        assert tick.received(i) == bindings.messages_received(name)
+        # What the diagnostics read: counts, ages, the paths out of range (with the
+        # sequence's length) and non-finite now.
+        assert ct.CompiledBindings(config, batch, tick).facts(now) == bindings.facts(now)
 
 
 def test_bytes_the_plan_cannot_read_are_not_handed_over():
@@ -153,7 +152,7 @@ class Rig:
         from rclpy.context import Context
         from std_msgs.msg import Float64MultiArray
 
-        from arena_eval.ros.node import results_template
+        from arena_eval.ros.tick import results_template
 
         self.results_template = results_template
         self.context = Context()
@@ -228,3 +227,106 @@ def test_a_new_process_loads_the_loop_from_the_cache():
     out = subprocess.run([sys.executable, '-c', script], check=True, capture_output=True,
                          text=True, timeout=600).stdout
     assert out.split() == ['1', '0', 'False']
+
+
+# ----- in the node ------------------------------------------------------------------------------
+PATH_INPUT = {'topic': '/path', 'type': 'nav_msgs/msg/Path', 'timeout': 0.0}
+
+
+def _loop_value(probe, key):
+    status = probe.status('loop')
+    return status[2].get(key) if status else None
+
+
+def _wait_tick(probe, prefix):
+    return probe.wait_for(lambda: (_loop_value(probe, 'Tick') or '').startswith(prefix) and
+                          _loop_value(probe, 'Tick'), 20.0, f'Tick: {prefix}...')
+
+
+@pytest.mark.ros
+def test_node_runs_the_compiled_tick_and_stops_on_sigint(tmp_path):
+    from node_harness import assert_outputs_close, NodeProcess, write_params
+    probe = Probe()
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml'))
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'compiled') == 'compiled'
+        probe.wait_for(lambda: not math.isnan(probe.latest_outputs()['joint_power']), 10.0,
+                       'fresh outputs')
+        time.sleep(0.5)  # the low-pass converges
+        assert_outputs_close(probe.latest_outputs(), EXPECTED, rel=1e-6)
+        imu = probe.wait_for(lambda: (probe.status('input imu') or (0, '', {}))[2].get(
+            'Messages received', '0') != '0' and probe.status('input imu'), 10.0, 'imu status')
+        assert imu[2]['Taking'] == ct.TRANSPORT and imu[2]['Decoding'] == 'CDR view'
+        assert int(_loop_value(probe, 'Kernel allocations')) == 0
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
+    finally:
+        node.close()
+        probe.close()
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize('why', ['env', 'plan'])
+def test_node_falls_back_to_the_python_tick_and_says_why(tmp_path, why):
+    from node_harness import (assert_outputs_close, DEFAULT_EXPRESSIONS, DEFAULT_INPUTS,
+                              NodeProcess, write_params)
+    env = None
+    inputs, expressions = DEFAULT_INPUTS, DEFAULT_EXPRESSIONS
+    if why == 'env':
+        from arena_eval.tools import procs
+        env = procs.ros_env()
+        env[ct.TICK_ENV] = 'python'
+        reason = f'python ({ct.TICK_ENV}=python)'
+    else:
+        inputs = dict(DEFAULT_INPUTS, path=PATH_INPUT)
+        expressions = DEFAULT_EXPRESSIONS + ['wx = path.poses[0].pose.position.x']
+        reason = "python (input 'path': paths through arrays of messages are not decoded)"
+    probe = Probe()
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions, inputs),
+                       env=env)
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'python') == reason
+        probe.wait_for(lambda: not math.isnan(probe.latest_outputs()['joint_power']), 10.0,
+                       'fresh outputs')
+        time.sleep(0.5)
+        assert_outputs_close(probe.latest_outputs(), EXPECTED, rel=1e-6)
+        assert 'tick: ' + reason in node.output()
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
+    finally:
+        node.close()
+        probe.close()
+
+
+@pytest.mark.ros
+def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_path):
+    from node_harness import DEFAULT_INPUTS, NodeProcess, write_params
+    inputs = dict(DEFAULT_INPUTS, path=PATH_INPUT)
+    probe = Probe()
+    node = NodeProcess(tmp_path, write_params(
+        tmp_path / 'params.yaml', ['z2 = 2 * imu.linear_acceleration.z',
+                                   's = path.header.stamp.sec'], inputs))
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'compiled') == 'compiled'
+        probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[0] == 4.0, 10.0,
+                       'compiled results')
+        results = probe.set_parameters({'expressions': [
+            'z3 = 3 * imu.linear_acceleration.z', 'wx = path.poses[0].pose.position.x']})
+        assert results[0].successful, results[0].reason
+        _wait_tick(probe, 'python')
+        probe.wait_for(lambda: probe.label == 'z3,wx' and probe.latest_result()[0] == 6.0,
+                       10.0, 'python results')
+        ticks = int(_loop_value(probe, 'Ticks'))
+        time.sleep(1.2)
+        assert int(_loop_value(probe, 'Ticks')) > ticks  # the same statistics go on
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
+    finally:
+        node.close()
+        probe.close()

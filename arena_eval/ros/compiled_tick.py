@@ -128,7 +128,9 @@ PS_TAKEN = 0        # messages taken
 PS_UNDECODABLE = 1
 PS_HAS_LATEST = 2   # the take buffer holds a message
 PS_LATEST_NS = 3    # the tick that took it
-PS_WORDS = 4
+PS_CAPACITY = 4     # the take buffer's capacity after the last take
+PS_GROWN = 5        # how often rcl grew it
+PS_WORDS = 6
 
 # slots table row
 SL_INPUT = 0        # the input it belongs to
@@ -244,6 +246,10 @@ def _take(config, i, now):
         if inputs[row + IN_SINGLE] != 0:
             break
     if got:
+        capacity = native.load_i64(msg + native.CAPACITY_AT)
+        if capacity != poll[PS_CAPACITY]:
+            poll[PS_GROWN] += 1
+            poll[PS_CAPACITY] = capacity
         poll[PS_HAS_LATEST] = 1
         poll[PS_LATEST_NS] = now
         buf = native.load_i64(msg + native.BUFFER_AT)
@@ -297,7 +303,9 @@ def copy_latest(config, now):
             valid[s] = 0.0
             if new:
                 slots[srow + SL_OUT_OF_RANGE] += 1
-                slots[srow + SL_OOR_LEN] = np.int64(latest[2 * nslots + s])
+                # The walker stored the length as an int64 in the float64 array.
+                slots[srow + SL_OOR_LEN] = native.load_i64(
+                    config[T_LATEST] + 8 * (2 * nslots + s))
             continue
         value = latest[s]
         values[s] = value
@@ -354,7 +362,7 @@ def _tick(config, now, dt):
     return 0, 0
 
 
-@njit('int64(int64, int64, float64)', cache=True, nogil=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
 def tick_once(config_address, now, dt):
     """Run one tick of the config at `config_address` now (tests): 0 or a STATUS_* code."""
     config = native.i64_view(config_address, CONFIG_WORDS)
@@ -362,7 +370,7 @@ def tick_once(config_address, now, dt):
     return status
 
 
-@njit('int64(int64, int64, int64)', cache=True, nogil=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
 def feed(config_address, i, packed):
     """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests, replay)."""
     config = native.i64_view(config_address, CONFIG_WORDS)
@@ -370,7 +378,7 @@ def feed(config_address, i, packed):
     return 1 if on_bytes(config, i, args[0], args[1], args[2]) else 0
 
 
-@njit('int64(int64, int64, float64)', cache=True, nogil=True, **_OPTIONS)
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
 def copy_and_step(config_address, now, dt):
     """Run the tick without takes or publishing: copy into the arena, step (tests)."""
     config = native.i64_view(config_address, CONFIG_WORDS)
@@ -470,6 +478,7 @@ class CompiledInput:
         self.buffer = symbols.serialized_buffer()
         self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
         self.poll = np.zeros(PS_WORDS, np.int64)
+        self.poll[PS_CAPACITY] = self.buffer.capacity
         self.single = 1 if depth == 1 else 0
 
     @property
@@ -481,8 +490,8 @@ class CompiledInput:
         return int(self.poll[PS_UNDECODABLE])
 
     @property
-    def buffer_capacity(self):
-        return self.buffer.capacity
+    def grown(self):
+        return int(self.poll[PS_GROWN])
 
     def close(self):
         self.buffer.close()
@@ -516,7 +525,10 @@ class TickConfig:
             self.slots[s * SL_WORDS + SL_OOR_LEN] = -1
         for i, (compiled, timeout, msg_type) in enumerate(self.inputs):
             reads = [(s, steps) for s, (owner, steps) in enumerate(slot_inputs) if owner == i]
-            plan = plans.build_plan(msg_type, reads) if reads else None
+            try:
+                plan = plans.build_plan(msg_type, reads) if reads else None
+            except plans.Unsupported as exc:
+                raise plans.Unsupported(f"input '{compiled.name}': {exc}") from None
             self.plans.append(plan)
             row = i * IN_WORDS
             self.table[row + IN_SUB] = compiled.pointer
@@ -703,3 +715,275 @@ class CompiledLoop:
             return True
         self._thread.join(timeout)
         return not self._thread.is_alive()
+
+
+# ----- the node's side: a compiled tick that looks like `tick.Tick` to the diagnostics -------
+COMPILED = 'compiled'
+TICK_ENV = 'ARENA_EVAL_TICK'  # 'python' forces the Python tick (benchmarks compare both)
+TRANSPORT = 'rcl (compiled)'
+
+
+class CompiledPoller:
+    """An input's counters as `tick.Poller` names them, read from the compiled loop's arrays."""
+
+    def __init__(self, poller, compiled):
+        self.poller = poller
+        self.compiled = compiled
+        self.name = poller.name
+        self.input_config = poller.input_config
+        self.subscription = poller.subscription
+        self.transport = TRANSPORT
+
+    @property
+    def received(self):
+        return self.poller.received + self.compiled.taken
+
+    @property
+    def undecodable(self):
+        return self.poller.undecodable + self.compiled.undecodable
+
+    @property
+    def buffer_grown(self):
+        return self.compiled.grown
+
+
+class CompiledBindings:
+    """`InputBindings.facts` and `set_type_mismatch` over a `TickConfig`'s arrays."""
+
+    def __init__(self, config, batch, tick_config):
+        from .inputs import parse_path
+        self.config = config
+        self.names = tuple(config.inputs)
+        self.paths = tuple(batch.inputs)
+        self._tick_config = tick_config
+        self._slot_input = [self.names.index(parse_path(p)[0]) for p in self.paths]
+        # Written by the executor thread only (publisher-type checks), read by `facts`.
+        self._mismatch = [None] * len(self.names)
+
+    def set_type_mismatch(self, input_name, other_type):
+        self._mismatch[self.names.index(input_name)] = other_type
+
+    def facts(self, now_ns):
+        """Per input, an `inputs.InputFacts` (read without a lock: may be one tick behind)."""
+        from .inputs import InputFacts
+        tc = self._tick_config
+        result = []
+        for i, name in enumerate(self.names):
+            received_ns = tc.received_ns(i)
+            has_message = received_ns is not None
+            counters = [(s, tc.slot_counters(s)) for s, owner in enumerate(self._slot_input)
+                        if owner == i]
+            result.append(InputFacts(
+                name=name, config=self.config.inputs[name], has_message=has_message,
+                age_ms=(now_ns - received_ns) / 1e6 if has_message else None,
+                received=tc.received(i), other_type=self._mismatch[i],
+                out_of_range_now=tuple((self.paths[s], c[2]) for s, c in counters if c[2] >= 0),
+                non_finite_now=tuple(self.paths[s] for s, c in counters
+                                     if has_message and c[3]),
+                out_of_range=sum(c[0] for _, c in counters),
+                non_finite=sum(c[1] for _, c in counters)))
+        return result
+
+
+class _PlanDecoder:
+    cdr_view = True  # decoded from the CDR bytes (by a plan), as the diagnostics report it
+
+
+class CompiledTick:
+    """
+    One program for the compiled loop, built beside its Python `Tick` (kept as `python`).
+
+    Has what the diagnostics read from a tick: `batch`, `bindings`, `pollers`, `decoders`,
+    `publish_transport`, `nrt_baseline`, and `kind` ('compiled').
+    """
+
+    kind = COMPILED
+
+    def __init__(self, python_tick, config, tick_config, inputs):
+        self.python = python_tick
+        self.config = tick_config
+        self.batch = python_tick.batch
+        self.bindings = CompiledBindings(config, self.batch, tick_config)
+        self.pollers = tuple(CompiledPoller(p, c) for p, c in zip(python_tick.pollers, inputs,
+                                                                  strict=True))
+        self.decoders = {p.name: _PlanDecoder() for p in self.pollers}
+        self.publish_transport = TRANSPORT
+        self.nrt_baseline = python_tick.nrt_baseline
+
+
+class Compiler:
+    """
+    Build `CompiledTick`s for a node: its rcl entry points, context and take buffers.
+
+    `Compiler(node, rcl_library)` raises `native.Unavailable` (with the reason) where the
+    compiled tick cannot run: forced off by `ARENA_EVAL_TICK=python`, a missing library or
+    symbol. `build` raises `plans.Unsupported` for inputs the plans cannot describe.
+    """
+
+    def __init__(self, node, rcl_library=None, environ=None):
+        import os
+        import weakref
+        from . import rcl
+        environ = os.environ if environ is None else environ
+        if environ.get(TICK_ENV, COMPILED) == 'python':
+            raise native.Unavailable(f'{TICK_ENV}=python')
+        self.symbols = native.Symbols(rcl_name=rcl_library or rcl.LIBRARY)
+        self.context_pointer = node.context.handle.pointer
+        # Take buffers by poller: one per subscription, alive while a program uses it.
+        self._inputs = weakref.WeakKeyDictionary()
+
+    def _input(self, poller):
+        compiled = self._inputs.get(poller)
+        if compiled is None:
+            compiled = CompiledInput(self.symbols, poller.subscription,
+                                     poller.input_config.depth, poller.name)
+            self._inputs[poller] = compiled
+        return compiled
+
+    def build(self, python_tick, config, results_publisher, individual_publishers):
+        """Return the `CompiledTick` running what `python_tick` runs."""
+        from .inputs import parse_path
+        from .tick import float64_template, results_template
+        batch = python_tick.batch
+        names = [p.name for p in python_tick.pollers]
+        for path in batch.inputs:
+            if parse_path(path)[0] not in names:
+                raise plans.Unsupported(f"input path '{path}' has no poller")
+        inputs = [self._input(p) for p in python_tick.pollers]
+        slots = []
+        for path in batch.inputs:
+            root, steps = parse_path(path)
+            slots.append((names.index(root), steps))
+        raw, _ = results_template(batch.outputs)
+        publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(batch.outputs))]
+        for i, publisher in enumerate(individual_publishers):
+            raw, _ = float64_template()
+            publishers.append((i, publisher, raw, len(raw) - 8))
+        tick_config = TickConfig(
+            self.symbols, self.context_pointer, batch,
+            [(c, config.inputs[p.name].timeout, p.msg_type)
+             for c, p in zip(inputs, python_tick.pollers, strict=True)],
+            slots, publishers)
+        return CompiledTick(python_tick, config, tick_config, inputs)
+
+
+class TickRunner:
+    """
+    The node's loop: the compiled loop while every program compiles, else `loop.TickLoop`.
+
+    `TickLoop`'s API as the node uses it. A program that cannot be compiled (or a compiled
+    loop that cannot be set up) runs in the Python loop from then on, with the same
+    statistics; `kind` says which tick runs ('compiled' or 'python (reason)').
+    """
+
+    def __init__(self, tick, rate_hz, symbols=None):
+        """Run `tick` (a `CompiledTick`, which needs the `symbols`, or a Python tick)."""
+        self._rate_hz = rate_hz
+        self._compiled = None
+        self._python = None
+        # Swap tickets: (ticket, config address) posted to the compiled loop and not yet seen
+        # acknowledged; `_acked` is the newest acknowledged ticket (executor thread only).
+        self._tickets = 0
+        self._pending = []
+        self._acked = 0
+        self._stats = None
+        self.current_tick = tick
+        if isinstance(tick, CompiledTick):
+            self._compiled = CompiledLoop(symbols, rate_hz)
+            self._stats = self._compiled.stats
+        else:
+            self._python = loop_.TickLoop(tick, rate_hz)
+            self._stats = self._python.stats
+
+    @property
+    def kind(self):
+        return getattr(self.current_tick, 'kind', 'python')
+
+    @property
+    def stats(self):
+        return self._stats
+
+    @property
+    def _loop(self):
+        return self._compiled if self._compiled is not None else self._python
+
+    @property
+    def failed(self):
+        return self._loop.failed
+
+    @property
+    def error_text(self):
+        return self._loop.error_text
+
+    @property
+    def rate_hz(self):
+        return self._loop.rate_hz
+
+    def start(self):
+        if self._compiled is not None:
+            self._compiled.start(self.current_tick.config)
+        else:
+            self._python.start()
+
+    def stop(self, timeout=1.0):
+        return self._loop.stop(timeout)
+
+    def snapshot(self, since_ticks=None):
+        return self._loop.snapshot(since_ticks)
+
+    def set_rate_from_non_rt(self, rate_hz):
+        self._rate_hz = rate_hz
+        self._loop.set_rate_from_non_rt(rate_hz)
+
+    def swap_tick_from_non_rt(self, tick):
+        """Run `tick` from the next tick on; return a ticket for `swap_done`."""
+        self._tickets += 1
+        ticket = self._tickets
+        if self._compiled is not None and isinstance(tick, CompiledTick):
+            self._pending.append((ticket, tick.config.address))
+            self.current_tick = tick
+            self._compiled.swap_from_non_rt(tick.config)
+            self._see_acks()
+            return ticket
+        python_tick = tick.python if isinstance(tick, CompiledTick) else tick
+        if self._compiled is not None:
+            self._to_python(python_tick)
+            self._acked = ticket  # the compiled loop has stopped: nothing uses the old ticks
+            return ticket
+        self._pending.append((ticket, self._python.swap_tick_from_non_rt(python_tick)))
+        self.current_tick = python_tick
+        return ticket
+
+    def _to_python(self, python_tick):
+        """Stop the compiled loop and go on in the Python loop with the same statistics."""
+        running = self._compiled.running
+        self._compiled.stop(timeout=1.0)
+        self._python = loop_.TickLoop(python_tick, self._rate_hz)
+        self._python.stats = self._compiled.stats
+        self._compiled = None
+        self._pending.clear()
+        self.current_tick = python_tick
+        if running:
+            self._python.start()
+
+    def _see_acks(self):
+        if self._compiled is None:
+            return
+        acked = int(self._compiled.control[C_ACK])
+        for k, (ticket, address) in enumerate(self._pending):
+            if address == acked:
+                self._acked = max(self._acked, ticket)
+                del self._pending[:k + 1]
+                return
+
+    def swap_done(self, ticket):
+        """Whether the swap with `ticket` has happened (older programs are no longer run)."""
+        if self._compiled is not None:
+            self._see_acks()
+            return ticket <= self._acked
+        if ticket <= self._acked:
+            return True
+        for t, python_ticket in self._pending:
+            if t == ticket:
+                return self._python.swap_done(python_ticket)
+        return True

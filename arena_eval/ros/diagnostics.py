@@ -210,7 +210,8 @@ class DiagnosticsReport:
             expressions=len(batch.outputs), program_ops=batch.n_ops,
             extra=[('Loop mode', 'thread'),
                    ('Stale policy', batch.stale_policy),
-                   ('Publishing', tick.publish_transport)])]
+                   ('Publishing', tick.publish_transport),
+                   ('Tick', getattr(tick, 'kind', 'python'))])]
         pollers = {poller.name: poller for poller in tick.pollers}
         for name, level, message, pairs in input_levels(tick.bindings, now_ns):
             poller = pollers.get(name)

@@ -50,6 +50,7 @@ RCL_RET_SUBSCRIPTION_TAKE_FAILED = 401
 SERIALIZED_SIZE = 64
 BUFFER_AT = 0
 LENGTH_AT = 8
+CAPACITY_AT = 16
 # rmw_message_info_t is under 100 bytes in Jazzy and Kilted; the tick never reads it.
 MESSAGE_INFO_SIZE = 1024
 INITIAL_CAPACITY = 4096

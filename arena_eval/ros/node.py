@@ -61,10 +61,11 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 
 from . import config as cfg
+from . import native, plans
+from .compiled_tick import Compiler, TickRunner
 from .diagnostics import DiagnosticsReport
 from .entities import EntityPool, load_rcl
 from .inputs import InputBindings
-from .loop import TickLoop
 from .params_bridge import ParameterBridge
 from .process import Stopper
 from .tick import Tick
@@ -126,6 +127,17 @@ class ArenaEvalNode(Node):
         self._results_pub = self.create_publisher(Float64MultiArray, '~/results', 10)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._entities = EntityPool(self, self._rcl, self.transport)
+        # Builds the compiled tick; None once the Python tick runs (`_python_reason` says why).
+        self._compiler = None
+        self._python_reason = None
+        self._logged_reason = None
+        if phases is not None:
+            self._python_reason = 'phase timing'
+        else:
+            try:
+                self._compiler = Compiler(self, rcl_library)
+            except native.Unavailable as exc:
+                self._python_reason = str(exc)
         self._config = None
         self._report = DiagnosticsReport(self.get_name())
         self._heap_baseline = None
@@ -134,7 +146,10 @@ class ArenaEvalNode(Node):
         self.loop = None
         self._diag_timer = None
         tick, _ = self._make_tick(config, config.diff(None), batch)
-        self.loop = TickLoop(tick, config.rate_hz)
+        self.loop = TickRunner(tick, config.rate_hz,
+                               self._compiler.symbols if self._compiler else None)
+        if self._python_reason is None:
+            self._log.info('tick: compiled')
         self._config = config
         self._diag_timer = self.create_timer(config.diagnostics_period,
                                              self._publish_diagnostics)
@@ -181,7 +196,23 @@ class ArenaEvalNode(Node):
                     transport=self.transport, ok=self.context.handle.ok, phases=self._phases)
         tick.nrt_baseline = _nrt_allocations()
         self._latest_tick = tick
-        return tick, retired
+        return self._compiled_or_python(tick, config, pubs), retired
+
+    def _compiled_or_python(self, tick, config, individual_publishers):
+        """Return the compiled version of `tick`, or `tick` when it cannot be compiled."""
+        if self._compiler is not None:
+            try:
+                return self._compiler.build(tick, config, self._results_pub,
+                                            individual_publishers)
+            except (plans.Unsupported, native.Unavailable) as exc:
+                # From now on the Python loop runs every program (TickRunner switches once).
+                self._compiler = None
+                self._python_reason = str(exc)
+        tick.kind = f'python ({self._python_reason})'
+        if self._python_reason != self._logged_reason:
+            self._logged_reason = self._python_reason
+            self._log.warning(f'tick: {tick.kind}')
+        return tick
 
     def housekeeping(self):
         """Destroy entities retired by programs the loop no longer runs (executor thread)."""
