@@ -20,6 +20,7 @@ The command line: `python -m arena_eval {check,eval,bench,demo}` (console script
     python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
     python -m arena_eval bench --node 10        # node CPU vs the C floor and a naive rclpy node
     python -m arena_eval bench --rates 10       # the node at 2, 5 and 10 kHz
+    python -m arena_eval bench --startup 3      # start to first result, cold and cached
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
     python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
@@ -68,6 +69,8 @@ def _parser():
                            'SECONDS per subject')
     mode.add_argument('--rates', type=float, metavar='SECONDS',
                       help='the node at rate_hz 2000, 5000, 10000 beside the simulator')
+    mode.add_argument('--startup', type=int, metavar='ROUNDS',
+                      help='start to first result: empty numba cache, then ROUNDS cached')
     mode.add_argument('--soak', type=float, metavar='MINUTES',
                       help='simulator + node for MINUTES: RSS and allocations over time')
     mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
@@ -149,6 +152,9 @@ def cmd_bench(args):
     if args.rates is not None:
         from .tools import procbench
         return procbench.rates_bench(args.rates, params_file=args.params_file)
+    if args.startup is not None:
+        from .tools import procbench
+        return procbench.startup_bench(args.startup, params_file=args.params_file)
     if args.soak is not None:
         from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)

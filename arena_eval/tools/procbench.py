@@ -556,6 +556,75 @@ def rates_bench(seconds, params_file=None, out=None):
                ['arena_eval'])
 
 
+# --- bench --startup ---------------------------------------------------------------------------
+
+def _first_result_s(env, params_file, watcher, stop_event, say):
+    """Start the node; return (seconds from start to its first result, its tick), or None."""
+    child = Child('node', 'arena_eval.ros.node', ['--ros-args', '--params-file', params_file],
+                  env)
+    try:
+        count, start = watcher.count, time.monotonic()
+        while watcher.count == count:
+            if stop_event.wait(0.002) or not child.alive() or (
+                    time.monotonic() - start > STARTUP_TIMEOUT * 3):
+                say('no result from the node; its output:\n%s' % child.tail())
+                return None
+        elapsed = time.monotonic() - start
+        status = None
+        end = time.monotonic() + 5.0
+        while status is None and time.monotonic() < end and not stop_event.wait(0.05):
+            status = (watcher.status(NODE_NAME + ': loop') or {}).get('Tick')
+        return elapsed, status
+    finally:
+        child.stop(stop_event.is_set())
+        child.close()
+
+
+def _startup_bench(env, rounds, params_file, stop_event, say):
+    params_file = os.path.abspath(params_file or default_params_file())
+    say('startup: process start to the first result on ~/results, params %s; %d CPUs, %s'
+        % (os.path.relpath(params_file), os.cpu_count() or 0, load_average()))
+    watcher = Watcher('arena_eval_startup_%d' % os.getpid())
+    cache = tempfile.TemporaryDirectory(prefix='arena_eval_numba_cache_')
+    try:
+        # An empty numba cache: everything compiles (kernel, fastcall entry, compiled tick).
+        cold = _first_result_s(dict(env, NUMBA_CACHE_DIR=cache.name), params_file, watcher,
+                               stop_event, say)
+        warm = []
+        for _ in range(rounds):
+            if stop_event.is_set():
+                break
+            got = _first_result_s(dict(env, NUMBA_CACHE_DIR=cache.name), params_file,
+                                  watcher, stop_event, say)
+            if got is not None:
+                warm.append(got)
+    finally:
+        cache.cleanup()
+        watcher.close()
+    if stop_event.is_set():
+        return 130
+    if cold is None or len(warm) < rounds:
+        return 1
+    say('first start, empty numba cache: %.2f s (tick: %s)' % cold)
+    say('cached starts: %s s, median %.2f s (tick: %s)'
+        % (' / '.join('%.2f' % w[0] for w in warm), float(np.median([w[0] for w in warm])),
+           warm[-1][1]))
+    return 0
+
+
+def startup_bench(rounds=3, params_file=None, out=None):
+    """Run `bench --startup ROUNDS`; return the exit code."""
+    from ..ros.process import run
+
+    say = _sayer(out)
+    if rounds < 1:
+        say('error: --startup ROUNDS must be at least 1')
+        return 2
+    env = ros_environment()
+    return run(lambda args, stop: _startup_bench(env, rounds, params_file, stop, say),
+               ['arena_eval'])
+
+
 def _sayer(out):
     def say(text=''):
         print(text, file=out or sys.stdout, flush=True)
