@@ -42,6 +42,7 @@ setup(
             'arena_eval_node = arena_eval.ros.main:main',
             'arena_eval_sim = arena_eval.ros.sim:main',
             'arena_eval = arena_eval.__main__:main',
+            'arena_eval_replay = arena_eval.tools.replay:main',
         ],
     },
 )

@@ -13,7 +13,9 @@
 # limitations under the License.
 
 """
-The command line: `python -m arena_eval {check,eval,bench,demo}` (console script `arena_eval`).
+The command line: `python -m arena_eval {check,eval,bench,demo,replay}`.
+
+Installed as the console script `arena_eval` (replay also as `arena_eval_replay`).
 
     python -m arena_eval check config/default.yaml [--dump]
     python -m arena_eval eval --set imu.angular_velocity.z=3 'hypot(imu.angular_velocity.z, 4)'
@@ -24,6 +26,8 @@ The command line: `python -m arena_eval {check,eval,bench,demo}` (console script
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
     python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
+    python -m arena_eval replay run.bag --params robot.yaml [--out results.csv] [--plot out.png]
+    python -m arena_eval bench --replay         # replay ticks/s and real-time factor
 
 Exit codes: 0 success, 1 a benchmark verdict or a process failed, 2 a user error (bad file,
 bad expression, bad argument), printed as one line (and a caret under expressions), never as a
@@ -75,15 +79,23 @@ def _parser():
                       help='simulator + node for MINUTES: RSS and allocations over time')
     mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
                       help="time each phase of the node's tick beside the simulator")
+    mode.add_argument('--replay', action='store_true',
+                      help='replay ticks per second and real-time factor on the test bag')
     bench.add_argument('--rounds', type=int, default=1,
                        help='--node: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
+    bench.add_argument('--bag', default=None,
+                       help='bag for --replay (default: test/data/husky_imu_odom_gps.bag)')
 
     demo = sub.add_parser('demo', help='simulator + node with live figures, then a summary')
     demo.add_argument('--seconds', type=float, default=10.0)
     demo.add_argument('--params-file', default=None,
                       help='params file (default: config/default.yaml)')
+
+    from .tools.replay import add_arguments
+    add_arguments(sub.add_parser(
+        'replay', help='evaluate a params file over a recorded bag (CSV, bag, plot, summary)'))
     return parser
 
 
@@ -97,7 +109,12 @@ def cmd_check(args):
         return EXIT_USAGE
     if args.dump:
         cfg, _, _ = config.load_params_file(args.params_file)
-        print(config.build_batch(cfg).disassemble())
+        batch = config.build_batch(cfg)
+        print(batch.disassemble())
+        if cfg.outputs:
+            from .ros.templates import describe
+            for output in cfg.outputs.values():
+                print('\n'.join(describe(output, batch)))
     elif not lines:
         print('%s: ok' % args.params_file)
     return EXIT_OK
@@ -158,6 +175,9 @@ def cmd_bench(args):
     if args.soak is not None:
         from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)
+    if args.replay:
+        from .tools import replaybench
+        return replaybench.run(params_file=args.params_file, bag=args.bag)
     if args.tick_phases is not None:
         from .tools import tickprof
         return tickprof.run(args.tick_phases, params_file=args.params_file)
@@ -172,7 +192,13 @@ def cmd_demo(args):
     return demo.run(args.seconds, params_file=args.params_file)
 
 
-COMMANDS = {'check': cmd_check, 'eval': cmd_eval, 'bench': cmd_bench, 'demo': cmd_demo}
+def cmd_replay(args):
+    from .tools import replay
+    return replay.run(args)
+
+
+COMMANDS = {'check': cmd_check, 'eval': cmd_eval, 'bench': cmd_bench, 'demo': cmd_demo,
+            'replay': cmd_replay}
 
 
 def main(argv=None):

@@ -19,6 +19,7 @@ Each file in `bad_configs/` holds one class of mistake (one holds several); the 
 are the exact `file:line:col: error: ...` output of `python -m arena_eval check`.
 """
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -222,7 +223,11 @@ def test_default_config_values():
 def test_default_batch_compiles_and_evaluates():
     config, _, _ = load_params_file(DEFAULT)
     batch = build_batch(config)
-    assert tuple(batch.outputs) == DEFAULT_NAMES
+    # The user's outputs first, in order; the typed outputs' hidden statements after them.
+    n = len(config.expressions)
+    assert tuple(batch.outputs[:n]) == DEFAULT_NAMES
+    assert all(name.startswith('__') for name in batch.outputs[n:])
+    assert set(config.outputs) == {'tilt', 'tipping'}
     assert 'imu.linear_acceleration.z' in batch.inputs
     assert 'joints.position[2]' in batch.inputs
     values = dict.fromkeys(batch.inputs, 0.0)
@@ -264,7 +269,7 @@ def test_nested_blocks_and_dotted_keys_are_the_same_config():
             '    expressions:\n' + ''.join(f'      - "{e}"\n' for e in flow.expressions))
     block, errors, warnings = load_params_text(text, 'b.yaml')
     assert errors == [] and warnings == []
-    assert block == flow
+    assert block == dataclasses.replace(flow, outputs={})  # this text has no typed outputs
 
 
 def test_params_file_scalar_rules_follow_rcl():
@@ -403,6 +408,12 @@ def default_parameters():
         params.update({f'inputs.{name}.topic': cfg.topic, f'inputs.{name}.type': cfg.type_name,
                        f'inputs.{name}.timeout': cfg.timeout, f'inputs.{name}.qos': cfg.qos,
                        f'inputs.{name}.depth': cfg.depth})
+    for name, out in config.outputs.items():
+        params.update({f'outputs.{name}.topic': out.topic, f'outputs.{name}.type': out.type_name,
+                       f'outputs.{name}.stamp': out.stamp,
+                       f'outputs.{name}.frame_id': out.frame_id or '',
+                       f'outputs.{name}.every': out.every,
+                       f'outputs.{name}.fields': [f'{f.path} = {f.text}' for f in out.fields]})
     return config, params
 
 
@@ -477,6 +488,8 @@ def test_diff_tells_what_changed():
     assert config.diff(None).other == ('publish_individual', 'diagnostics_period')
     assert diff.batch and not diff.rate and not diff.inputs_added
     params['expressions'] = params['expressions'][:1]
+    for name in [n for n in params if n.startswith('outputs.')]:
+        del params[name]  # the typed outputs read the expressions cut here
     del params['inputs.joints.topic'], params['inputs.joints.type']
     for name in input_parameter_names('joints'):
         params.pop(name, None)

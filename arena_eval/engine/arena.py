@@ -94,6 +94,19 @@ class Batch:
         kernel.run(self._block.ctypes.data, dt)
 
     @property
+    def arena(self):
+        """Return a view of all float64 slots: inputs, flags, outputs, registers, state."""
+        return self._mem
+
+    def output_slot(self, name):
+        """Return the arena slot of the output `name`."""
+        return self.program.layout.output_base + self.outputs.index(name)
+
+    def input_slot(self, path):
+        """Return the arena slot of the input `path` (the newest value, whatever its age)."""
+        return self.program.layout.input_base + self.inputs.index(path)
+
+    @property
     def n_ops(self):
         return self.program.n_ops
 

@@ -41,14 +41,16 @@ import os
 import re
 
 from .inputs import check_path, InputError, resolve_type, type_name
+from .outputs import check_fields, OutputConfig, parse_field
 from .params_yaml import ConfigWarning, ParamsFileError, python_value, YamlReader
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
-from ..language.parse import statement_name
+from ..language.parse import parse_expression, statement_name
 
-__all__ = ['PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig', 'ParamSpec',
-           'ParamsFileError',
-           'build_batch', 'check_file', 'config_from_parameters', 'input_parameter_names',
+__all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
+           'OutputConfig', 'ParamSpec', 'ParamsFileError',
+           'build_batch', 'check_file', 'config_from_parameters', 'entry_parameter_names',
+           'input_parameter_names',
            'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
            'spec_for']
 
@@ -105,10 +107,30 @@ PARAMETERS = (
     ParamSpec('inputs.<name>.depth', 'integer', 5,
               'Subscription queue depth (only the latest message is used).',
               value_range=(1, 1000)),
+    ParamSpec('outputs.<name>.topic', 'string', None,
+              'Topic a typed output publishes on.', required=True),
+    ParamSpec('outputs.<name>.type', 'string', None,
+              'Message type of a typed output, pkg/msg/Type (e.g. std_msgs/msg/Bool).',
+              required=True),
+    ParamSpec('outputs.<name>.fields', 'string_array', (),
+              "The fields it sets: 'field.path = expression' per element (inputs and the "
+              "batch's outputs may be used); a string field takes a quoted constant.",
+              required=True),
+    ParamSpec('outputs.<name>.stamp', 'string', '',
+              "header.stamp: an input's name (its newest message's header stamp), 'now' (the "
+              "node's clock) or '' (left zero)."),
+    ParamSpec('outputs.<name>.frame_id', 'string', '',
+              "header.frame_id ('' leaves it empty)."),
+    ParamSpec('outputs.<name>.every', 'integer', 1,
+              'Publish on every Nth tick (1: every tick).', value_range=(1, 1000000)),
 )
 
-_TOP = {p.name: p for p in PARAMETERS if not p.name.startswith('inputs.')}
-_INPUT_FIELDS = {p.name.rsplit('.', 1)[1]: p for p in PARAMETERS if p.name.startswith('inputs.')}
+GROUPS = ('inputs', 'outputs')
+_TOP = {p.name: p for p in PARAMETERS if p.name.split('.')[0] not in GROUPS}
+_GROUP_FIELDS = {group: {p.name.rsplit('.', 1)[1]: p for p in PARAMETERS
+                         if p.name.startswith(group + '.')} for group in GROUPS}
+_INPUT_FIELDS = _GROUP_FIELDS['inputs']
+_OUTPUT_FIELDS = _GROUP_FIELDS['outputs']
 # Parameters every rclpy node has, or that rclpy owns: never warned about.
 _ROS_OWNED = ('use_sim_time', 'start_type_description_service')
 _ROS_OWNED_PREFIXES = ('qos_overrides.',)
@@ -122,9 +144,14 @@ def spec_for(name):
     if name in _TOP:
         return _TOP[name]
     parts = name.split('.')
-    if len(parts) == 3 and parts[0] == 'inputs':
-        return _INPUT_FIELDS.get(parts[2])
+    if len(parts) == 3 and parts[0] in GROUPS:
+        return _GROUP_FIELDS[parts[0]].get(parts[2])
     return None
+
+
+def entry_parameter_names(group, entry_name):
+    """Return the concrete parameter names of one input or typed output (`group.name.*`)."""
+    return tuple(f'{group}.{entry_name}.{field_}' for field_ in _GROUP_FIELDS[group])
 
 
 def input_parameter_names(input_name):
@@ -201,6 +228,7 @@ class NodeConfig:
     stale_policy: str = 'nan'
     publish_individual: bool = False
     diagnostics_period: float = 1.0
+    outputs: dict = field(default_factory=dict)
 
     def diff(self, old):
         """Return what changed from `old` (None: everything is new) to this config."""
@@ -213,7 +241,7 @@ class NodeConfig:
             return ConfigDiff(True, True, added, removed, changed, _OTHER)
         other = tuple(n for n in _OTHER if getattr(self, n) != getattr(old, n))
         batch = (self.expressions != old.expressions or self.stale_policy != old.stale_policy
-                 or added or removed or changed)
+                 or self.outputs != old.outputs or added or removed or changed)
         return ConfigDiff(bool(batch), self.rate_hz != old.rate_hz, added, removed, changed,
                           other)
 
@@ -290,9 +318,16 @@ def config_from_parameters(params, *, check_expressions=True):
 
 
 def build_batch(config):
-    """Compile a config's batch; raise `ExpressionError` (`BatchErrors` for several)."""
+    """
+    Compile a config's batch; raise `ExpressionError` (`BatchErrors` for several).
+
+    The typed outputs' hidden statements come after the expressions, so the batch's first
+    `len(config.expressions)` outputs are the user's, in order.
+    """
     from ..engine.arena import compile_batch
-    return compile_batch(list(config.expressions), sources=list(config.sources),
+    statements, sources, _ = _with_hidden(config.expressions, config.sources,
+                                          config.outputs.values())
+    return compile_batch(statements, sources=sources,
                          check_input=_input_checker(config.inputs),
                          stale_policy=config.stale_policy)
 
@@ -350,12 +385,13 @@ class _Checker:
         self.warnings.append(ConfigWarning(message, pos, hint=hint))
 
     def run(self, check_expressions):
-        top, inputs = {}, {}
+        top, groups = {}, {group: {} for group in GROUPS}
         for name, value in self.values.items():
+            group = name.split('.')[0]
             if name in _TOP:
                 top[name] = value
-            elif name == 'inputs' or name.startswith('inputs.'):
-                self._input_value(name, value, inputs)
+            elif group in GROUPS:
+                self._entry_value(group, name, value, groups[group])
             elif name in _ROS_OWNED or name.startswith(_ROS_OWNED_PREFIXES):
                 continue
             else:
@@ -370,12 +406,13 @@ class _Checker:
                 settings[spec.name] = self._coerce(spec, top[spec.name], spec.name)
             else:
                 settings[spec.name] = spec.default
-        input_configs, input_types = self._inputs(inputs)
+        input_configs, input_types = self._inputs(groups['inputs'])
+        output_configs = self._outputs(groups['outputs'], input_types)
         clashes = []
         texts, sources = self._expressions(top.get('expressions'), input_types, clashes)
         policy = settings['stale_policy'] if settings['stale_policy'] in STALE_POLICIES else 'nan'
         if texts and check_expressions:
-            self._compile(texts, sources, input_types, policy)
+            self._compile(texts, sources, input_types, policy, output_configs)
         # The compiler reports an output named like an input the batch reads; this adds
         # the inputs it does not read, without saying the same thing twice.
         reported = {error.pos for error in self.errors}
@@ -387,6 +424,7 @@ class _Checker:
             rate_hz=float(settings['rate_hz']),
             inputs=dict(input_configs),
             expressions=tuple(texts), sources=tuple(sources), stale_policy=policy,
+            outputs=dict(output_configs),
             publish_individual=bool(settings['publish_individual']),
             diagnostics_period=float(settings['diagnostics_period']))
         return config, errors, warnings
@@ -430,29 +468,61 @@ class _Checker:
         return result
 
     # ----- inputs -----------------------------------------------------------------------------
-    def _input_value(self, name, value, inputs):
+    def _entry_value(self, group, name, value, entries):
+        """File one flattened `inputs.*` / `outputs.*` value under its entry."""
+        noun = group[:-1]
+        known = _GROUP_FIELDS[group]
         parts = name.split('.')
         if len(parts) == 1:
             if value.kind != 'mapping':
-                self.error('inputs must be a mapping of input names to {topic: ..., type: ...}',
-                           value.pos)
+                self.error(f'{group} must be a mapping of {noun} names to '
+                           '{topic: ..., type: ...}', value.pos)
             return
-        input_name = parts[1]
-        entry = inputs.setdefault(input_name, {
-            'key_pos': self.key_positions.get(f'inputs.{input_name}', value.key_pos),
+        entry_name = parts[1]
+        entry = entries.setdefault(entry_name, {
+            'key_pos': self.key_positions.get(f'{group}.{entry_name}', value.key_pos),
             'fields': {}})
         if len(parts) == 2:
-            self.error(f"input '{input_name}' must be a mapping with topic and type",
-                       value.pos, f'{input_name}: {{topic: /{input_name}, type: pkg/msg/Type}}')
+            self.error(f"{noun} '{entry_name}' must be a mapping with topic and type",
+                       value.pos, f'{entry_name}: {{topic: /{entry_name}, type: pkg/msg/Type}}')
             entry['bad'] = True
             return
-        if len(parts) == 3 and parts[2] in _INPUT_FIELDS:
+        if len(parts) == 3 and parts[2] in known:
             entry['fields'][parts[2]] = value
             return
-        close = difflib.get_close_matches(parts[2], list(_INPUT_FIELDS), n=1)
+        close = difflib.get_close_matches(parts[2], list(known), n=1)
         self.warn(f"unknown parameter '{name}' (ignored)", value.key_pos,
-                  f"did you mean 'inputs.{input_name}.{close[0]}'?" if close and len(parts) == 3
-                  else 'an input has ' + ', '.join(_INPUT_FIELDS))
+                  f"did you mean '{group}.{entry_name}.{close[0]}'?" if close and len(parts) == 3
+                  else f'an {noun} has ' + ', '.join(known))
+
+    def _entry_settings(self, group, name, entry):
+        """Coerce an entry's fields; return (settings, message class or None)."""
+        fields = entry['fields']
+        settings = {}
+        for field_name, spec in _GROUP_FIELDS[group].items():
+            label = f'{group}.{name}.{field_name}'
+            if field_name in fields:
+                settings[field_name] = self._coerce(spec, fields[field_name], label)
+            elif spec.required:
+                example = {'topic': ': /' + name, 'type': ': pkg/msg/Type'}.get(field_name, '')
+                self.error(f"{group[:-1]} '{name}' has no {field_name}", entry['key_pos'],
+                           f'add {label}{example}')
+                settings[field_name] = self._MISSING
+            else:
+                settings[field_name] = spec.default
+        topic = settings['topic']
+        if isinstance(topic, str) and not _TOPIC.match(topic):
+            self.error(f"invalid topic name '{topic}'", fields['topic'].pos,
+                       'a topic is /-separated names of letters, digits and _, '
+                       'not starting with a digit')
+            settings['topic'] = self._MISSING
+        msg_type = None
+        if isinstance(settings['type'], str):
+            try:
+                msg_type = resolve_type(settings['type'])
+            except InputError as exc:
+                self.error(exc.message, fields['type'].pos, exc.hint)
+        return settings, msg_type
 
     def _inputs(self, inputs):
         """
@@ -467,41 +537,63 @@ class _Checker:
             types[name] = None
             if not self._input_name_ok(name, pos) or entry.get('bad'):
                 continue
-            fields = entry['fields']
-            settings = {}
-            for field_name, spec in _INPUT_FIELDS.items():
-                label = f'inputs.{name}.{field_name}'
-                if field_name in fields:
-                    settings[field_name] = self._coerce(spec, fields[field_name], label)
-                elif spec.required:
-                    self.error(f"input '{name}' has no {field_name}", pos,
-                               f'add {label}' + (': /' + name if field_name == 'topic' else
-                                                 ': pkg/msg/Type' if field_name == 'type'
-                                                 else ''))
-                    settings[field_name] = self._MISSING
-                else:
-                    settings[field_name] = spec.default
-            topic = settings['topic']
-            if isinstance(topic, str) and not _TOPIC.match(topic):
-                self.error(f"invalid topic name '{topic}'", fields['topic'].pos,
-                           'a topic is /-separated names of letters, digits and _, '
-                           'not starting with a digit')
-                settings['topic'] = self._MISSING
-            msg_type = None
-            if isinstance(settings['type'], str):
-                try:
-                    msg_type = resolve_type(settings['type'])
-                except InputError as exc:
-                    self.error(exc.message, fields['type'].pos, exc.hint)
+            settings, msg_type = self._entry_settings('inputs', name, entry)
             types[name] = msg_type
             if msg_type is None or any(v is self._MISSING for v in settings.values()):
                 continue
-            result[name] = InputConfig(name, topic, type_name(msg_type), msg_type,
+            result[name] = InputConfig(name, settings['topic'], type_name(msg_type), msg_type,
                                        float(settings['timeout']), settings['qos'],
                                        int(settings['depth']))
         return result, types
 
-    def _input_name_ok(self, name, pos):
+    def _outputs(self, outputs, input_types):
+        """Check every typed output; return {name: OutputConfig}."""
+        result = {}
+        topics = {}
+        for name, entry in outputs.items():
+            if not self._input_name_ok(name, entry['key_pos'], 'output') or entry.get('bad'):
+                continue
+            settings, msg_type = self._entry_settings('outputs', name, entry)
+            fields = entry['fields']
+            items = []
+            if isinstance(settings['fields'], tuple | list):
+                for item in fields['fields'].items:
+                    source = item.source or Source(item.value, item.pos.file, item.pos.line,
+                                                   item.pos.col)
+                    try:
+                        assign = parse_field(item.value, source)
+                        if assign.constant is None:
+                            parse_expression(assign.text, assign.source, f'{name}.{assign.path}')
+                        items.append(assign)
+                    except ExpressionError as exc:
+                        exc.name = exc.name or name
+                        self.errors.append(exc)
+                if not fields['fields'].items:
+                    self.error(f"output '{name}' sets no fields", fields['fields'].pos,
+                               "fields: ['data = ...']")
+            topic = settings['topic']
+            if isinstance(topic, str):
+                if topic in topics:
+                    self.error(f"topic '{topic}' is used by outputs '{topics[topic]}' and "
+                               f"'{name}'", fields['topic'].pos, 'give each output its topic')
+                topics[topic] = name
+            if msg_type is None or any(v is self._MISSING for v in settings.values()):
+                continue
+            stamp_at = fields['stamp'].pos if 'stamp' in fields else None
+            frame_at = fields['frame_id'].pos if 'frame_id' in fields else None
+            stamp, frame_id = settings['stamp'], settings['frame_id'] or None
+            found = check_fields(name, msg_type, items, stamp, frame_id, stamp_at, frame_at,
+                                 input_types)
+            self.errors.extend(found)
+            if any(error.pos == stamp_at for error in found):
+                stamp = ''  # reported once here, not again by the compiler
+            # Kept even with errors, so the batch's own errors are found too.
+            result[name] = OutputConfig(name, topic, type_name(msg_type), msg_type,
+                                        tuple(items), stamp, frame_id,
+                                        int(settings['every']), stamp_at)
+        return result
+
+    def _input_name_ok(self, name, pos, noun='input'):
         problem = None
         if not _IDENTIFIER.match(name):
             problem = ('is not a valid name',
@@ -516,7 +608,7 @@ class _Checker:
             problem = (f'clashes with {what} of the expression language', 'choose another name')
         if problem is None:
             return True
-        self.error(f"input name '{name}' {problem[0]}", pos, problem[1])
+        self.error(f"{noun} name '{name}' {problem[0]}", pos, problem[1])
         return False
 
     # ----- expressions ------------------------------------------------------------------------
@@ -553,15 +645,32 @@ class _Checker:
                     hint='rename the expression or the input'))
         return texts, sources
 
-    def _compile(self, texts, sources, inputs, policy):
+    def _compile(self, texts, sources, inputs, policy, outputs):
         from ..engine.arena import compile_batch
         try:
-            compile_batch(texts, sources=sources, check_input=_input_checker(inputs),
-                          stale_policy=policy)
-        except BatchErrors as exc:
-            self.errors.extend(exc.errors)
+            statements, sources, labels = _with_hidden(texts, sources, outputs.values())
         except ExpressionError as exc:
             self.errors.append(exc)
+            return
+        try:
+            compile_batch(statements, sources=sources, check_input=_input_checker(inputs),
+                          stale_policy=policy)
+        except ExpressionError as exc:
+            for error in exc.errors if isinstance(exc, BatchErrors) else [exc]:
+                # A hidden statement's error is named after the typed output field.
+                error.name = labels.get(error.name, error.name)
+                self.errors.append(error)
+
+
+def _with_hidden(texts, sources, outputs):
+    """Return the batch's statements and sources with the typed outputs' hidden ones after."""
+    statements, sources, labels = list(texts), list(sources), {}
+    for output in outputs:
+        hidden, _ = output.statements()
+        statements.extend(hidden)
+        sources.extend(statement.source for statement in hidden)
+        labels.update(output.hidden_labels())
+    return statements, sources, labels
 
 
 def _input_checker(inputs):

@@ -207,7 +207,7 @@ class DiagnosticsReport:
         batch = tick.batch
         statuses = [self.loop_status(
             snap, kernel_allocations=kernel_allocations, heap_blocks_delta=heap_blocks_delta,
-            expressions=len(batch.outputs), program_ops=batch.n_ops,
+            expressions=len(tick.results), program_ops=batch.n_ops,
             extra=[('Loop mode', 'thread'),
                    ('Stale policy', batch.stale_policy),
                    ('Publishing', tick.publish_transport),
@@ -224,6 +224,15 @@ class DiagnosticsReport:
                 if poller.buffer_grown is not None:
                     pairs['Take buffer grown'] = str(poller.buffer_grown)
             statuses.append(self.input_status(name, level, message, pairs))
+        for typed in tick.typed:
+            nans, saturated = typed.template.counts
+            statuses.append(make_status(
+                f'{self.node_name}: output {typed.name}', OK,
+                f'{typed.published} published on {typed.topic}',
+                [('Topic', typed.topic), ('Type', typed.type_name), ('Every', typed.every),
+                 ('Messages published', typed.published),
+                 ('NaN into integer or bool', nans), ('Saturated', saturated)],
+                self.hardware_id))
         return statuses
 
     def array(self, stamp, statuses):

@@ -118,15 +118,18 @@ class EntityPool:
         self._group = PolledGroup()
         self.pollers = {}
         self.individual = {}
+        # Typed outputs' publishers: name -> ((topic, type name), publisher).
+        self.typed = {}
         # (swap ticket, entity) of entities only older ticks use.
         self._retired = []
 
     def update(self, config, outputs):
         """
-        Return (pollers, per-output publishers, retired entities) for `config`.
+        Return (pollers, per-output publishers, typed outputs, retired entities) for `config`.
 
         `outputs` are the names to publish one `~/out/<name>` topic for (empty without
-        `publish_individual`).
+        `publish_individual`). Typed outputs come as (`OutputConfig`, publisher) pairs; a
+        publisher is kept while its output's topic and type stay the same.
         """
         node, retired, pollers = self._node, [], []
         for name, input_config in config.inputs.items():
@@ -150,7 +153,19 @@ class EntityPool:
             if name not in self.individual:
                 self.individual[name] = node.create_publisher(Float64, f'~/out/{name}', 10)
             pubs.append(self.individual[name])
-        return pollers, pubs, retired
+        typed = []
+        for name, output in config.outputs.items():
+            key = (output.topic, output.type_name)
+            kept = self.typed.get(name)
+            if kept is None or kept[0] != key:
+                if kept is not None:
+                    retired.append(kept[1])
+                kept = (key, node.create_publisher(output.msg_type, output.topic, 10))
+                self.typed[name] = kept
+            typed.append((output, kept[1]))
+        for name in [n for n in self.typed if n not in config.outputs]:
+            retired.append(self.typed.pop(name)[1])
+        return pollers, pubs, typed, retired
 
     def retire(self, ticket, entities):
         """Destroy `entities` once the swap with `ticket` has happened."""

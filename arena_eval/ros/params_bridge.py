@@ -36,14 +36,15 @@ _UNINITIALIZED = {'double': Parameter.Type.DOUBLE, 'integer': Parameter.Type.INT
 def declare_parameters(node):
     """Describe every overridden parameter from the table; declare the missing ones."""
     declared = node.get_parameters_by_prefix('')
-    input_names = []
+    entries = {group: [] for group in cfg.GROUPS}
     for name in declared:
         parts = name.split('.')
-        if len(parts) == 3 and parts[0] == 'inputs' and parts[1] not in input_names:
-            input_names.append(parts[1])
-    names = [p.name for p in cfg.PARAMETERS if not p.name.startswith('inputs.')]
-    for input_name in input_names:
-        names.extend(cfg.input_parameter_names(input_name))
+        if len(parts) == 3 and parts[0] in entries and parts[1] not in entries[parts[0]]:
+            entries[parts[0]].append(parts[1])
+    names = [p.name for p in cfg.PARAMETERS if p.name.split('.')[0] not in cfg.GROUPS]
+    for group, entry_names in entries.items():
+        for entry_name in entry_names:
+            names.extend(cfg.entry_parameter_names(group, entry_name))
     for name in names:
         spec = cfg.spec_for(name)
         descriptor = cfg.parameter_descriptor(spec, name)

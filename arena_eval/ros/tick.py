@@ -46,6 +46,7 @@ from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 from .cdr import Decoder, Unsupported
 from .inputs import parse_path
 from .rcl import RawPublisher, Unavailable
+from .templates import TypedOutput
 
 
 class BytesTaker:
@@ -224,7 +225,8 @@ class Tick:
     """
 
     def __init__(self, batch, bindings, pollers, results_publisher, individual_publishers=(),
-                 *, rcl=None, transport='rclpy', ok=None, phases=None):
+                 *, rcl=None, transport='rclpy', ok=None, phases=None, n_results=None,
+                 typed=(), now=None):
         self.batch = batch
         self.bindings = bindings
         self.pollers = tuple(pollers)
@@ -236,9 +238,13 @@ class Tick:
         self.decoders = {p.name: make_decoder(p.msg_type, paths[p.name]) for p in self.pollers}
         self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
         self._step = batch.step
-        self._outputs = batch.output_buffer
+        # The batch's first `n_results` outputs are the user's expressions; typed outputs'
+        # hidden statements come after them and are published only through their templates.
+        n_results = len(batch.outputs) if n_results is None else n_results
+        self.results = batch.outputs[:n_results]
+        self._outputs = batch.output_buffer[:n_results]
         self._ok = ok if ok is not None else (lambda: True)
-        self._results_raw, self._results_view = results_template(batch.outputs)
+        self._results_raw, self._results_view = results_template(self.results)
         self.publish_transport = 'rcl (ctypes)' if rcl is not None else transport
         self._publish_results = self._publisher(rcl, results_publisher, self._results_raw)
         self._individual = []
@@ -246,6 +252,11 @@ class Tick:
             raw, view = float64_template()
             self._individual.append((i, view, self._publisher(rcl, pub, raw)))
         self._individual = tuple(self._individual)
+        # `typed` pairs an `outputs.OutputConfig` with its publisher.
+        self.typed = tuple(
+            TypedOutput(config, batch, lambda raw, pub=pub: self._publisher(rcl, pub, raw), now,
+                        topic=getattr(pub, 'topic_name', config.topic))
+            for config, pub in typed)
         self._primed = False
         # Read by the diagnostics side; set in the node's parameter callback before the handover.
         self.nrt_baseline = None
@@ -327,3 +338,5 @@ class Tick:
             for i, one, publish in self._individual:
                 one[0] = outputs[i]
                 publish()
+        for typed in self.typed:
+            typed.tick()

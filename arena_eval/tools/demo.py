@@ -35,6 +35,7 @@ from ..ros.config import default_params_file, NODE_NAME
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
 STATUS = NODE_NAME + ': loop'
+TYPED_STATUS = NODE_NAME + ': output '
 
 
 def output_names(params_file):
@@ -136,6 +137,7 @@ def _demo(env, seconds, params_file, stop_event, out):
         sim_rc = sim.stop(stop_event.is_set())
         received = watcher.count - count0
         diag = watcher.status(STATUS) or {}
+        typed = watcher.statuses_named(TYPED_STATUS)
         values, labels = watcher.values, watcher.labels or names
         watcher.close()
         crashed = [c for c, rc in ((node, node_rc), (sim, sim_rc)) if rc not in (0, None)]
@@ -146,11 +148,11 @@ def _demo(env, seconds, params_file, stop_event, out):
         sim.close()
     if ran is None:
         return 1
-    _summary(ran, received, diag, values, labels, node_rc, sim_rc, say)
+    _summary(ran, received, diag, values, labels, node_rc, sim_rc, say, typed)
     return 0 if received > 0 and not crashed else 1
 
 
-def _summary(ran, received, diag, values, labels, node_rc, sim_rc, say):
+def _summary(ran, received, diag, values, labels, node_rc, sim_rc, say, typed=None):
     rows = [
         ('ran', '%.1f s' % ran),
         ('results received', '%d (%.1f per second)' % (received, received / max(ran, 1e-9))),
@@ -164,6 +166,10 @@ def _summary(ran, received, diag, values, labels, node_rc, sim_rc, say):
          % (diag.get('Expressions', '-'), diag.get('Program ops', '-'))),
         ('processes', 'node exit %s, simulator exit %s' % (node_rc, sim_rc)),
     ]
+    for name, output in sorted((typed or {}).items()):
+        rows.append(('typed output ' + name[len(TYPED_STATUS):], '%s published on %s (%s)' % (
+            output.get('Messages published', '-'), output.get('Topic', '-'),
+            output.get('Type', '-'))))
     say()
     say('summary')
     width = max(len(k) for k, _ in rows)

@@ -204,6 +204,11 @@ class Watcher:
         with self._lock:
             return dict(self.statuses[name]) if name in self.statuses else None
 
+    def statuses_named(self, prefix):
+        """Return {name: values dict} of the latest statuses whose name starts with `prefix`."""
+        with self._lock:
+            return {n: dict(v) for n, v in self.statuses.items() if n.startswith(prefix)}
+
     def wait_results(self, count, timeout, stop_event, children=()):
         """Wait until `count` results arrived; False on timeout, stop or a child's exit."""
         deadline = time.monotonic() + timeout

@@ -1,0 +1,505 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Offline replay: a node configuration over a recorded bag, tick by tick, as the node would run it.
+
+Owns the part of replay that knows bags, message types and CDR; the front end (CSV, bag, plot,
+progress, summary) is `arena_eval.tools.replay`.
+
+    replay = Replay(config, 'run.mcap', rate_hz=1000.0)
+    result = replay.run()          # result.outputs: one row per tick, one column per output
+
+Bags are read with `rosbags` (`AnyReader`: ROS 1 `.bag`, rosbag2 sqlite3 or MCAP). A rosbag2
+message's bytes are the CDR the node would have taken; a ROS 1 message is converted to the CDR of
+the ROS 2 type of the same name (fields matched by name, ROS 1's `Header.seq` dropped; see
+`_ros1_converter`). Every message is then decoded ONCE through the node's own path
+(`tick.make_decoder`: the CDR view of `cdr.py`, rclpy deserialization where that cannot) and
+copied by the node's own `InputBindings.copy_latest` into a scratch batch, whose input slots and
+valid flags are read back into one matrix per input (messages x the input's slots).
+
+The tick loop then runs in compiled code (`_replay_ticks`, one numba call per chunk of ticks):
+tick k is at `t0 + k * period` in the bag's log time; for each input it advances a cursor to
+the newest message logged at or before the tick and applies the input's `timeout` exactly as
+`copy_latest` does (stale: the input's slots are marked invalid and keep their last values),
+with the node's receive time: the time of the tick that takes the message, i.e. the first tick
+at or after its log time (on the same grid before `t0`, as if the node had been ticking). Then
+it runs the kernel's own `_step` on the batch's packed block with `dt` = the period, and copies
+the outputs into a preallocated matrix.
+"""
+
+from dataclasses import dataclass
+import difflib
+import math
+from pathlib import Path
+import zlib
+
+from numba import njit
+import numpy as np
+
+from ..engine import kernel
+
+# Ticks per compiled call: progress is reported between calls.
+CHUNK_TICKS = 200_000
+
+
+class ReplayError(Exception):
+    """A user error (bag, topic, type, time range): printed as one `error:` line."""
+
+
+@dataclass
+class Track:
+    """One input's messages, decoded: log times, the values of its slots, their validity."""
+
+    name: str
+    topic: str
+    type_name: str
+    timeout_ns: int
+    slots: tuple            # batch input slots this input fills, in order
+    times: np.ndarray       # int64 log times (ns), sorted (stable: file order for ties)
+    values: np.ndarray      # float64 (messages x len(slots))
+    ok: np.ndarray          # uint8 (messages x len(slots)): 0 = index out of range
+    messages: int = 0       # messages of the input's type on the topic, in the time range
+    undecodable: int = 0    # messages no decoder could read (dropped, as the node drops them)
+    ignored: str = ''       # other types on the topic, '' when none
+
+
+@dataclass
+class ReplayResult:
+    """What a replay produced: tick times, outputs, and per input whether each tick was fresh."""
+
+    outputs: tuple          # the expressions' names, batch order (what ~/results carries)
+    inputs: tuple           # input names, config order
+    times_ns: np.ndarray    # int64 tick times, ns from the bag's start
+    values: np.ndarray      # float64 (ticks x outputs)
+    fresh: np.ndarray       # uint8 (ticks x inputs): 1 = the input was fresh on that tick
+    period_ns: int
+    bag_start_ns: int       # the bag's start (log time, ns since the epoch)
+    tracks: tuple
+    # Every output slot (typed outputs' hidden ones too) and input slot, per tick, for the
+    # typed outputs' templates: `recorded[:, j]` is arena slot `record_slots[j]`.
+    recorded: np.ndarray = None
+    record_slots: np.ndarray = None
+
+
+def _fingerprint_of_sources():
+    """CRC of the kernel's source and constants: the compiled loop inlines the kernel's step."""
+    text = Path(kernel.__file__).read_bytes()
+    return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
+
+
+FINGERPRINT = _fingerprint_of_sources()
+# The kernel's step for compiled callers, inlined into the loop below.
+_kernel_step = kernel.step
+
+
+@njit(cache=True)
+def _loop_fingerprint():
+    return FINGERPRINT
+
+
+@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)
+def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, cursor, timeout,
+                  slot_off, slots, values, ok, val_off, input_base, valid_base,
+                  record, out, fresh):
+    """Run ticks k0..k1-1; rows of `out`/`fresh` are relative to k0. Returns nothing."""
+    n_in = msg_off.size - 1
+    for k in range(k0, k1):
+        now = t0 + k * period
+        row = k - k0
+        for i in range(n_in):
+            c = cursor[i]
+            end = msg_off[i + 1]
+            while c + 1 < end and times[c + 1] <= now:
+                c += 1
+            cursor[i] = c
+            first = slot_off[i]
+            n = slot_off[i + 1] - first
+            ok_now = c >= msg_off[i] and (timeout[i] == 0 or now - recv[c] <= timeout[i])
+            fresh[row, i] = 1 if ok_now else 0
+            if ok_now:
+                at = val_off[i] + (c - msg_off[i]) * n
+                for j in range(n):
+                    s = slots[first + j]
+                    if ok[at + j]:
+                        mem[input_base + s] = values[at + j]
+                        mem[valid_base + s] = 1.0
+                    else:
+                        mem[valid_base + s] = 0.0
+            else:
+                for j in range(n):
+                    mem[valid_base + slots[first + j]] = 0.0
+        _kernel_step(base, dt)
+        for o in range(record.size):
+            out[row, o] = mem[record[o]]
+
+
+def _ensure_fresh():
+    """Recompile the cached loop when the kernel it inlined has changed since it was cached."""
+    if _loop_fingerprint() == FINGERPRINT:
+        return False
+    for dispatcher in (_loop_fingerprint, _replay_ticks):
+        dispatcher.recompile()
+    return True
+
+
+RECOMPILED = _ensure_fresh()
+
+
+# ----- reading the bag ---------------------------------------------------------------------------
+
+def open_bag(path):
+    """Open a bag with rosbags' `AnyReader`; raise `ReplayError` with one line when it cannot."""
+    from rosbags.highlevel import AnyReader
+
+    path = Path(path)
+    if not path.exists():
+        raise ReplayError(f'{path}: no such bag (file or folder)')
+    try:
+        reader = AnyReader([path])
+        reader.open()
+    except Exception as exc:  # noqa: B902 - rosbags raises many kinds for an unreadable bag
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ReplayError(f'{path}: cannot read this bag: {detail}') from None
+    return reader
+
+
+def topic_name(topic):
+    """Resolve `topic` as a node named `arena_eval` in the namespace `/` would."""
+    if topic.startswith('~/'):
+        return '/arena_eval/' + topic[2:]
+    return topic if topic.startswith('/') else '/' + topic
+
+
+def _normalize_type(name):
+    parts = name.split('/')
+    return f'{parts[0]}/msg/{parts[-1]}' if len(parts) == 2 else name
+
+
+def _topics_hint(reader, topic):
+    topics = sorted({c.topic for c in reader.connections})
+    close = difflib.get_close_matches(topic, topics, n=1)
+    listing = ', '.join(topics) or 'none'
+    return (f"did you mean '{close[0]}'? " if close else '') + f'the bag has: {listing}'
+
+
+def _same_definition(source, destination, typename, seen=None):
+    """Whether `typename` has the same fields in both typestores (ROS 1's Header.seq aside)."""
+    seen = set() if seen is None else seen
+    if typename in seen or typename == 'std_msgs/msg/Header':
+        return True
+    seen.add(typename)
+    if typename not in source.fielddefs or typename not in destination.fielddefs:
+        return False
+    ours, theirs = source.fielddefs[typename][1], destination.fielddefs[typename][1]
+    if [(n, t[0], _leaf_name(t)) for n, t in ours] != [
+            (n, t[0], _leaf_name(t)) for n, t in theirs]:
+        return False
+    return all(_same_definition(source, destination, _leaf_name(t), seen)
+               for _, t in ours if isinstance(_leaf_name(t), str) and '/' in _leaf_name(t))
+
+
+def _leaf_name(desc):
+    """Return the type a rosbags field description names: a base type tuple or a message name."""
+    kind, rest = desc
+    if kind.name in ('SEQUENCE', 'ARRAY'):
+        return (_leaf_name(rest[0]), rest[1])
+    return rest
+
+
+def _ros1_converter(reader):
+    """
+    Return `convert(raw, msgtype) -> CDR bytes` for ROS 1 bytes, or None for rosbag2.
+
+    rosbags' `migrate_bytes` builds a ROS 2 message field by field (about 150 us per Imu here).
+    When a type's ROS 1 and ROS 2 definitions have the same fields (ROS 1's `Header.seq` aside,
+    which rosbags' ROS 1 code skips), its byte-to-byte `ros1_to_cdr` with the ROS 2 definition
+    does the same in a sixth of the time; it is used for a type only after giving the same bytes
+    as `migrate_bytes` on that type's first message.
+    """
+    if getattr(reader, 'is2', True):
+        return None
+    from rosbags.convert.converter import migrate_bytes
+    from rosbags.typesys import get_typestore, Stores
+
+    source, destination = reader.typestore, get_typestore(Stores.ROS2_KILTED)
+    cache, direct = {}, {}
+
+    def convert(raw, msgtype):
+        if direct.get(msgtype):
+            return destination.ros1_to_cdr(raw, msgtype)
+        cdr = migrate_bytes(source, destination, msgtype, msgtype, cache, raw,
+                            src_is2=False, dst_is2=True)
+        if msgtype not in direct:
+            direct[msgtype] = False
+            if _same_definition(source, destination, msgtype):
+                try:
+                    direct[msgtype] = bytes(destination.ros1_to_cdr(raw, msgtype)) == bytes(cdr)
+                except Exception:  # noqa: B902 - rosbags cannot convert it byte to byte
+                    pass
+        return cdr
+    convert.destination = destination
+    convert.direct = direct
+    return convert
+
+
+def select_connections(reader, config, remap=None):
+    """
+    Map each input to its topic's connections of its type: `{input: (topic, conns, other)}`.
+
+    Raise `ReplayError` for a topic the bag lacks or one with no connection of the input's type.
+    `other` names the other types on the topic (their messages are ignored, as a node's
+    subscription of one type never receives another's).
+    """
+    remap = dict(remap or {})
+    unknown = [name for name in remap if name not in config.inputs]
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(config.inputs), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else 'inputs: ' + ', '.join(config.inputs)
+        raise ReplayError(f'--remap {unknown[0]}: no such input ({hint})')
+    selected = {}
+    for name, cfg in config.inputs.items():
+        topic = topic_name(remap.get(name, cfg.topic))
+        conns = [c for c in reader.connections if c.topic == topic]
+        if not conns:
+            raise ReplayError(f"input '{name}': the bag has no topic '{topic}' "
+                              f'({_topics_hint(reader, topic)})')
+        wanted = _normalize_type(cfg.type_name)
+        matching = [c for c in conns if _normalize_type(c.msgtype) == wanted]
+        others = sorted({_normalize_type(c.msgtype) for c in conns} - {wanted})
+        if not matching:
+            raise ReplayError(f"input '{name}': topic '{topic}' has type {', '.join(others)} "
+                              f'in the bag, the params file says {wanted}')
+        selected[name] = (topic, matching, ', '.join(others))
+    return selected
+
+
+def _check_layout(convert, msgtype, msg_class):
+    """Check that rosbags' ROS 2 type, which ROS 1 messages become, is laid out as the class."""
+    destination = convert.destination
+    if msgtype not in destination.fielddefs:
+        raise ReplayError(f'{msgtype}: a ROS 1 type with no ROS 2 counterpart in rosbags')
+    ours = list(msg_class.get_fields_and_field_types())
+    theirs = [name for name, _ in destination.fielddefs[msgtype][1]]
+    if ours != theirs:
+        raise ReplayError(f'{msgtype}: the installed type has fields {ours}, rosbags has '
+                          f'{theirs}; cannot convert ROS 1 messages')
+
+
+def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, progress=None):
+    """
+    Read and decode every input's messages logged up to `t_end_ns`; return the `Track`s.
+
+    Messages before `t_start_ns` only matter through the newest of each input (what the first
+    tick sees), so only that one is decoded. `progress(n)` is called with message counts.
+    """
+    from .inputs import InputBindings, parse_path
+    from .tick import make_decoder
+
+    selected = select_connections(reader, config, remap)
+    convert = _ros1_converter(reader)
+    scratch = type(batch)(batch.program, batch.stale_policy)
+    bindings = InputBindings(config, scratch)
+    names = tuple(config.inputs)
+    slots = {name: [] for name in names}
+    steps = {name: [] for name in names}
+    for slot, path in enumerate(batch.inputs):
+        root, path_steps = parse_path(path)
+        slots[root].append(slot)
+        steps[root].append(path_steps)
+    decoders = {name: make_decoder(config.inputs[name].msg_type, steps[name]) for name in names}
+    if convert is not None:
+        for name in names:
+            _check_layout(convert, _normalize_type(config.inputs[name].type_name),
+                          config.inputs[name].msg_type)
+
+    by_conn = {}
+    for name, (_, conns, _) in selected.items():
+        for conn in conns:
+            by_conn.setdefault(conn.id, []).append(name)
+    conns = [c for name in names for c in selected[name][1]]
+    raw = {name: [] for name in names}       # (log time, order, CDR) in read order
+    before = dict.fromkeys(names)  # newest before t_start: (time, order, CDR)
+    order = 0
+    for conn, t, data in reader.messages(connections=conns, stop=t_end_ns + 1):
+        order += 1
+        if progress is not None and order % 2048 == 0:
+            progress(2048)
+        for name in by_conn[conn.id]:
+            if t_start_ns is not None and t < t_start_ns:
+                held = before[name]
+                if held is None or t >= held[0]:
+                    before[name] = (t, order, data, conn.msgtype)
+                continue
+            raw[name].append((t, order, data, conn.msgtype))
+    if progress is not None:
+        progress(order % 2048)
+
+    tracks = []
+    input_buffer, input_valid = scratch.input_buffer, scratch.input_valid
+    for name in names:
+        cfg = config.inputs[name]
+        entries = raw[name]
+        if before[name] is not None:
+            entries.insert(0, before[name])
+        entries.sort(key=lambda e: (e[0], e[1]))
+        index = np.array(slots[name], dtype=np.int64)
+        times, values, ok = [], [], []
+        undecodable = 0
+        decode = decoders[name]
+        for t, _, data, msgtype in entries:
+            cdr = convert(data, _normalize_type(msgtype)) if convert is not None else data
+            msg = decode(cdr)
+            if msg is None:
+                undecodable += 1
+                continue
+            times.append(t)
+            if len(index):
+                bindings.on_message(name, msg, t)
+                bindings.copy_latest(t)
+                values.append(input_buffer[index])
+                ok.append(input_valid[index] != 0.0)
+        n = len(times)
+        width = len(index)
+        tracks.append(Track(
+            name=name, topic=selected[name][0], type_name=_normalize_type(cfg.type_name),
+            timeout_ns=int(round(cfg.timeout * 1e9)), slots=tuple(slots[name]),
+            times=np.array(times, dtype=np.int64),
+            values=(np.array(values, dtype=np.float64).reshape(n, width) if width
+                    else np.zeros((n, 0))),
+            ok=(np.array(ok, dtype=np.uint8).reshape(n, width) if width
+                else np.zeros((n, 0), np.uint8)),
+            messages=len(entries) - (before[name] is not None), undecodable=undecodable,
+            ignored=selected[name][2]))
+    return tuple(tracks)
+
+
+# ----- the replay --------------------------------------------------------------------------------
+
+class Replay:
+    """
+    A configuration over a bag: `run()` ticks over the chosen time range and returns the outputs.
+
+    `start` and `duration` are seconds from the bag's start (None: the whole bag). The batch
+    is compiled from the config here and stepped with `dt` = the period, from its first tick.
+    """
+
+    def __init__(self, config, bag, *, rate_hz=None, start=None, duration=None, remap=None,
+                 batch=None):
+        from . import config as cfg
+
+        self.config = config
+        self.rate_hz = float(rate_hz if rate_hz is not None else config.rate_hz)
+        if not (self.rate_hz > 0.0 and math.isfinite(self.rate_hz)):
+            raise ReplayError(f'--rate must be a positive number of Hz, not {self.rate_hz:g}')
+        self.period_ns = max(1, round(1e9 / self.rate_hz))
+        self.batch = batch if batch is not None else cfg.build_batch(config)
+        self.reader = bag if not isinstance(bag, (str, Path)) else open_bag(bag)
+        self.bag_start_ns = int(self.reader.start_time)
+        self.bag_end_ns = int(self.reader.end_time)
+        if self.reader.message_count == 0:
+            raise ReplayError('the bag has no messages')
+        start_s = 0.0 if start is None else float(start)
+        length_s = (self.bag_end_ns - self.bag_start_ns) / 1e9
+        if start_s < 0 or not math.isfinite(start_s):
+            raise ReplayError(f'--start {start_s:g}: must be 0 or more seconds')
+        if duration is not None and not (float(duration) > 0):
+            raise ReplayError(f'--duration {float(duration):g}: must be more than 0 seconds')
+        self.t0_ns = self.bag_start_ns + round(start_s * 1e9)
+        end = self.bag_end_ns
+        if duration is not None:
+            end = min(end, self.t0_ns + round(float(duration) * 1e9))
+        if self.t0_ns > end:
+            raise ReplayError(f'empty time range: --start {start_s:g} s is after the bag ends '
+                              f'({length_s:.3f} s)')
+        self.t_end_ns = end
+        self.n_ticks = (end - self.t0_ns) // self.period_ns + 1
+        self.remap = remap
+        self.tracks = None
+
+    def load(self, progress=None):
+        """Read and decode the inputs' messages (done by `run` if not done before)."""
+        if self.tracks is None:
+            self.tracks = load_tracks(self.reader, self.config, self.batch, self.t_end_ns,
+                                      self.t0_ns, self.remap, progress)
+        return self.tracks
+
+    def arrays(self):
+        """Pack the tracks into the flat arrays `_replay_ticks` reads."""
+        tracks = self.load()
+        counts = [len(t.times) for t in tracks]
+        msg_off = np.zeros(len(tracks) + 1, np.int64)
+        msg_off[1:] = np.cumsum(counts)
+        slot_off = np.zeros(len(tracks) + 1, np.int64)
+        slot_off[1:] = np.cumsum([len(t.slots) for t in tracks])
+        val_off = np.zeros(len(tracks), np.int64)
+        sizes = [t.values.size for t in tracks]
+        val_off[1:] = np.cumsum(sizes)[:-1] if len(tracks) > 1 else []
+        cat = np.concatenate
+        times = cat([t.times for t in tracks] + [np.zeros(0, np.int64)])
+        # The node stamps a message with the tick that takes it: the first tick at or after its
+        # log time, on the grid t0 + k * period (k < 0 for messages before the first tick).
+        period = self.period_ns
+        recv = self.t0_ns - ((self.t0_ns - times) // period) * period
+        return {
+            'times': times,
+            'recv': recv,
+            'msg_off': msg_off,
+            'timeout': np.array([t.timeout_ns for t in tracks], np.int64),
+            'slot_off': slot_off,
+            'slots': np.array([s for t in tracks for s in t.slots], np.int64),
+            'values': cat([t.values.ravel() for t in tracks] + [np.zeros(0)]),
+            'ok': cat([t.ok.ravel() for t in tracks] + [np.zeros(0, np.uint8)]),
+            'val_off': val_off}
+
+    def run(self, progress=None):
+        """Tick over the range; `progress(ticks)` is called after each chunk. Return the result."""
+        batch = self.batch
+        # As a node's new program starts: stateful functions at their first tick, t = 0, and
+        # inputs nan and invalid until a message arrives (stale ticks compute with these).
+        batch.reset()
+        batch.input_buffer[:] = math.nan
+        batch.input_valid[:] = 0.0
+        a = self.arrays()
+        layout = batch.program.layout
+        block = batch._block
+        mem = batch._mem
+        n_results = len(self.config.expressions)
+        # The expressions' outputs first (the results), then the typed outputs' hidden ones
+        # and the inputs, which their templates may read (stamps).
+        record = np.array([batch.output_slot(n) for n in batch.outputs]
+                          + [batch.input_slot(p) for p in batch.inputs], np.int64)
+        out = np.empty((self.n_ticks, len(record)))
+        fresh = np.empty((self.n_ticks, len(self.tracks)), np.uint8)
+        cursor = a['msg_off'][:-1] - 1
+        dt = self.period_ns / 1e9
+        for k0 in range(0, self.n_ticks, CHUNK_TICKS):
+            k1 = min(self.n_ticks, k0 + CHUNK_TICKS)
+            _replay_ticks(block.ctypes.data, mem, k0, k1, self.t0_ns, self.period_ns, dt,
+                          a['times'], a['recv'], a['msg_off'], cursor, a['timeout'],
+                          a['slot_off'], a['slots'], a['values'], a['ok'], a['val_off'],
+                          layout.input_base, layout.valid_base, record,
+                          out[k0:k1], fresh[k0:k1])
+            if progress is not None:
+                progress(k1 - k0)
+        times = self.t0_ns - self.bag_start_ns + np.arange(self.n_ticks, dtype=np.int64) * (
+            self.period_ns)
+        return ReplayResult(outputs=tuple(batch.outputs[:n_results]),
+                            inputs=tuple(t.name for t in self.tracks), times_ns=times,
+                            values=out[:, :n_results], fresh=fresh, period_ns=self.period_ns,
+                            bag_start_ns=self.bag_start_ns, tracks=self.tracks,
+                            recorded=out, record_slots=record)
+
+    def close(self):
+        self.reader.close()

@@ -1,0 +1,434 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+Typed output templates: any message type as pre-serialized CDR bytes with numbers patched in.
+
+A typed output sets some numeric fields of a message from arena slots and some string fields to
+constants. Once those are known the message's serialized layout is fixed (a sequence's length is
+fixed by the highest index set, strings are constants), so it is serialized once at configure
+time with rclpy's own serializer and every tick only overwrites the numeric fields' bytes.
+
+Offsets come from rclpy, not from a CDR walker of ours: each numeric field is serialized a second
+time with a value whose lowest byte differs, and the first byte that changed is the field's
+first byte (little-endian CDR). So the template follows whatever the installed rmw serializes.
+
+Conversions from the arena's float64, per field type (`patch`):
+- float64: as is; float32: rounded to nearest, overflow gives +-inf.
+- integers: rounded half away from zero, saturated to the type's range (counted); nan gives 0
+  (counted).
+- bool: nonzero is true; nan gives false (counted).
+
+>>> from std_msgs.msg import Int8
+>>> t = Template.build(Int8, {('data',): 0})
+>>> import numpy as np
+>>> counts = t.patch_values(np.array([300.0]))
+>>> from rclpy.serialization import deserialize_message
+>>> deserialize_message(bytes(t.raw), Int8).data, counts
+(127, (0, 1))
+"""
+
+import importlib
+import math
+import struct
+
+import numba
+from numba import njit, types
+from numba.extending import intrinsic
+import numpy as np
+
+# Field kinds in a patch row.
+F64, F32, I8, U8, I16, U16, I32, U32, I64, U64, BOOL = range(11)
+_KINDS = {
+    'double': F64, 'float': F32, 'int8': I8, 'uint8': U8, 'octet': U8, 'char': U8,
+    'int16': I16, 'uint16': U16, 'int32': I32, 'uint32': U32, 'int64': I64, 'uint64': U64,
+    'boolean': BOOL,
+}
+_SIZE_OF = (8, 4, 1, 1, 2, 2, 4, 4, 8, 8, 1)
+# (low, high) of each integer kind; the 64-bit tops are handled apart (their floats round up).
+_LOW = (0.0, 0.0, -128.0, 0.0, -32768.0, 0.0, -2147483648.0, 0.0, -9223372036854775808.0, 0.0)
+_HIGH = (0.0, 0.0, 127.0, 255.0, 32767.0, 65535.0, 2147483647.0, 4294967295.0, 0.0, 0.0)
+_TWO_63 = 9223372036854775808.0
+_TWO_64 = 18446744073709551616.0
+# A patch row: [byte offset, kind, arena slot].
+ROW = 3
+
+
+def kind_of(typename):
+    """Return the patch kind of a rosidl basic type name, or None for strings and others."""
+    return _KINDS.get(typename)
+
+
+def _pointer_intrinsic(item):
+    @intrinsic
+    def pointer(typingctx, addr):
+        def codegen(context, builder, signature, args):
+            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(item)))
+        return types.CPointer(item)(types.int64), codegen
+    return pointer
+
+
+# Everything is reached by address: an array argument would cost an NRT allocation per call.
+_u8 = _pointer_intrinsic(types.uint8)
+_i64 = _pointer_intrinsic(types.int64)
+_u64 = _pointer_intrinsic(types.uint64)
+_f64 = _pointer_intrinsic(types.float64)
+_u32 = _pointer_intrinsic(types.uint32)
+_f32 = _pointer_intrinsic(types.float32)
+
+
+@njit(inline='always')
+def _put(raw, at, bits, size):
+    for k in range(size):
+        raw[at + k] = np.uint8((bits >> np.uint64(8 * k)) & np.uint64(0xFF))
+
+
+@njit('void(int64, int64, int64, int64, int64, int64)', cache=True, nogil=True,
+      boundscheck=False, error_model='numpy')
+def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
+    """
+    Write `values[slot]` at each row's byte offset of `raw`, converted to the row's kind.
+
+    `work` is 4 int64 words: [0] and [1] count nan conversions and saturations, [2] is scratch
+    for reinterpreting a float's bits.
+    """
+    rows = numba.carray(_i64(rows_addr), (n_rows, ROW))
+    values = numba.carray(_f64(values_addr), (n_values,))
+    raw = _u8(raw_addr)
+    work = numba.carray(_i64(work_addr), (4,))
+    scratch = _f64(work_addr + 16)
+    scratch32 = _f32(work_addr + 16)
+    for r in range(n_rows):
+        at = rows[r, 0]
+        kind = rows[r, 1]
+        x = values[rows[r, 2]]
+        if kind == F64:
+            scratch[0] = x
+            _put(raw, at, _u64(work_addr + 16)[0], 8)
+            continue
+        if kind == F32:
+            scratch32[0] = np.float32(x)
+            _put(raw, at, np.uint64(_u32(work_addr + 16)[0]), 4)
+            continue
+        if x != x:
+            work[0] += 1
+            x = 0.0
+        if kind == BOOL:
+            raw[at] = np.uint8(1) if x != 0.0 else np.uint8(0)
+            continue
+        t = np.trunc(x)
+        if abs(x - t) >= 0.5:
+            t += math.copysign(1.0, x)
+        if kind == I64:
+            if t < _LOW[I64] or t >= _TWO_63:
+                work[1] += 1
+                bits = np.uint64(0x8000000000000000) if t < 0.0 else np.uint64(
+                    0x7FFFFFFFFFFFFFFF)
+            else:
+                bits = np.uint64(np.int64(t))
+            _put(raw, at, bits, 8)
+            continue
+        if kind == U64:
+            if t < 0.0 or t >= _TWO_64:
+                work[1] += 1
+                bits = np.uint64(0) if t < 0.0 else np.uint64(0xFFFFFFFFFFFFFFFF)
+            else:
+                bits = np.uint64(t)
+            _put(raw, at, bits, 8)
+            continue
+        if t < _LOW[kind]:
+            work[1] += 1
+            t = _LOW[kind]
+        elif t > _HIGH[kind]:
+            work[1] += 1
+            t = _HIGH[kind]
+        _put(raw, at, np.uint64(np.int64(t)), _SIZE_OF[kind])
+
+
+class Template:
+    """One typed output's serialized message and where its numbers go."""
+
+    def __init__(self, msg_type, raw, rows, offsets=None, fields=()):
+        self.msg_type = msg_type
+        self.fields = tuple(fields)  # the steps of each row, for `describe`
+        self.offsets = offsets or {}  # {steps: byte offset} of the fields asked for by `probe`
+        self.raw = raw          # bytearray: the message as published, patched in place
+        self.rows = rows        # int64 [n, ROW]: offset, kind, slot
+        self._raw_view = np.frombuffer(raw, np.uint8)
+        self.work = np.zeros(4, np.int64)  # nan into int/bool, saturated, scratch
+        self._values = None
+        self._args = None
+
+    @classmethod
+    def build(cls, msg_type, numeric, strings=None, probe=()):
+        """
+        Serialize `msg_type` with `numeric` {steps: arena slot} and `strings` {steps: str} set.
+
+        Steps are field names and indices, as `inputs.parse_path` gives them. Every path must
+        already be checked against the type (`outputs.check_fields`). A sequence is made long
+        enough for the highest index set; the elements not set stay zero. The byte offsets of
+        the `probe` fields (set by the caller, e.g. a 'now' stamp) go into `offsets`.
+        """
+        from rclpy.serialization import serialize_message
+
+        msg = msg_type()
+        for steps, value in (strings or {}).items():
+            _assign(msg, steps, value)
+        for steps in numeric:
+            _assign(msg, steps, None)  # grow sequences; the value itself is set below
+        raw = bytearray(serialize_message(msg))
+
+        def offset_of(steps):
+            kind = _KINDS[_basic_type(msg_type, steps)]
+            original = _get(msg, steps)
+            _set(msg, steps, _probe_value(kind, original))
+            changed = serialize_message(msg)
+            _set(msg, steps, original)
+            if len(changed) != len(raw):
+                raise AssertionError(f'{steps}: the probe changed the message length')
+            return kind, next(i for i, (a, b) in enumerate(zip(raw, changed, strict=True))
+                              if a != b)
+
+        rows = []
+        for steps, slot in numeric.items():
+            kind, offset = offset_of(steps)
+            rows.append((offset, kind, slot))
+        rows = np.array(rows, np.int64).reshape(-1, ROW)
+        return cls(msg_type, raw, rows, {steps: offset_of(steps)[1] for steps in probe},
+                   list(numeric))
+
+    @property
+    def counts(self):
+        """(nan conversions, saturations) so far."""
+        return int(self.work[0]), int(self.work[1])
+
+    def bind(self, values):
+        """Read from the float64 array `values` (e.g. the arena) from now on; keep it alive."""
+        self._values = values
+        self._args = (self.rows.ctypes.data, len(self.rows), values.ctypes.data, len(values),
+                      self._raw_view.ctypes.data, self.work.ctypes.data)
+
+    def patch(self):
+        """Write the bound values into the bytes: the tick's call, no allocation."""
+        patch_rows(*self._args)
+
+    def patch_values(self, values):
+        """Patch from `values` and return (nan conversions, saturations) this call added."""
+        before = self.counts
+        self.bind(np.ascontiguousarray(values, np.float64))
+        self.patch()
+        return tuple(c - b for c, b in zip(self.counts, before, strict=True))
+
+
+def _probe_value(kind, original):
+    """Return a value whose first serialized byte differs from `original`'s."""
+    if kind == F64:
+        bits = np.float64(original).view(np.uint64) ^ np.uint64(1)
+        return float(bits.view(np.float64))
+    if kind == F32:
+        bits = np.float32(original).view(np.uint32) ^ np.uint32(1)
+        return float(bits.view(np.float32))
+    if kind == BOOL:
+        return not original
+    if isinstance(original, bytes):  # octet fields are one-byte bytes in rclpy
+        return bytes([original[0] ^ 1])
+    return original ^ 1
+
+
+def _get(msg, steps):
+    for step in steps:
+        msg = msg[step] if isinstance(step, int) else getattr(msg, step)
+    return msg.item() if isinstance(msg, np.generic) else msg
+
+
+def _zero(kind):
+    if kind in (F64, F32):
+        return 0.0
+    if kind == BOOL:
+        return False
+    return 0
+
+
+def _basic_type(msg_type, steps):
+    cls, slot = msg_type, None
+    for step in steps:
+        if isinstance(step, int):
+            slot = slot.value_type
+            continue
+        if slot is not None:
+            cls = _message_class(slot)
+        fields = dict(zip(cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
+        slot = fields[step]
+    return slot.typename
+
+
+def _message_class(namespaced):
+    module = importlib.import_module('.'.join(namespaced.namespaces))
+    return getattr(module, namespaced.name)
+
+
+def _assign(msg, steps, value):
+    """Set the field at `steps` to `value` (None: only make the path exist), growing sequences."""
+    holder = msg
+    for i, step in enumerate(steps[:-1]):
+        nxt = steps[i + 1]
+        if isinstance(nxt, int):
+            _grow(holder, step, nxt)
+            if i + 1 == len(steps) - 1:
+                if value is not None:
+                    seq = getattr(holder, step)
+                    seq[nxt] = value
+                return
+        holder = getattr(holder, step) if isinstance(step, str) else holder[step]
+    last = steps[-1]
+    if value is not None:
+        setattr(holder, last, value)
+
+
+def _grow(holder, field, index):
+    """Make the sequence `holder.field` at least `index + 1` long, padding with zeros."""
+    seq = getattr(holder, field)
+    if len(seq) > index:
+        return
+    if isinstance(seq, np.ndarray):
+        grown = np.zeros(index + 1, seq.dtype)
+        grown[:len(seq)] = seq
+        setattr(holder, field, grown)
+        return
+    fields = dict(zip(type(holder).get_fields_and_field_types(), type(holder).SLOT_TYPES,
+                      strict=True))
+    element = fields[field].value_type
+    typename = getattr(element, 'typename', None)
+    if type(element).__name__ == 'NamespacedType':
+        cls = _message_class(element)
+        padding = [cls() for _ in range(index + 1 - len(seq))]
+    elif typename is None or 'string' in type(element).__name__.lower():
+        padding = [''] * (index + 1 - len(seq))
+    else:
+        padding = [_zero(_KINDS[typename])] * (index + 1 - len(seq))
+    setattr(holder, field, list(seq) + padding)
+
+
+def _set(msg, steps, value):
+    holder = msg
+    for step in steps[:-1]:
+        holder = holder[step] if isinstance(step, int) else getattr(holder, step)
+    last = steps[-1]
+    if isinstance(last, int):
+        holder[last] = value
+    else:
+        setattr(holder, last, value)
+
+
+def numeric_leaves(msg_type, prefix=(), sequence_length=2):
+    """Yield (steps, basic type name) of every numeric field; sequences `sequence_length` long."""
+    fields = zip(msg_type.get_fields_and_field_types(), msg_type.SLOT_TYPES, strict=True)
+    for name, slot in fields:
+        kind = type(slot).__name__
+        here = prefix + (name,)
+        if kind == 'BasicType' and slot.typename in _KINDS:
+            yield here, slot.typename
+        elif kind == 'NamespacedType':
+            yield from numeric_leaves(_message_class(slot), here, sequence_length)
+        elif kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
+            element = slot.value_type
+            if type(element).__name__ != 'BasicType' or element.typename not in _KINDS:
+                continue
+            size = getattr(slot, 'size', None) or min(
+                sequence_length, getattr(slot, 'maximum_size', sequence_length))
+            for i in range(size):
+                yield here + (i,), element.typename
+
+
+_KIND_NAMES = ('float64', 'float32', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
+               'int64', 'uint64', 'bool')
+
+
+def _path_text(steps):
+    return ''.join(f'[{s}]' if isinstance(s, int) else f'.{s}' for s in steps).lstrip('.')
+
+
+def describe(config, batch):
+    """Return the patch list of one typed output as text lines, for `check --dump`."""
+    output = TypedOutput(config, batch, lambda raw: None)
+    template = output.template
+    slots = {}
+    for name in batch.outputs:
+        slots[batch.output_slot(name)] = name
+    for path in batch.inputs:
+        slots[batch.input_slot(path)] = path
+    stamp = f', stamp {config.stamp}' if config.stamp else ''
+    lines = [f'typed output {config.name} -> {config.topic} ({config.type_name}), every '
+             f'{config.every}{stamp}: {len(template.raw)} bytes, {len(template.rows)} patches']
+    for (offset, kind, slot), steps in zip(template.rows.tolist(), template.fields, strict=True):
+        lines.append(f'  +{offset:<5d} {_KIND_NAMES[kind]:<8s} {_path_text(steps):<24s} <- '
+                     f'@{slot} {slots.get(slot, "?")}')
+    if config.stamp == 'now':
+        lines.append(f"  +{template.offsets[_NOW_FIELDS[0]]:<5d} {'time':<8s} "
+                     f"{'header.stamp':<24s} <- the node's clock")
+    for steps, value in config.strings().items():
+        lines.append(f'  {"":6s} {"string":<8s} {_path_text(steps):<24s} = {value!r}')
+    return lines
+
+
+_STAMP = struct.Struct('<iI')
+_NOW_FIELDS = (('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec'))
+
+
+class TypedOutput:
+    """
+    One typed output on the tick side: its template, rate divider, publisher and counters.
+
+    Built off the tick (configure time); `tick()` is the tick's call. It publishes on the
+    first tick and then on every `every`-th. `published` and the template's counts are read by
+    the diagnostics (plain int reads).
+    """
+
+    def __init__(self, config, batch, publisher_for, now=None, topic=None):
+        """
+        Build the template of `config` (an `outputs.OutputConfig`) over `batch`'s arena.
+
+        `publisher_for(raw)` returns the `publish()` that sends the bytes of `raw`; `now()`
+        returns the node clock's time in ns, for a stamp of 'now'. `topic` is the resolved
+        topic name, for the diagnostics.
+        """
+        from .outputs import NOW
+        _, targets = config.statements()
+        numeric = {steps: (batch.output_slot(name) if where == 'output'
+                           else batch.input_slot(name))
+                   for steps, (where, name) in targets.items()}
+        probe = _NOW_FIELDS if config.stamp == NOW else ()
+        self.template = Template.build(config.msg_type, numeric, config.strings(), probe)
+        self.template.bind(batch.arena)
+        self.name = config.name
+        self.topic = topic or config.topic
+        self.type_name = config.type_name
+        self.every = config.every
+        self.published = 0
+        self._count = config.every - 1
+        self._publish = publisher_for(self.template.raw)
+        self._now = now if probe else None
+        self._now_at = self.template.offsets.get(_NOW_FIELDS[0])
+
+    def tick(self):
+        """Patch and publish when this tick is one of every `every`."""
+        self._count += 1
+        if self._count < self.every:
+            return
+        self._count = 0
+        if self._now is not None:
+            _STAMP.pack_into(self.template.raw, self._now_at, *divmod(self._now(), 1_000_000_000))
+        self.template.patch()
+        self._publish()
+        self.published += 1
