@@ -330,3 +330,24 @@ def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_pa
     finally:
         node.close()
         probe.close()
+
+
+@pytest.mark.ros
+def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
+    from arena_eval.ros.config import default_params_file
+    from node_harness import NodeProcess
+    probe = Probe()
+    node = NodeProcess(tmp_path, default_params_file())
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'compiled') == 'compiled'
+        tilt = probe.wait_for(lambda: (probe.status('output tilt') or (0, '', {}))[2].get(
+            'Messages published', '0') not in ('0', None) and probe.status('output tilt'),
+            10.0, 'typed output tilt')
+        assert tilt[2]['Topic'] == '/arena_eval/tilt'
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
+    finally:
+        node.close()
+        probe.close()

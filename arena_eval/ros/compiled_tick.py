@@ -54,7 +54,7 @@ from numba import njit
 import numpy as np
 
 from . import loop as loop_
-from . import native, plans
+from . import native, plans, templates
 from .rcl import RclError
 from ..engine import kernel, program as pg
 
@@ -86,6 +86,8 @@ STATUS_NO_CONFIG = 5
 
 # A long sleep is cut into slices so a stop request is seen within one slice.
 SLEEP_SLICE_NS = 50_000_000
+# How long a parameter update waits for the loop to take its program before returning.
+SWAP_WAIT_S = 0.05
 
 # ----- a TickConfig block (one per program; int64) ----------------------------------------
 T_KERNEL = 0        # address of the Batch's packed block
@@ -105,7 +107,13 @@ T_CONTEXT = 13      # rcl_context_t *
 T_TAKE = 14         # function addresses
 T_PUBLISH = 15
 T_CONTEXT_VALID = 16
-CONFIG_WORDS = 17
+T_NTYPED = 17       # typed outputs (`templates.TypedOutput`)
+T_TYPED = 18        # address of their table (T_NTYPED rows of TY_WORDS)
+T_ARENA = 19        # the batch's whole float64 arena, which typed templates read slots of
+T_NARENA = 20
+T_GETTIME = 21      # clock_gettime, for typed outputs stamped 'now'
+T_TIMESPEC = 22     # 16 bytes of scratch
+CONFIG_WORDS = 23
 
 # inputs table row
 IN_SUB = 0          # rcl_subscription_t *
@@ -147,13 +155,27 @@ PB_MSG = 2
 PB_DATA = 3
 PB_WORDS = 4
 
+# typed outputs table row: the template's patch rows, bytes and counters, its rate divider
+TY_ROWS = 0         # address of the int64 [n, templates.ROW] patch rows
+TY_NROWS = 1
+TY_RAW = 2          # address of the template's bytes
+TY_WORK = 3         # address of the template's counters (nan conversions, saturations)
+TY_EVERY = 4
+TY_COUNT = 5        # ticks since the last publication
+TY_PUBLISHER = 6
+TY_MSG = 7
+TY_PUBLISHED = 8
+TY_NOW_AT = 9       # byte offset of header.stamp for a 'now' stamp, else -1
+TY_WORDS = 10
+
 _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
 
 def _fingerprint_of_sources():
     """CRC of the other sources compiled into the loop and of the kernel's constants."""
     here = pathlib.Path(__file__).parent
-    sources = (here.parent / 'engine' / 'kernel.py', here / 'plans.py', here / 'native.py')
+    sources = (here.parent / 'engine' / 'kernel.py', here / 'plans.py', here / 'native.py',
+               here / 'templates.py')
     text = b''.join(path.read_bytes() for path in sources)
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
@@ -338,6 +360,27 @@ def publish(config):
                                    pubs[row + PB_MSG], 0)
         if code != native.RCL_RET_OK:
             return code
+    typed = native.i64_view(config[T_TYPED], config[T_NTYPED] * TY_WORDS)
+    for t in range(config[T_NTYPED]):
+        row = t * TY_WORDS
+        typed[row + TY_COUNT] += 1
+        if typed[row + TY_COUNT] < typed[row + TY_EVERY]:
+            continue
+        typed[row + TY_COUNT] = 0
+        raw = typed[row + TY_RAW]
+        if typed[row + TY_NOW_AT] >= 0:
+            ts = config[T_TIMESPEC]
+            native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
+            at = raw + typed[row + TY_NOW_AT]
+            native.store_i32(at, np.int32(native.load_i64(ts)))
+            native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
+        templates.patch_rows(typed[row + TY_ROWS], typed[row + TY_NROWS], config[T_ARENA],
+                             config[T_NARENA], raw, typed[row + TY_WORK])
+        code = native.call_i32_ppp(config[T_PUBLISH], typed[row + TY_PUBLISHER],
+                                   typed[row + TY_MSG], 0)
+        if code != native.RCL_RET_OK:
+            return code
+        typed[row + TY_PUBLISHED] += 1
     return 0
 
 
@@ -504,14 +547,16 @@ class TickConfig:
     - `batch`: the compiled `Batch` (its packed block is stepped in place).
     - `inputs`: `[(CompiledInput, timeout_s, msg_type)]` in the order of `slot_inputs`' indices.
     - `slot_inputs`: per batch input slot, `(input index, steps after the root)`.
-    - `publishers`: `[(output index or -1 for all, rclpy publisher, template bytearray,
-      byte offset of its first double)]`.
+    - `publishers`: `[(output index or -1 for the first `n_results`, rclpy publisher,
+      template bytearray, byte offset of its first double)]`.
+    - `typed`: `[(templates.TypedOutput, rclpy publisher)]`, patched and published by the loop
+      from the TypedOutput's own template (its counts stay the diagnostics').
     Raises `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an
     entity has no rcl pointer.
     """
 
-    def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers):
-        from .rcl import _pointer, Unavailable as RclUnavailable
+    def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers,
+                 n_results=None, typed=()):
         self.batch = batch
         self.inputs = tuple(inputs)
         nslots = len(slot_inputs)
@@ -542,21 +587,30 @@ class TickConfig:
         self.publishers = []
         self.pubs = np.zeros(max(len(publishers), 1) * PB_WORDS, np.int64)
         for p, (which, publisher, raw, data_at) in enumerate(publishers):
-            try:
-                pointer = _pointer(publisher, 'publisher')
-            except RclUnavailable as exc:
-                raise native.Unavailable(str(exc)) from None
-            array = (ctypes.c_char * len(raw)).from_buffer(raw)
-            message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
-            message[0] = ctypes.addressof(array)
-            message[1] = message[2] = len(raw)
-            # rmw never resizes a message it publishes; a zero allocator is never called.
-            self.publishers.append((publisher, raw, array, message))
+            pointer, array, message = self._message(publisher, raw)
             row = p * PB_WORDS
             self.pubs[row + PB_OUTPUT] = which
             self.pubs[row + PB_PUBLISHER] = pointer
             self.pubs[row + PB_MSG] = message.ctypes.data
             self.pubs[row + PB_DATA] = ctypes.addressof(array) + data_at
+        self.typed = tuple(typed)
+        self.typed_table = np.zeros(max(len(self.typed), 1) * TY_WORDS, np.int64)
+        for t, (output, publisher) in enumerate(self.typed):
+            template = output.template
+            pointer, array, message = self._message(publisher, template.raw)
+            row = t * TY_WORDS
+            self.typed_table[row + TY_ROWS] = template.rows.ctypes.data
+            self.typed_table[row + TY_NROWS] = len(template.rows)
+            self.typed_table[row + TY_RAW] = ctypes.addressof(array)
+            self.typed_table[row + TY_WORK] = template.work.ctypes.data
+            self.typed_table[row + TY_EVERY] = output.every
+            self.typed_table[row + TY_COUNT] = output.every - 1  # the first tick publishes
+            self.typed_table[row + TY_PUBLISHER] = pointer
+            self.typed_table[row + TY_MSG] = message.ctypes.data
+            now_at = output._now_at if output._now is not None else None
+            self.typed_table[row + TY_NOW_AT] = -1 if now_at is None else now_at
+        self._timespec = np.zeros(2, np.int64)
+        self._captured = None
         block = batch._block
         layout = batch.program.layout
         mem = block.ctypes.data + 8 * int(block[pg.H_MEM])
@@ -570,7 +624,7 @@ class TickConfig:
         b[T_IN_VALUES] = mem + 8 * layout.input_base
         b[T_IN_VALID] = mem + 8 * layout.valid_base
         b[T_OUTPUTS] = mem + 8 * layout.output_base
-        b[T_NOUTPUTS] = layout.n_outputs
+        b[T_NOUTPUTS] = layout.n_outputs if n_results is None else n_results
         b[T_SCRATCH] = self.scratch.ctypes.data
         b[T_LATEST] = self.latest.ctypes.data
         b[T_NPUBS] = len(publishers)
@@ -579,8 +633,38 @@ class TickConfig:
         b[T_TAKE] = symbols.take
         b[T_PUBLISH] = symbols.publish
         b[T_CONTEXT_VALID] = symbols.context_is_valid
+        b[T_NTYPED] = len(self.typed)
+        b[T_TYPED] = self.typed_table.ctypes.data
+        b[T_ARENA] = mem
+        b[T_NARENA] = layout.n_slots
+        b[T_GETTIME] = symbols.clock_gettime
+        b[T_TIMESPEC] = self._timespec.ctypes.data
         for s in range(nslots):
             batch.input_valid[s] = 0.0
+
+    def _message(self, publisher, raw):
+        """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
+        from .rcl import _pointer, Unavailable as RclUnavailable
+        try:
+            pointer = _pointer(publisher, 'publisher')
+        except RclUnavailable as exc:
+            raise native.Unavailable(str(exc)) from None
+        array = (ctypes.c_char * len(raw)).from_buffer(raw)
+        message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
+        message[0] = ctypes.addressof(array)
+        message[1] = message[2] = len(raw)
+        # rmw never resizes a message it publishes; a zero allocator is never called.
+        self.publishers.append((publisher, raw, array, message))
+        return pointer, array, message
+
+    def published(self, t, captured=False):
+        """Return the publications of typed output `t` (as of `capture()`, if `captured`)."""
+        table = self._captured if captured and self._captured is not None else self.typed_table
+        return int(table[t * TY_WORDS + TY_PUBLISHED])
+
+    def capture(self):
+        """Freeze the counters the diagnostics read beside a loop snapshot (executor side)."""
+        self._captured = self.typed_table.copy()
 
     @property
     def address(self):
@@ -705,8 +789,13 @@ class CompiledLoop:
             return True
 
     def swap_done(self):
-        """Whether the loop runs the latest posted config."""
-        return self.config is not None and self.control[C_ACK] == self.config.address
+        """Whether the loop runs the latest posted config (then older ones are released)."""
+        done = self.config is not None and self.control[C_ACK] == self.config.address
+        if done and self._retired:
+            with self._swap_lock:
+                if self.control[C_ACK] == self.config.address:
+                    self._retired.clear()
+        return done
 
     def stop(self, timeout=1.0):
         """Ask the loop to stop and join it; True when it has ended."""
@@ -785,6 +874,24 @@ class CompiledBindings:
         return result
 
 
+class CompiledTyped:
+    """A typed output as the diagnostics read it, its publications counted by the loop."""
+
+    def __init__(self, output, tick_config, index):
+        self.template = output.template
+        self.name = output.name
+        self.topic = output.topic
+        self.type_name = output.type_name
+        self.every = output.every
+        self._tick_config = tick_config
+        self._index = index
+
+    @property
+    def published(self):
+        """Publications as of the last loop snapshot (the loop runs on meanwhile)."""
+        return self._tick_config.published(self._index, captured=True)
+
+
 class _PlanDecoder:
     cdr_view = True  # decoded from the CDR bytes (by a plan), as the diagnostics report it
 
@@ -809,6 +916,9 @@ class CompiledTick:
         self.decoders = {p.name: _PlanDecoder() for p in self.pollers}
         self.publish_transport = TRANSPORT
         self.nrt_baseline = python_tick.nrt_baseline
+        self.results = python_tick.results
+        self.typed = tuple(CompiledTyped(output, tick_config, t)
+                           for t, (output, _) in enumerate(tick_config.typed))
 
 
 class Compiler:
@@ -829,6 +939,7 @@ class Compiler:
             raise native.Unavailable(f'{TICK_ENV}=python')
         self.symbols = native.Symbols(rcl_name=rcl_library or rcl.LIBRARY)
         self.context_pointer = node.context.handle.pointer
+        self._node = node
         # Take buffers by poller: one per subscription, alive while a program uses it.
         self._inputs = weakref.WeakKeyDictionary()
 
@@ -840,7 +951,7 @@ class Compiler:
             self._inputs[poller] = compiled
         return compiled
 
-    def build(self, python_tick, config, results_publisher, individual_publishers):
+    def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
         """Return the `CompiledTick` running what `python_tick` runs."""
         from .inputs import parse_path
         from .tick import float64_template, results_template
@@ -849,13 +960,17 @@ class Compiler:
         for path in batch.inputs:
             if parse_path(path)[0] not in names:
                 raise plans.Unsupported(f"input path '{path}' has no poller")
+        if any(output._now is not None for output in python_tick.typed) and (
+                self._node.get_parameter('use_sim_time').value):
+            raise plans.Unsupported("a typed output stamped 'now' under use_sim_time")
         inputs = [self._input(p) for p in python_tick.pollers]
         slots = []
         for path in batch.inputs:
             root, steps = parse_path(path)
             slots.append((names.index(root), steps))
-        raw, _ = results_template(batch.outputs)
-        publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(batch.outputs))]
+        results = python_tick.results
+        raw, _ = results_template(results)
+        publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(results))]
         for i, publisher in enumerate(individual_publishers):
             raw, _ = float64_template()
             publishers.append((i, publisher, raw, len(raw) - 8))
@@ -863,7 +978,8 @@ class Compiler:
             self.symbols, self.context_pointer, batch,
             [(c, config.inputs[p.name].timeout, p.msg_type)
              for c, p in zip(inputs, python_tick.pollers, strict=True)],
-            slots, publishers)
+            slots, publishers, n_results=len(results),
+            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)))
         return CompiledTick(python_tick, config, tick_config, inputs)
 
 
@@ -929,7 +1045,12 @@ class TickRunner:
         return self._loop.stop(timeout)
 
     def snapshot(self, since_ticks=None):
-        return self._loop.snapshot(since_ticks)
+        snap = self._loop.snapshot(since_ticks)
+        if isinstance(self.current_tick, CompiledTick):
+            # The loop runs on while the diagnostics are assembled: their counts are this
+            # moment's, as the Python tick's are (it waits for the GIL meanwhile).
+            self.current_tick.config.capture()
+        return snap
 
     def set_rate_from_non_rt(self, rate_hz):
         self._rate_hz = rate_hz
@@ -942,7 +1063,9 @@ class TickRunner:
         if self._compiled is not None and isinstance(tick, CompiledTick):
             self._pending.append((ticket, tick.config.address))
             self.current_tick = tick
-            self._compiled.swap_from_non_rt(tick.config)
+            # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
+            # sees the acknowledgement later (both configs stay referenced until then).
+            self._compiled.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
             self._see_acks()
             return ticket
         python_tick = tick.python if isinstance(tick, CompiledTick) else tick
@@ -969,6 +1092,7 @@ class TickRunner:
     def _see_acks(self):
         if self._compiled is None:
             return
+        self._compiled.swap_done()
         acked = int(self._compiled.control[C_ACK])
         for k, (ticket, address) in enumerate(self._pending):
             if address == acked:

@@ -41,6 +41,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 import numpy as np
 
+CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
 TIMER_ABSTIME = 1
 EINTR = 4
@@ -154,6 +155,8 @@ load_f32 = _loader(types.float32)
 load_f64 = _loader(types.float64)
 store_f64 = _storer(types.float64)
 store_i64 = _storer(types.int64)
+store_i32 = _storer(types.int32)
+store_u32 = _storer(types.uint32)
 
 
 @intrinsic

@@ -198,14 +198,14 @@ class ArenaEvalNode(Node):
                     n_results=n_results, typed=typed, now=self._clock_ns)
         tick.nrt_baseline = _nrt_allocations()
         self._latest_tick = tick
-        return self._compiled_or_python(tick, config, pubs), retired
+        return self._compiled_or_python(tick, config, pubs, typed), retired
 
-    def _compiled_or_python(self, tick, config, individual_publishers):
+    def _compiled_or_python(self, tick, config, individual_publishers, typed):
         """Return the compiled version of `tick`, or `tick` when it cannot be compiled."""
         if self._compiler is not None:
             try:
                 return self._compiler.build(tick, config, self._results_pub,
-                                            individual_publishers)
+                                            individual_publishers, typed)
             except (plans.Unsupported, native.Unavailable) as exc:
                 # From now on the Python loop runs every program (TickRunner switches once).
                 self._compiler = None
