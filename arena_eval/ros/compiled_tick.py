@@ -19,7 +19,8 @@ The whole tick as one compiled loop: one `@njit(nogil=True, cache=True)` call ru
 serialized message of each input (`rcl_take_serialized_message` until empty), walks its decode
 plan (`plans.py`), marks staleness, copies into the arena, runs the kernel step inline (the same
 `kernel._step` as `Batch.step`), writes the outputs into the pre-serialized result messages,
-publishes them (`rcl_publish_serialized_message`) and records loop statistics into the
+publishes them (`rcl_publish_serialized_message`), patches and publishes the typed outputs
+(`templates.patch_rows`, every N ticks) and records loop statistics into the
 `loop.LoopStats` arrays, so the diagnostics read them as they read the Python loop's. It never
 holds the GIL and allocates nothing: every array is reached by address (`native.i64_view`), and
 every C function through an address in the control block, so the compiled code is the same in
