@@ -37,13 +37,24 @@ by statement and by the call's place in the tree, and follow the documented rule
   function restarts at the next step as on its first tick.
 - mean/minimum/maximum(x, n): over the last min(count, n) values; nan if the window holds a nan.
 - hold(x, cond): first tick x; then x while cond is nonzero, else the held value.
+- mean_s/minimum_s/maximum_s(x, seconds): the call's clock advances by each step's dt (0 when
+  not positive); every seconds/64 of it a new bucket starts; the window is the samples of the
+  current bucket and the 63 before it; the mean is the sum of per-bucket sums over the count.
+- held(cond, seconds): 1 when cond has been nonzero on every step since a step at least
+  `seconds` (summed dt) ago, else 0.
+- prev(E[, init]) where E names expressions of the batch: a unit delay, E's value at the end of
+  the previous step, init (default 0) at first; other prev(x[, init]): first tick init (x).
+
+Stale inputs (`step(..., valid=...)`): a stateful call whose arguments use a stale input (after
+folding, through names and delays) is skipped: its state holds; with `restart` it is also
+cleared. A delay's store is skipped the same way when E uses a stale input.
 """
 
 import math
 
 from arena_eval.engine import program as pg
 from arena_eval.engine.compile import compile_program
-from arena_eval.language.functions import CONSTANTS, TABLE
+from arena_eval.language.functions import CONSTANTS, TABLE, TIME_BUCKETS
 from arena_eval.language.tree import Call, Num, Statement
 import numpy as np
 
@@ -237,6 +248,42 @@ class Reference:
         self.state = {}
         self.t = 0.0
         self.folded = {}  # id(node) -> constant value, or None when not constant
+        self.deps = dict.fromkeys(self.by_name, frozenset())
+        changed = True
+        while changed:  # delays make references cyclic: iterate to the fixed point
+            changed = False
+            for stmt in self.statements:
+                new = self.uses(stmt.expr)
+                if new != self.deps[stmt.name]:
+                    self.deps[stmt.name] = new
+                    changed = True
+
+    def is_delay(self, node):
+        """Say whether a prev() call is a unit delay: its argument names an expression."""
+        if type(node).__name__ != 'Call' or node.func != 'prev':
+            return False
+        stack = [node.args[0]]
+        while stack:
+            n = stack.pop()
+            if type(n).__name__ == 'Ref' and n.name in self.by_name:
+                return True
+            if type(n).__name__ == 'Call':
+                stack.extend(n.args)
+        return False
+
+    def uses(self, node):
+        """Input paths `node` depends on once folded (the stale guard's inputs)."""
+        kind = type(node).__name__
+        if kind == 'Num' or self.constant(node) is not None:
+            return frozenset()
+        if kind == 'Ref':
+            if node.name in self.by_name:
+                return self.deps[node.name]
+            return frozenset([node.name]) if '.' in node.name else frozenset()
+        if node.func == 'where' and self.constant(node.args[0]) is not None:
+            return self.uses(node.args[1] if truth(self.constant(node.args[0])[0])
+                             else node.args[2])
+        return frozenset().union(*(self.uses(arg) for arg in node.args))
 
     def constant(self, node):
         """Return the value the compiler folds `node` to, or None if it is not constant."""
@@ -264,15 +311,38 @@ class Reference:
         self.state.clear()
         self.t = 0.0
 
-    def step(self, inputs, dt):
-        """Return `{name: value}` for one step with input values `{path: value}`."""
+    def step(self, inputs, dt, valid=None, restart=False):
+        """
+        Return `{name: value}` for one step with input values `{path: value}`.
+
+        `valid`: `{path: bool}`, every input fresh when None; `restart`: stale_state 'restart'.
+        """
         self.t += dt
         self.dt = dt
         self.inputs = inputs
+        self.valid = valid or {}
+        self.restart = restart
         self.values = {}
+        self.pending = []
         for stmt in self.statements:
             self._statement(stmt)
+        stores, seen, k = [], set(), 0
+        while k < len(self.pending):  # E of a delay may hold delays of its own
+            where, node = self.pending[k]
+            k += 1
+            if where not in seen:
+                seen.add(where)
+                stores.append((where, node, self._eval(node.args[0], where + (0,))))
+        for where, node, value in stores:
+            s = self.state.setdefault(where, {})
+            if self._fresh(node.args[0]):
+                s['last'] = value
+            elif restart:
+                s.clear()
         return dict(self.values)
+
+    def _fresh(self, *nodes):
+        return all(self.valid.get(path, True) for node in nodes for path in self.uses(node))
 
     def _statement(self, stmt):
         if stmt.name not in self.values:
@@ -294,14 +364,24 @@ class Reference:
             if node.name == 't':
                 return self.t
             return self.inputs[node.name]
+        if self.is_delay(node):
+            s = self.state.setdefault(where, {})
+            init = self._eval(node.args[1], where + (1,)) if len(node.args) > 1 else 0.0
+            self.pending.append((where, node))
+            return s.get('last', init)
         args = [self._eval(arg, where + (k,)) for k, arg in enumerate(node.args)]
         if node.func in STATELESS:
             return STATELESS[node.func](*args)
-        return getattr(self, '_' + node.func)(self.state.setdefault(where, {}), *args)
+        s = self.state.setdefault(where, {})
+        if not self._fresh(*node.args):
+            if self.restart:
+                s.clear()
+            return NAN  # never seen: every output using it depends on the stale input too
+        return getattr(self, '_' + node.func)(s, *args)
 
     # ----- stateful functions, state in `s`, empty on the first tick ------------------------
-    def _prev(self, s, x):
-        out = s.get('last', x)
+    def _prev(self, s, x, init=None):
+        out = s.get('last', x if init is None else init)
         s['last'] = x
         return out
 
@@ -380,3 +460,49 @@ class Reference:
         if 'held' not in s or truth(cond):
             s['held'] = x
         return s['held']
+
+    def _time_window(self, s, x, seconds):
+        """Return the `(bucket, x)` samples of the current bucket and the 63 before it."""
+        buckets = TIME_BUCKETS
+        if 'samples' not in s:
+            s.update(samples=[], bucket=0, elapsed=0.0)
+        else:
+            width = seconds / buckets
+            elapsed = s['elapsed'] + (self.dt if self.dt > 0 else 0.0)
+            moved = 0
+            while elapsed >= width and moved < buckets:
+                elapsed -= width
+                moved += 1
+            if elapsed >= width:
+                elapsed = math.fmod(elapsed, width)
+            s['elapsed'] = 0.0 if math.isnan(elapsed) else elapsed
+            s['bucket'] += moved
+        s['samples'].append((s['bucket'], x))
+        s['samples'] = [(k, v) for k, v in s['samples'] if k > s['bucket'] - buckets]
+        return s['samples'], buckets
+
+    def _mean_s(self, s, x, seconds):
+        samples, buckets = self._time_window(s, x, seconds)
+        sums = {}
+        for k, v in samples:  # a sum of per-bucket sums, buckets in ring order
+            sums[k % buckets] = sums[k % buckets] + v if k % buckets in sums else v
+        total = 0.0
+        for k in sorted(sums):
+            total += sums[k]
+        return total / len(samples)
+
+    def _minimum_s(self, s, x, seconds):
+        return _min(*(v for _, v in self._time_window(s, x, seconds)[0]))
+
+    def _maximum_s(self, s, x, seconds):
+        return _max(*(v for _, v in self._time_window(s, x, seconds)[0]))
+
+    def _held(self, s, cond, seconds):
+        if truth(cond):
+            if 'since' in s:
+                s['since'] += self.dt if self.dt > 0 else 0.0
+            else:
+                s['since'] = 0.0
+        else:
+            s.pop('since', None)
+        return 1.0 if 'since' in s and s['since'] >= seconds else 0.0

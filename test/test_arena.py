@@ -33,7 +33,7 @@ import types
 
 from arena_eval.engine import fastcall
 from arena_eval.engine import program as pg
-from arena_eval.engine.arena import compile_batch
+from arena_eval.engine.arena import compile_batch, state_plan
 import numpy as np
 import pytest
 from reference import DEFAULT_BATCH
@@ -89,8 +89,8 @@ def test_stale_policy_hold_and_switching_policy():
     assert np.isnan(batch.output_buffer[0])
     batch.input_valid[0] = 1.0
     batch.step(0.1)
-    # prev(x.a) kept stepping while x.a was stale: it is the x.a of the last step
-    assert batch.output_buffer.tolist() == [6.0, 21.0, 26.0, 5.0, 3.0]
+    # prev(x.a) held its state while x.a was stale: it is the x.a of the last fresh step
+    assert batch.output_buffer.tolist() == [6.0, 21.0, 26.0, 5.0, 1.0]
     with pytest.raises(ValueError):
         batch.stale_policy = 'last'
 
@@ -274,9 +274,15 @@ assert type(big.step) is not type(small.step)  # numba's nogil wrapper / the fas
 address = small._block.ctypes.data
 array = np.zeros(3)
 takes_array = njit(lambda a: a[0])
+# every stateful construct, one input stale so guards skip (and restart)
+state = compile_batch(['timer = (prev(timer, 1) + dt) * (x.a > 0)', 'm = mean_s(x.b, 0.1)',
+                       'h = held(x.a > 0, 0.05)', 'w = minimum_s(x.a, 0.2) + mean(x.b, 9)',
+                       'i = integral(x.a) + lowpass(x.b, 0.1)'], stale_state='restart')
+state.input_buffer[:] = 1.0
+state.input_valid[0] = 0.0
 print(json.dumps([count(lambda: small.step(0.001)), count(lambda: big.step(0.001), 10_000),
                   count(lambda: kernel.run_holding_gil(address, 0.001)),
-                  count(lambda: takes_array(array))]))
+                  count(lambda: takes_array(array)), count(lambda: state.step(0.001))]))
 """
 
 
@@ -286,7 +292,30 @@ def test_zero_nrt_allocations_per_step():
     result = subprocess.run([sys.executable, '-c', script], env=env, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    small, big, dispatcher, control = json.loads(result.stdout)
-    assert small == [0, 0] and big == [0, 0] and dispatcher == [0, 0]
+    small, big, dispatcher, control, state = json.loads(result.stdout)
+    assert small == [0, 0] and big == [0, 0] and dispatcher == [0, 0] and state == [0, 0]
     # control: numba boxes each array argument as one NRT allocation per call
     assert control[0] >= 100_000
+
+
+def test_state_carries_over_where_the_meaning_did_not_change():
+    old = compile_batch(['p = x.a * x.b', 'en = integral(p)', 'alarm = en > 100',
+                         'f = lowpass(x.a, 0.5)', 'timer = (prev(timer) + dt) * (x.a > 1)'])
+    for _ in range(10):
+        old.evaluate({'x.a': 2.0, 'x.b': 3.0}, dt=0.5)
+    new = compile_batch(['alarm = en > 120', 'p = x.a * x.b', 'en = integral(p)',
+                         'f = lowpass(x.a, 0.25)', 'timer = (prev(timer) + dt) * (x.a > 1)',
+                         'g = lowpass(x.a, 0.5)'])
+    plan = state_plan(old.program, new.program)
+    assert new.adopt_state(old, plan) == len(plan) == 3  # en, timer, g (f's tau changed)
+    out = new.evaluate({'x.a': 4.0, 'x.b': 3.0}, dt=0.5)
+    assert out['en'] == 27.0 + (12.0 + 6.0) / 2 * 0.5   # kept: 9 steps of 6 * 0.5, then one
+    assert out['timer'] == 5.5 and new.t == 5.5
+    assert out['f'] == 4.0                              # changed: a first tick
+    assert out['g'] == pytest.approx(2.0 + -math.expm1(-1.0) * 2.0)  # kept f's old state
+
+
+def test_unrelated_state_is_not_adopted():
+    old = compile_batch(['en = integral(x.a)'])
+    new = compile_batch(['other = integral(x.b)'])
+    assert new.adopt_state(old) == 0

@@ -161,8 +161,8 @@ def test_a_product_used_elsewhere_is_not_fused():
 
 def test_default_batch_rows():
     program = compile_program(DEFAULT_BATCH)
-    assert program.n_exec == 17
-    assert program.n_ops == 24
+    assert program.n_exec == 19  # 17 rows and the stale guards of its two stateful calls
+    assert program.n_ops == 26
     assert len(program.inputs) == 11
 
 
@@ -260,7 +260,8 @@ def test_window_must_be_a_constant_integer_in_range(window, shown):
 
 def test_window_may_be_a_folded_expression():
     program = compile_program(['n = 2 * 5', 'y = maximum(x.a, n)'])
-    assert int(program.code[0, pg.F_B]) == 10
+    assert int(program.code[0, pg.F_OP]) == pg.GUARD
+    assert int(program.code[1, pg.F_B]) == 10
 
 
 def test_all_errors_of_a_batch_are_collected_with_positions_in_the_file():
@@ -304,3 +305,80 @@ def test_statements_must_be_a_list():
 def test_bad_stale_policy():
     with pytest.raises(ValueError, match="stale_policy must be 'nan' or 'hold'"):
         compile_batch(['a = 1'], stale_policy='keep')
+
+
+def test_prev_of_a_name_is_a_unit_delay_not_a_cycle():
+    program = compile_program(['timer = (prev(timer) + dt) * (x.a > 20)', 'alarm = timer > 2'])
+    names = ops(program)
+    assert names[0] == 'delay' and names[-2:] == ['guard', 'store']
+    assert program.output_inputs == (('x.a',), ('x.a',))
+    text = disassemble(program)
+    assert 'delay' in text and 'last = @' in text and 'skip next unless fresh(x.a)' in text
+
+
+def test_cycles_without_a_delay_are_still_errors_with_the_path():
+    [error] = errors_of(['a = b + prev(a)', 'b = delta(a) * 2'])
+    assert error.message == 'cycle: a -> b -> a'
+    assert 'prev(name)' in error.hint
+    [error] = errors_of(['a = integral(a)'])
+    assert error.message == 'cycle: a -> a'
+
+
+def test_delays_are_shared_and_a_delay_of_an_input_is_plain_prev():
+    program = compile_program(['a = prev(b) + prev(b)', 'b = x.a + 1', 'c = prev(x.a)'])
+    assert ops(program).count('delay') == 1 and ops(program).count('store') == 1
+    assert ops(program).count('prev') == 1
+
+
+def test_guards_only_for_calls_that_read_inputs():
+    program = compile_program(['clock = integral(1)', 'f = lowpass(x.a, x.b)',
+                               'g = lowpass(x.a, 0.5)'])
+    rows = program.code[:program.n_exec]
+    guards = [k for k in range(len(rows)) if rows[k, pg.F_OP] == pg.GUARD]
+    assert [pg.op_name(int(rows[k + 1, pg.F_OP])) for k in guards] == ['lowpass', 'lowpass']
+    lists = [program.deps[rows[k, pg.F_A]:rows[k, pg.F_A] + rows[k, pg.F_B]].tolist()
+             for k in guards]
+    assert lists == [[0, 1], [0]]
+    # a folded-away branch adds no dependency
+    program = compile_program(['h = integral(x.a if 1 else x.b)'])
+    rows = program.code[:program.n_exec]
+    assert rows[0, pg.F_OP] == pg.GUARD and rows[0, pg.F_B] == 1
+
+
+def test_time_windows_need_constant_positive_seconds():
+    errors = errors_of(['a = mean_s(x.a, 0)', 'b = minimum_s(x.a, x.b)',
+                        'c = maximum_s(x.a, inf)'])
+    assert [e.message for e in errors] == [
+        'the window of mean_s() must be a constant number of seconds in (0, 86400], got 0',
+        'the window of minimum_s() must be a constant number of seconds in (0, 86400], got a '
+        'constant', 'the window of maximum_s() must be a constant number of seconds in '
+        '(0, 86400], got inf']
+    program = compile_program(['a = mean_s(x.a, 0.25 * 2)'])
+    assert program.layout.n_state == pg.state_size('mean_s') == 4 + 2 * fn.TIME_BUCKETS
+
+
+def _keys(statements):
+    return {keys[0]: (start, size) for keys, start, size in compile_program(statements).state_keys}
+
+
+def test_state_keys_follow_meaning_not_text_position():
+    first = compile_program(['p = x.a * x.b', 'en = integral(p)', 'alarm = en > 100'])
+    same = compile_program(['alarm = en > 120', 'p = x.a*x.b', 'en = integral(p)', 'n = t'])
+    changed = compile_program(['p = x.a * x.b * 2', 'en = integral(p)', 'alarm = en > 100'])
+    inline = compile_program(['en = integral(x.a * x.b)'])
+    [key] = first.state_keys[0][0]
+    assert key in same.state_keys[0][0] and key in inline.state_keys[0][0]
+    assert key not in changed.state_keys[0][0]
+
+
+def test_state_keys_of_delays():
+    a = compile_program(['timer = (prev(timer) + dt) * (x.a > 20)', 'k = 1'])
+    b = compile_program(['k = 2', 'timer = (prev(timer) + dt) * (x.a > 20)'])
+    c = compile_program(['timer = (prev(timer) + dt) * (x.a > 30)'])
+    assert a.state_keys[0][0] == b.state_keys[0][0] != c.state_keys[0][0]
+
+
+def test_a_shared_state_block_carries_every_call_site_key():
+    program = compile_program(['a = x.a', 'i = integral(a)', 'j = integral(x.a) + 0 * x.b'])
+    [(keys, _, _)] = program.state_keys
+    assert len(keys) == 1  # integral(a) and integral(x.a) mean the same: one key

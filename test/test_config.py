@@ -87,7 +87,8 @@ EXPECTED = {
         'expression or the input)',
     ],
     'cycle.yaml': [
-        '6:14: error: cycle: a -> b -> a [a] (an expression cannot depend on itself)',
+        '6:14: error: cycle: a -> b -> a [a] (an expression cannot depend on itself; '
+        'prev(name) is its value at the previous step)',
     ],
     'empty_batch.yaml': [
         '5:18: error: expressions is empty: the batch needs at least one expression (write '
@@ -138,7 +139,8 @@ EXPECTED = {
         "'sensor_msgs/msg/JointState'?)",
         "11:54: error: imu (sensor_msgs/msg/Imu) has no field 'linear_acceleration.yy' [accel] "
         "(did you mean 'y'?)",
-        '13:22: error: cycle: p -> r -> p [p] (an expression cannot depend on itself)',
+        '13:22: error: cycle: p -> r -> p [p] (an expression cannot depend on itself; '
+        'prev(name) is its value at the previous step)',
         '15:17: error: syntax error: invalid syntax [s]',
     ],
 }
@@ -521,3 +523,23 @@ def test_the_node_harness_params_round_trip_through_the_config_checker(tmp_path)
     config, errors, warnings = load_params_file(path)
     assert not errors and not warnings
     assert config.rate_hz == 1000.0 and len(config.expressions) == 7
+
+
+def test_stale_state_parameter():
+    def load(value):
+        text = ('arena_eval:\n  ros__parameters:\n'
+                f'    stale_state: {value}\n'
+                '    expressions: ["a = integral(imu.angular_velocity.z)"]\n'
+                '    inputs:\n      imu: {topic: /imu, type: sensor_msgs/msg/Imu}\n')
+        return load_params_text(text, 's.yaml')
+
+    config, errors, _ = load("'restart'")
+    assert errors == [] and config.stale_state == 'restart'
+    assert build_batch(config).stale_state == 'restart'
+    config, errors, _ = load("'forget'")
+    assert config is None
+    assert "stale_state must be one of 'hold', 'restart', got 'forget'" in errors[0].message
+    held, _, _ = load("'hold'")
+    restart, _, _ = load("'restart'")
+    assert restart.diff(held).batch and not held.diff(held).batch
+    assert 'restart' in parameter_descriptor(spec_for('stale_state')).additional_constraints

@@ -24,7 +24,7 @@ import tracemalloc
 
 from arena_eval.ros.config import build_batch, config_from_parameters
 from arena_eval.ros.diagnostics import ERROR, input_levels, OK, STALE, WARN
-from arena_eval.ros.inputs import (check_path, InputBindings, InputError, parse_path,
+from arena_eval.ros.inputs import (ByName, check_path, InputBindings, InputError, parse_path,
                                    qos_profile, resolve_type)
 import pytest
 from sensor_msgs.msg import Imu, JointState, PointCloud
@@ -75,7 +75,7 @@ INPUTS = {'imu': Imu, 'joints': JointState, 'cloud': PointCloud, 'broken': None}
     'imu.linear_acceleration.x', 'imu.angular_velocity.z', 'imu.orientation.w',
     'imu.orientation_covariance[8]', 'imu.header.stamp.sec', 'joints.position[0]',
     'joints.effort[100]', 'cloud.points[3].y', 'cloud.channels[0].values[2]',
-    'broken.anything.at_all',
+    'broken.anything.at_all', "joints.position['elbow']", "joints.effort['arm/joint 2']",
 ])
 def test_check_path_accepts(path):
     assert check_path(INPUTS, path) is None
@@ -113,6 +113,13 @@ def test_check_path_accepts(path):
     ('odom.x', "unknown input 'odom'", 'configured inputs: imu, joints, cloud, broken'),
     # The parser never produces a negative index; the walker refuses one on its own.
     ('joints.position[-1]', 'negative index in joints.position[-1]', 'indices count from 0'),
+    # By name: only a sequence beside a name[] list of strings.
+    ("imu.orientation_covariance['x']", "'imu.orientation_covariance' cannot be indexed by "
+     'name: sensor_msgs/msg/Imu has no name[] list of strings beside it', 'index it by number'),
+    ("joints.header['x']", "'joints.header' is a std_msgs/msg/Header, not an array",
+     "remove ['x']"),
+    ("joints.name['x']", "'joints.name' cannot be indexed by name: sensor_msgs/msg/JointState "
+     'has no name[] list of strings beside it', 'index it by number'),
 ])
 def test_check_path_rejects_with_hint(path, message, hint):
     assert check_path(INPUTS, path) == (message, hint)
@@ -121,6 +128,8 @@ def test_check_path_rejects_with_hint(path, message, hint):
 def test_parse_path():
     assert parse_path('joints.position[2]') == ('joints', ('position', 2))
     assert parse_path('cloud.points[3].y') == ('cloud', ('points', 3, 'y'))
+    root, steps = parse_path("joints.position['elbow']")
+    assert (root, steps) == ('joints', ('position', 'elbow')) and type(steps[1]) is ByName
     with pytest.raises(ValueError):
         parse_path('a..b')
 

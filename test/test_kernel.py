@@ -45,7 +45,7 @@ GRID = [0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, 2.5, -2.5, 0.49999999999999994, 2.
         NAN]
 SMALL_GRID = [0.0, -0.0, 1.0, -1.0, 0.5, 2.5, -3.0, 1e-310, 1e300, INF, -INF, NAN]
 TERNARY_GRID = [0.0, -0.0, 1.0, -2.0, 0.5, INF, -INF, NAN]
-STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful)
+STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful and not f.macro)
 OPERATORS = {'add': '+', 'sub': '-', 'mul': '*', 'div': '/', 'mod': '%', 'lt': '<',
              'le': '<=', 'gt': '>', 'ge': '>=', 'eq': '==', 'ne': '!=', 'and': 'and',
              'or': 'or'}

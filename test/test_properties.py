@@ -38,7 +38,7 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 0.5, -2.5, 2.0, 3.0, 1e-300, -1e300, 1e300, mat
            math.inf, -math.inf, math.nan]
 INFIX = {'add': '+', 'sub': '-', 'mul': '*', 'div': '/', 'pow': '**', 'mod': '%', 'lt': '<',
          'le': '<=', 'gt': '>', 'ge': '>=', 'eq': '==', 'ne': '!=', 'and': 'and', 'or': 'or'}
-STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful)
+STATELESS = sorted(name for name, f in TABLE.items() if not f.stateful and not f.macro)
 STATEFUL = sorted(name for name, f in TABLE.items() if f.stateful)
 # ARENA_EVAL_PROPERTY_EXAMPLES=5000 for a longer hunt.
 SETTINGS = settings(max_examples=int(os.environ.get('ARENA_EVAL_PROPERTY_EXAMPLES', '300')),
@@ -125,18 +125,32 @@ def agree(got, want, scale=0.0):
 MEAN_MEMORY = 2 * 8
 
 
-def check(texts, input_steps, dts, reset_at=None, mean_of=None):
-    """Step the batch and the reference side by side; `mean_of`: {output: mean input paths}."""
-    batch = compile_batch(texts)
+def check(texts, input_steps, dts, reset_at=None, mean_of=None, fresh=None,
+          stale_state='hold'):
+    """
+    Step the batch and the reference side by side; `mean_of`: {output: mean input paths}.
+
+    `fresh`: per step `{path: bool}`, the inputs' valid flags; outputs that depend on a stale
+    input are then not compared (the stale policy has tests of its own), but the state behind
+    every later output is.
+    """
+    batch = compile_batch(texts, stale_state=stale_state)
     reference = Reference([parse_statement(text) for text in texts])
     for k, (inputs, dt) in enumerate(zip(input_steps, dts, strict=True)):
         if k == reset_at:
             batch.reset()
             reference.reset()
-        got = batch.evaluate({name: inputs[name] for name in batch.inputs}, dt=dt)
-        want = reference.step(inputs, dt)
+        valid = fresh[k] if fresh else dict.fromkeys(INPUTS, True)
+        for i, path in enumerate(batch.inputs):
+            batch.input_buffer[i] = inputs[path]
+            batch.input_valid[i] = 1.0 if valid[path] else 0.0
+        batch.step(dt)
+        got = dict(zip(batch.outputs, batch.output_buffer.tolist(), strict=True))
+        want = reference.step(inputs, dt, valid, restart=stale_state == 'restart')
         recent = input_steps[max(0, k + 1 - MEAN_MEMORY):k + 1]
         for name in batch.outputs:
+            if not all(valid[path] for path in batch.output_inputs[name]):
+                continue
             scale = max((abs(step[path]) for step in recent
                          for path in (mean_of or {}).get(name, ())
                          if math.isfinite(step[path])), default=0.0)
@@ -165,6 +179,19 @@ def stateful_batches(draw):
             means.add(inner)
         if TABLE[name].window_arg is not None:
             call = f'{name}({inner}, {draw(st.integers(1, 8))})'
+        elif TABLE[name].seconds_arg is not None:
+            call = f'{name}({inner}, {draw(st.sampled_from([0.001, 0.01, 0.3, 1.0, 5.0]))})'
+        elif name == 'prev':
+            if draw(st.booleans()):  # a unit delay of this statement or one before it
+                j = draw(st.integers(0, i))
+                inner = f'e{j}'
+                means |= mean_of.get(inner, set())
+                if draw(st.booleans()):
+                    inner = f'{inner} * {render(draw(trees(INPUTS, depth=1)))}'
+            init = draw(st.one_of(st.none(), trees(INPUTS + ['t'], depth=1)))
+            call = f'prev({inner})' if init is None else f'prev({inner}, {render(init)})'
+            if draw(st.booleans()):  # the delayed value feeding this statement's maths
+                call = f'{call} + {render(draw(trees(INPUTS + ["t"], depth=2)))}'
         elif TABLE[name].max_args == 2:
             param = render(draw(trees(INPUTS + ['dt'], depth=1)))
             call = f'{name}({inner}, {param})'
@@ -191,6 +218,21 @@ def test_stateful_batches_agree_over_steps(batch, input_steps, data):
 
 
 @SETTINGS
+@given(batch=stateful_batches(),
+       input_steps=st.lists(st.fixed_dictionaries(dict.fromkeys(INPUTS, values)),
+                            min_size=1, max_size=20),
+       stale_state=st.sampled_from(['hold', 'restart']), data=st.data())
+def test_stateful_batches_agree_over_stale_steps(batch, input_steps, stale_state, data):
+    """State holds (or restarts) exactly while a call's inputs are stale, delays included."""
+    texts, mean_of = batch
+    n = len(input_steps)
+    dts = data.draw(st.lists(steps, min_size=n, max_size=n))
+    fresh = data.draw(st.lists(st.fixed_dictionaries(
+        dict.fromkeys(INPUTS, st.sampled_from([True, True, False]))), min_size=n, max_size=n))
+    check(texts, input_steps, dts, None, mean_of, fresh, stale_state)
+
+
+@SETTINGS
 @given(input_steps=st.lists(st.fixed_dictionaries(
     {name: st.floats(-1e6, 1e6) for name in INPUTS}), min_size=5, max_size=40),
     n=st.integers(1, 8), dt=st.floats(1e-4, 0.1))
@@ -212,23 +254,28 @@ def test_render_round_trip_example():
 def _inputs_used(statements):
     """{name: input paths it uses, transitively}, from the trees (not from the compiler)."""
     by_name = {s.name: s for s in statements}
-    memo = {}
-
-    def used(name):
-        if name not in memo:
-            paths, stack = set(), [by_name[name].expr]
-            while stack:
-                node = stack.pop()
-                if type(node).__name__ == 'Call':
-                    stack.extend(node.args)
-                elif type(node).__name__ == 'Ref':
-                    if node.name in by_name:
-                        paths |= used(node.name)
-                    elif node.name in INPUTS:
-                        paths.add(node.name)
-            memo[name] = paths
-        return memo[name]
-    return {name: used(name) for name in by_name}
+    direct = {name: (set(), set()) for name in by_name}  # (input paths, names)
+    for name, stmt in by_name.items():
+        stack = [stmt.expr]
+        while stack:
+            node = stack.pop()
+            if type(node).__name__ == 'Call':
+                stack.extend(node.args)
+            elif type(node).__name__ == 'Ref':
+                if node.name in by_name:
+                    direct[name][1].add(node.name)
+                elif node.name in INPUTS:
+                    direct[name][0].add(node.name)
+    used = {name: set(paths) for name, (paths, _) in direct.items()}
+    changed = True
+    while changed:  # unit delays (prev of a name) make references cyclic
+        changed = False
+        for name, (_, names) in direct.items():
+            for other in names:
+                if not used[other] <= used[name]:
+                    used[name] |= used[other]
+                    changed = True
+    return used
 
 
 @SETTINGS

@@ -170,3 +170,83 @@ def test_large_window_wraps_many_times():
     for i in (0, 50, 99, 100, 517, 999):
         window = xs[max(0, i - n + 1):i + 1]
         assert got[i] == pytest.approx(sum(window) / len(window), rel=1e-12)
+
+
+def test_prev_first_tick_and_initial_value():
+    assert_steps(run('prev(x.a, 7)', [3, 5, 6]), [7, 3, 5])
+    assert_steps(run('prev(x.a, x.c)', [3, 5, 6], cond=[-1, -2, -3]), [-1, 3, 5])
+
+
+def test_unit_delay_timer():
+    """The usual timer: counts time while x.a > 20, back to 0 when not; first tick 0 + dt."""
+    got = run('(prev(y) + dt) * (x.a > 20)', [25, 25, 25, 10, 25, 25], dts=[0.25] * 6)
+    assert_steps(got, [0.25, 0.5, 0.75, 0, 0.25, 0.5])
+
+
+def test_unit_delay_initial_value_and_latch():
+    # a latch: set by x.a > 5, reset by x.c; starts set (init 1)
+    got = run('where(x.c, 0, max(prev(y, 1), x.a > 5))', [0, 0, 9, 0, 0, 0],
+              cond=[0, 1, 0, 0, 1, 0])
+    assert_steps(got, [1, 0, 1, 1, 0, 0])
+
+
+def test_unit_delays_between_statements():
+    batch = compile_batch(['a = prev(b) + 1', 'b = prev(a) * 2', 'c = prev(prev(a))'])
+    got = [batch.evaluate({}) for _ in range(4)]
+    # a: 1, 1, 3, 3+... ; b: 0, 2, 2, 6
+    assert [(o['a'], o['b'], o['c']) for o in got] == [
+        (1.0, 0.0, 0.0), (1.0, 2.0, 0.0), (3.0, 2.0, 1.0), (3.0, 6.0, 1.0)]
+
+
+def test_delayed_name_is_read_before_it_is_computed():
+    # `early` is emitted before `late` in either order; prev(late) is late's previous value
+    for texts in (['early = prev(late)', 'late = x.a * 2'],
+                  ['late = x.a * 2', 'early = prev(late)']):
+        batch = compile_batch(texts)
+        outs = [batch.evaluate({'x.a': v})['early'] for v in (1.0, 2.0, 3.0)]
+        assert outs == [0.0, 2.0, 4.0], texts
+
+
+def test_time_window_with_one_bucket_per_step():
+    # dt = 1/64 s and a 1 s window: one bucket per step, the last 64 samples exactly
+    xs = [float((i * 7) % 23) for i in range(200)]
+    for name, pick in (('mean_s', lambda w: sum(w) / len(w)), ('minimum_s', min),
+                       ('maximum_s', max)):
+        got = run(f'{name}(x.a, 1)', xs, dts=[1 / 64] * len(xs))
+        want = [pick(xs[max(0, i - 63):i + 1]) for i in range(len(xs))]
+        assert_steps(got, want)
+
+
+def test_time_window_keeps_its_length_when_the_rate_changes():
+    """0.5 s of samples at 100 Hz and at 1 kHz: the same time span, not the same count."""
+    for hz in (128, 1024):
+        xs = [1.0] * hz + [0.0] * (hz // 4)      # 1 s of ones, then 0.25 s of zeros
+        got = run('mean_s(x.a, 0.5)', xs, dts=[1.0 / hz] * len(xs))
+        assert got[-1] == pytest.approx(0.5, abs=1 / 64 + 1e-12), hz
+        assert run('minimum_s(x.a, 0.5)', xs, dts=[1.0 / hz] * len(xs))[-1] == 0.0
+
+
+def test_time_window_forgets_everything_after_a_long_step():
+    assert_steps(run('maximum_s(x.a, 1)', [9, 1, 2], dts=[0.1, 5.0, 0.1]), [9, 1, 2])
+    assert_steps(run('mean_s(x.a, 1)', [3, 5, 7], dts=[0.1, 0.0, -1.0]), [3, 4, 5])
+
+
+def test_nan_leaves_a_time_window():
+    # 0.25 s at 16 Hz: the current step and the 3 before it
+    got = run('minimum_s(x.a, 0.25)', [1, NAN, 3, 4, 5, 6, 7], dts=[1 / 16] * 7)
+    assert_steps(got, [1, NAN, NAN, NAN, NAN, 3, 4])
+
+
+def test_held_debounces():
+    """held(cond, 0.2): 1 once cond has been true for 0.2 s, also right after the start."""
+    xs = [25, 25, 25, 25, 25, 10, 25, 25, 25, 25, 25]
+    got = run('held(x.a > 20, 0.2)', xs, dts=[0.0625] * len(xs))
+    # true since step 0: 0.1875 s at step 3, 0.25 at step 4; reset at 5; again from step 6
+    assert_steps(got, [0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1])
+    assert_steps(run('held(x.a, 0)', [1, 0, NAN], dts=[0.1] * 3), [1, 0, 1])
+    assert_steps(run('held(x.a, x.c)', [1, 1, 1], cond=[1, NAN, 0]), [0, 0, 1])
+
+
+def test_minimum_at_start_is_over_the_steps_seen():
+    """Documented: no debounce from minimum() at start; held() is the idiom for that."""
+    assert run('minimum(x.a > 20, 200)', [25, 25, 10]) == [1.0, 1.0, 0.0]

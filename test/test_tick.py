@@ -267,3 +267,43 @@ def test_the_timing_hook_records_every_phase_of_the_same_ticks():
     assert (rows[:, :5].sum(axis=1) == rows[:, 5]).all()
     assert list(PhaseTimes.NAMES) == ['take', 'decode + hand-over', 'copy into arena',
                                       'kernel step', 'publish', 'total']
+
+
+def test_joints_by_name_follow_the_name_not_the_order():
+    params = {'inputs.joints.topic': '/joint_states',
+              'inputs.joints.type': 'sensor_msgs/msg/JointState',
+              'expressions': ["elbow = joints.position['elbow']",
+                              "elbow_power = joints.velocity['elbow'] * joints.effort['elbow']",
+                              "wrist = joints.position['wrist']", 'first = joints.position[0]']}
+    config, errors, _ = config_from_parameters(params)
+    assert errors == []
+    rig = Rig(config)
+
+    def joints(names, positions):
+        return serialize_message(JointState(
+            name=names, position=positions, velocity=[2.0 * p for p in positions],
+            effort=[10.0] * len(positions)))
+
+    rig.push('joints', joints(['shoulder', 'elbow'], [0.5, 1.5]))
+    rig.tick(0, DT)
+    out = rig.outputs()
+    assert out['elbow'] == 1.5 and out['elbow_power'] == 30.0 and out['first'] == 0.5
+    assert math.isnan(out['wrist'])  # missing: nan, and counted once per message
+    wrist = list(rig.batch.inputs).index("joints.position['wrist']")
+    rig.tick(1 * MS, DT)
+    assert rig.bindings.missing_name[wrist] == 1
+    name, level, text, values = input_levels(rig.bindings, 1 * MS)[0]
+    assert text == "no such name in joints.position['wrist'] (nan)"
+    assert values['Missing names'] == '1'
+    # the driver reorders its joints: the names still lead to the right values
+    rig.push('joints', joints(['elbow', 'wrist', 'shoulder'], [2.5, 3.5, 0.25]))
+    rig.tick(2 * MS, DT)
+    out = rig.outputs()
+    assert (out['elbow'], out['wrist'], out['first']) == (2.5, 3.5, 2.5)
+    assert input_levels(rig.bindings, 2 * MS)[0][2] == 'ok'
+    # a name[] list longer than the values: that slot is out of range, not a wrong value
+    rig.push('joints', joints(['shoulder', 'elbow', 'wrist'], [1.0, 2.0]))
+    rig.tick(3 * MS, DT)
+    out = rig.outputs()
+    assert out['elbow'] == 2.0 and math.isnan(out['wrist'])
+    assert rig.bindings.out_of_range[wrist] == 1

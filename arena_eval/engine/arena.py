@@ -43,18 +43,41 @@ from .compile import compile_program
 from .fastcall import bind_step
 
 
-def compile_batch(statements, *, sources=None, check_input=None, stale_policy='nan'):
+def compile_batch(statements, *, sources=None, check_input=None, stale_policy='nan',
+                  stale_state='hold'):
     """
     Compile `'name = expr'` statements into a ready-to-step `Batch`.
 
     `sources`: optional list of `Source`, parallel to `statements`, so errors point into a params
     file. `check_input(path)`: returns None to accept an input path, or a message (or
-    `(message, hint)`) to reject it. `stale_policy`: 'nan' or 'hold' (see `Batch`). Raises
-    `ExpressionError` (`BatchErrors` when there are several errors).
+    `(message, hint)`) to reject it. `stale_policy`: 'nan' or 'hold'; `stale_state`: 'hold' or
+    'restart' (see `Batch`). Raises `ExpressionError` (`BatchErrors` when there are several
+    errors).
     """
     pg.policy_code(stale_policy)
+    pg.stale_state_code(stale_state)
     program = compile_program(statements, sources=sources, check_input=check_input)
-    return Batch(program, stale_policy)
+    return Batch(program, stale_policy, stale_state)
+
+
+def state_plan(old, new):
+    """
+    Which state blocks of program `old` carry over to program `new`: `[(src, dst, size)]`.
+
+    A block carries over when one of its call sites' meanings (see compile.py) is also one of a
+    block's in `new` and both have the same size; offsets are into the state regions.
+    """
+    where = {}
+    for keys, start, size in old.state_keys:
+        for key in keys:
+            where.setdefault(key, (start, size))
+    plan = []
+    for keys, start, size in new.state_keys:
+        for key in keys:
+            if key in where and where[key][1] == size:
+                plan.append((where[key][0], start, size))
+                break
+    return plan
 
 
 class Batch:
@@ -69,6 +92,10 @@ class Batch:
     - `output_inputs`: `{output: (input paths it depends on, transitively)}`.
     - `stale_policy`: 'nan' (an output that depends on an input whose valid flag is 0.0
       becomes nan) or 'hold' (it keeps its last value). Settable between steps.
+    - `stale_state`: what a stateful call whose arguments depend on a stale input does on that
+      step: 'hold' (skipped: its state holds and no time passes for it, so the first fresh step
+      after a gap is one step, not the gap) or 'restart' (also set back to its first tick).
+      Settable between steps.
     - `program`: the `Program`; `n_ops`: its number of rows.
 
     `step(dt)` is bound in `__init__` straight to the kernel's compiled code (see `bind_step`),
@@ -76,9 +103,9 @@ class Batch:
     `step` taken from a Batch stays valid after the Batch is gone.
     """
 
-    def __init__(self, program, stale_policy='nan'):
+    def __init__(self, program, stale_policy='nan', stale_state='hold'):
         self.program = program
-        self._block, self._mem = pg.pack(program, stale_policy)
+        self._block, self._mem = pg.pack(program, stale_policy, stale_state)
         layout = program.layout
         self.inputs = program.inputs
         self.outputs = program.outputs
@@ -119,6 +146,14 @@ class Batch:
         self._block[pg.H_POLICY] = pg.policy_code(policy)
 
     @property
+    def stale_state(self):
+        return {v: k for k, v in pg.STALE_STATES.items()}[int(self._block[pg.H_STALE_STATE])]
+
+    @stale_state.setter
+    def stale_state(self, stale_state):
+        self._block[pg.H_STALE_STATE] = pg.stale_state_code(stale_state)
+
+    @property
     def t(self):
         """Return the seconds stepped since compiling or the last reset: the language's `t`."""
         return float(self._mem[pg.T_SLOT])
@@ -129,6 +164,23 @@ class Batch:
         self._mem[pg.DT_SLOT] = 0.0
         self._mem[pg.T_SLOT] = 0.0
         self.output_buffer[:] = math.nan
+
+    def adopt_state(self, old, plan=None):
+        """
+        Take over `old`'s state where the meaning did not change; return the blocks kept.
+
+        Copies `t` and every state block of `old` whose call has a meaning (`Program.state_keys`)
+        that a block of this batch has, with the same size; the others keep their first tick.
+        `plan` is `state_plan(old.program, self.program)`, computed beforehand so the node can
+        do only the copies between two ticks. Allocates a little: call it before stepping, not
+        on a hot path.
+        """
+        if plan is None:
+            plan = state_plan(old.program, self.program)
+        for src, dst, size in plan:
+            self._state[dst:dst + size] = old._state[src:src + size]
+        self._mem[pg.T_SLOT] = old._mem[pg.T_SLOT]
+        return len(plan)
 
     def evaluate(self, values, dt=0.001):
         """

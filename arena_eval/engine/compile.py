@@ -24,7 +24,9 @@ run time, and everything else becomes rows for the kernel. What it does, in orde
    and `t` are built-in slots, a path with a dot or an index (`imu.x`, `joints.position[2]`) is
    an input (one slot per distinct path, in first-seen order), anything else is an error with
    a "did you mean" hint; `check_input(path)` may reject a path;
-3. reject duplicate names, names that are also an input's root, and reference cycles;
+3. reject duplicate names, names that are also an input's root, and reference cycles; a
+   reference inside `prev(E)` where E names expressions of the batch is a unit delay and makes
+   no dependency (E's value is stored after every statement has run, see `program.py`);
 4. emit the statements in dependency order (stable: among the statements whose references are
    ready, the earliest first) through one `_emit()` that also records each row's source
    position and checks the limits of `program.py`;
@@ -34,8 +36,14 @@ run time, and everything else becomes rows for the kernel. What it does, in orde
    state evolves identically, so one state block serves both;
 6. fuse `add(mul(x, y), z)` into `muladd(x, y, z)` when the product has no other use, and drop
    rows whose value nothing uses (a branch of `where` with a constant condition);
-7. give each statement's register to its output slot, so values are computed in place, and
+7. put a GUARD row before every stateful row whose arguments depend on inputs (its state holds
+   while one of them is stale);
+8. give each statement's register to its output slot, so values are computed in place, and
    append one OUTPUT row per statement with the inputs it depends on (see `program.py`).
+
+Every state block gets the *meaning* of its call as a key (`Program.state_keys`): a hash of the
+call's normalised tree in which a reference to another expression stands for that expression's
+own meaning, so a reload keeps the state of every call whose meaning did not change.
 
 A batch with any error raises `ExpressionError` (`BatchErrors` when there are several) and never
 reaches the kernel.
@@ -46,14 +54,15 @@ reaches the kernel.
 """
 
 import difflib
+import hashlib
 import heapq
 import struct
 
 from . import program as pg
 from .fold import fold
 from ..language.errors import BatchErrors, ExpressionError, Source
-from ..language.functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MUL, OUTPUT, POW,
-                                  RESERVED, TABLE, WHERE)
+from ..language.functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MAX_WINDOW_S, MUL,
+                                  OUTPUT, POW, PREV, RESERVED, TABLE, WHERE)
 from ..language.tree import Call, Num, Ref, Statement
 
 _BUILTIN_SLOTS = {'dt': pg.DT_SLOT, 't': pg.T_SLOT}
@@ -134,6 +143,13 @@ class _Compiler:
         self.reg_owner = {}      # register -> name of the first statement whose value it is
         self.values = {}         # statement index -> its value, once emitted
         self.at = (0, 0)         # (statement index, column) given to the rows being emitted
+        self.deps = []           # dependency lists of GUARD and OUTPUT rows (input indices)
+        self.delay_calls = set()  # id() of the prev() calls that are unit delays
+        self.delays = []         # (E node, statement index, column, state field) per delay
+        self.meaning = {}        # statement index -> hash of what it computes
+        self.node_keys = {}      # id(node) -> meaning hash of a subtree
+        self.state_keys = {}     # state offset -> [size, meaning keys of the calls sharing it]
+        self.state_of = {}       # register of a stateful row -> its state offset
 
     # ----- passes ---------------------------------------------------------------------------
     def run(self, statements, sources):
@@ -144,16 +160,20 @@ class _Compiler:
         good = self._names()
         refs, direct = self._resolve(good, broken)
         self._check_roots(good)
-        self._check_cycles(good, refs)
+        now = {i: [(j, ref) for j, ref, delayed in refs[i] if not delayed] for i in good}
+        self._check_cycles(good, now)
+        self._meanings(good, refs)
         try:
-            order = self._order(good, refs)
+            order = self._order(good, now)
             for i in order:
                 value = self._statement(i)
                 if value is not None:
                     self.values[i] = value
+            self._stores()
             if not self.errors:
                 self._fuse()
                 self._prune()
+                self._guard()
                 self._outputs(order, refs, direct)
         except _Abort:
             pass
@@ -201,18 +221,23 @@ class _Compiler:
         return good
 
     def _resolve(self, good, broken):
-        """Classify every `Ref`; return per statement its references and direct inputs."""
+        """
+        Classify every `Ref`; return per statement its references and direct inputs.
+
+        A reference is `(statement index, Ref, delayed)`; `delayed` when it lies inside the
+        first argument of a unit delay (`prev(E)` where E names an expression of the batch).
+        """
         refs = {i: [] for i in good}
         direct = {i: set() for i in good}
         checked = {}
         for i in good:
             stmt = self.stmts[i]
-            for node in _walk(stmt.expr):
+            for node, delayed in self._walk_delays(stmt.expr):
                 if not isinstance(node, Ref):
                     continue
                 name = node.name
                 if name in self.index:
-                    refs[i].append((self.index[name], node))
+                    refs[i].append((self.index[name], node, delayed))
                 elif name in BUILTINS or name in CONSTANTS:
                     continue
                 elif is_path(name):
@@ -222,12 +247,28 @@ class _Compiler:
                         checked[name] = True
                         self._check_input(stmt, node)
                 elif name in broken:
-                    refs[i].append((None, node))  # its own error is reported already
+                    refs[i].append((None, node, delayed))  # its own error is reported already
                 else:
                     self._error(stmt, f"unknown name '{name}'", node.pos, node.span,
                                 hint=self._unknown_hint(name))
-                    refs[i].append((None, node))
+                    refs[i].append((None, node, delayed))
         return refs, direct
+
+    def _walk_delays(self, node):
+        """Yield `(node, delayed)` for every node of a tree; note the unit delays met."""
+        stack = [(node, False)]
+        while stack:
+            node, delayed = stack.pop()
+            yield node, delayed
+            if not isinstance(node, Call):
+                continue
+            if node.func == 'prev' and any(isinstance(n, Ref) and n.name in self.index
+                                           for n in _walk(node.args[0])):
+                self.delay_calls.add(id(node))
+                stack.extend(reversed([(node.args[0], True)] + [
+                    (arg, delayed) for arg in node.args[1:]]))
+            else:
+                stack.extend((arg, delayed) for arg in reversed(node.args))
 
     def _unknown_hint(self, name):
         roots = {path_root(p): p for p in self.inputs}
@@ -269,7 +310,8 @@ class _Compiler:
             path, via = _cycle_path(start, group, refs)
             names = ' -> '.join(self.stmts[j].name for j in path + [start])
             self._error(self.stmts[start], f'cycle: {names}', via.pos, via.span,
-                        hint='an expression cannot depend on itself')
+                        hint='an expression cannot depend on itself; prev(name) is its value '
+                             'at the previous step')
 
     def _order(self, good, refs):
         """Dependency order, stable w.r.t. statement order; statements in cycles are left out."""
@@ -290,6 +332,55 @@ class _Compiler:
                 if not waiting[user]:
                     heapq.heappush(ready, user)
         return order
+
+    def _meanings(self, good, refs):
+        """
+        Hash what every statement computes, for the state keys (see the module docstring).
+
+        Statements are taken in dependency order (Tarjan yields a group after every group it
+        references). A statement outside any cycle means its expression, references replaced by
+        their meanings; the statements of a cycle (through unit delays) share one hash of all
+        their texts, each then told apart by its name.
+        """
+        graph = {i: [(j, ref) for j, ref, _ in refs[i]] for i in good}
+        for group in _strongly_connected(good, graph):
+            members = sorted(group, key=lambda j: self.stmts[j].name)
+            first = members[0]
+            if len(members) == 1 and all(j != first for j, _ in graph[first]):
+                self.meaning[first] = self._key(self.stmts[first].expr)
+                continue
+            inside = {self.stmts[j].name for j in members}
+            text = ';'.join(f'{self.stmts[j].name}={self._key(self.stmts[j].expr, inside)}'
+                            for j in members)
+            shared = _hash(text)
+            for j in members:
+                self.meaning[j] = _hash(f'{shared}#{self.stmts[j].name}')
+
+    def _key(self, node, inside=None):
+        """Meaning hash of a subtree; names in `inside` (a cycle being hashed) stay names."""
+        memo = inside is None
+        if memo and id(node) in self.node_keys:
+            return self.node_keys[id(node)]
+        if isinstance(node, Num):
+            text = 'n' + float.hex(node.value)
+        elif isinstance(node, Ref):
+            name = node.name
+            if name in self.index:
+                if inside and name in inside:
+                    return _hash('@' + name)
+                return self.meaning.get(self.index[name], '?' + name)  # the meaning as is
+            elif name in CONSTANTS:
+                text = 'n' + float.hex(CONSTANTS[name])
+            elif name in BUILTINS:
+                text = 'b' + name
+            else:
+                text = 'i' + name
+        else:
+            text = f'{node.func}({",".join(self._key(arg, inside) for arg in node.args)})'
+        key = _hash(text)
+        if memo:
+            self.node_keys[id(node)] = key
+        return key
 
     # ----- emitting -------------------------------------------------------------------------
     def _statement(self, i):
@@ -312,11 +403,16 @@ class _Compiler:
         if isinstance(node, Ref):
             return self._ref(node)
         entry = TABLE[node.func]
+        if id(node) in self.delay_calls:
+            return self._delay(node, stmt)
         args = [self._value(arg, stmt) for arg in node.args]
         if any(arg is None for arg in args):
             return None
         for k in entry.const_args:
-            if not self._window_ok(entry, node, k, args[k], stmt):
+            if entry.seconds_arg == k:
+                if not self._seconds_ok(entry, node, k, args[k], stmt):
+                    return None
+            elif not self._window_ok(entry, node, k, args[k], stmt):
                 return None
         consts = [self._const_value(arg) for arg in args]
         self.at = (self.at[0], node.pos.col)
@@ -332,10 +428,42 @@ class _Compiler:
             return self._apply(MUL, args[0], args[0])  # x * x: no libm call, same result
         if entry.stateful:
             param = int(consts[1]) if entry.window_arg is not None else (
-                args[1] if len(args) > 1 else 0)
+                args[1] if len(args) > 1 else (args[0] if op == PREV else 0))
             size = pg.state_size(entry.name, param if entry.window_arg is not None else 0)
-            return self._emit(op, args[0], param, state=size)
+            return self._emit(op, args[0], param, state=size, key=self._key(node))
         return self._apply(op, *args)
+
+    def _delay(self, node, stmt):
+        """Emit a unit delay `prev(E[, init])`: a DELAY row now, E's STORE after the statements."""
+        init = self._value(node.args[1], stmt) if len(node.args) > 1 else self._const(0.0)
+        if init is None:
+            return None
+        self.at = (self.at[0], node.pos.col)
+        key = self._key(node)
+        count = len(self.rows)
+        value = self._emit(pg.DELAY, 0, init, ('delay', key), state=2, key=key)
+        if len(self.rows) > count:  # a new delay, not one shared with an identical call
+            self.delays.append((node.args[0], self.at[0], node.pos.col,
+                                self.rows[-1][4]))
+        return value
+
+    def _stores(self):
+        """Emit E and a STORE row for every delay, after every statement has run."""
+        done = 0
+        pending = []
+        while done < len(self.delays):  # E may hold delays of its own
+            expr, i, col, state = self.delays[done]
+            done += 1
+            self.at = (i, col)
+            try:
+                value = self._value(expr, self.stmts[i])
+            except RecursionError:
+                value = None
+            if value is not None:
+                pending.append((i, col, value, state))
+        for i, col, value, state in pending:
+            self.at = (i, col)
+            self._row(pg.STORE, state, value, 0, state)
 
     def _ref(self, node):
         name = node.name
@@ -361,6 +489,18 @@ class _Compiler:
             hint='the window is fixed when the batch is compiled')
         return False
 
+    def _seconds_ok(self, entry, node, k, value, stmt):
+        arg = node.args[k]
+        n = self._const_value(value)
+        if n is not None and 0.0 < n <= MAX_WINDOW_S:
+            return True
+        what = 'a constant' if n is None else f'{n:g}'
+        self._error(
+            stmt, f'the window of {entry.name}() must be a constant number of seconds in '
+                  f'(0, {MAX_WINDOW_S:g}], got {what}', arg.pos, arg.span,
+            hint='the window is fixed when the batch is compiled')
+        return False
+
     def _const(self, value):
         value = float(value)
         key = struct.pack('<d', value)  # bits: 0.0 and -0.0 stay apart, nans share a slot
@@ -381,21 +521,26 @@ class _Compiler:
             return self._emit(op, *args)
         return self._const(fold(op, *values))  # the kernel runs the row: runtime bits
 
-    def _emit(self, op, a, b=0, c=0, state=0):
+    def _emit(self, op, a, b=0, c=0, state=0, key=None):
         """Append one row (or reuse an identical one); the one place rows are made."""
         if op in pg.COMMUTATIVE and b < a:
             a, b = b, a
-        key = (op, a, b, c)
-        hit = self.cse.get(key)
+        cse = (op, a, b, c)
+        hit = self.cse.get(cse)
         if hit is not None:
+            if key is not None and hit in self.state_of:
+                self.state_keys[self.state_of[hit]][1].append(key)
             return hit
         if state:
             c = ('s', self.n_state)
+            self.state_keys[self.n_state] = [state, [key]]
             self.n_state += state
             if self.n_state > pg.MAX_STATE:
                 self._abort(f'the batch needs more than {pg.MAX_STATE} slots of state',
                             'use smaller windows in mean/minimum/maximum')
-        dst = self.cse[key] = ('r', self.n_regs)
+        dst = self.cse[cse] = ('r', self.n_regs)
+        if state:
+            self.state_of[dst] = c[1]
         self.n_regs += 1
         self._check_slots()
         self._row(op, dst, a, b, c)
@@ -455,13 +600,65 @@ class _Compiler:
         keep = []
         for k in range(len(self.rows) - 1, -1, -1):
             row = self.rows[k]
-            if row[1] in live:
+            if row[1] in live or row[0] == pg.STORE:
                 keep.append(k)
                 live.update(field for field in row[2:] if isinstance(field, tuple))
         keep.reverse()
         if len(keep) < len(self.rows):
             self.rows = [self.rows[k] for k in keep]
             self.where = [self.where[k] for k in keep]
+
+    def _guard(self):
+        """
+        Put a GUARD row before every stateful row whose arguments depend on inputs.
+
+        Dependencies are followed through rows (so a folded-away branch adds none) and through
+        unit delays: a DELAY depends on what its STORE stores, which may depend on the DELAY
+        itself, hence the passes to a fixed point. Sets of input indices are int bitsets.
+        """
+        stored = {row[4]: row[2] for row in self.rows if row[0] == pg.STORE}
+        deps = {}
+
+        def of(field):
+            if not isinstance(field, tuple):
+                return 0
+            if field[0] == 'i':
+                return 1 << field[1]
+            return deps.get(field, 0) if field[0] == 'r' else 0
+
+        changed = True
+        while changed:
+            changed = False
+            for row in self.rows:
+                if row[0] == pg.STORE:
+                    continue
+                bits = of(row[2]) | of(row[3]) | of(row[4])
+                if row[0] == pg.DELAY:
+                    bits |= of(stored.get(row[4]))
+                if bits & ~deps.get(row[1], 0):
+                    deps[row[1]] = deps.get(row[1], 0) | bits
+                    changed = True
+        stateful = pg.STATEFUL | pg.WINDOWED | {pg.STORE}
+        lists = {}
+        rows, where = [], []
+        for row, at in zip(self.rows, self.where, strict=True):
+            if row[0] in stateful:
+                bits = of(row[2]) | (0 if row[0] == pg.STORE else of(row[3]))
+                if bits:
+                    inputs = tuple(k for k in range(bits.bit_length()) if bits >> k & 1)
+                    if inputs not in lists:
+                        lists[inputs] = len(self.deps)
+                        self.deps.extend(inputs)
+                    fixed = 2 if row[0] == pg.STORE else TABLE[pg.op_name(row[0])].fixed_slots
+                    rows.append([pg.GUARD, row[4], lists[inputs], len(inputs), fixed])
+                    where.append(at)
+            rows.append(row)
+            where.append(at)
+        if len(rows) > pg.MAX_OPS:
+            self.at = where[pg.MAX_OPS]
+            self._abort(f'the batch needs more than {pg.MAX_OPS} instructions',
+                        'split it over several nodes')
+        self.rows, self.where = rows, where
 
     # ----- outputs and layout ---------------------------------------------------------------
     def _outputs(self, order, refs, direct):
@@ -472,12 +669,15 @@ class _Compiler:
         value is computed in place and needs no copy, unless an earlier statement already owns
         the register (identical expressions) or the value is no register at all.
         """
-        uses = {}
-        for i in order:
-            used = set(direct[i])
-            for j, _ in refs[i]:
-                used |= uses[j]
-            uses[i] = used
+        uses = {i: set(direct[i]) for i in order}
+        changed = True
+        while changed:  # delays make the references cyclic: iterate to the fixed point
+            changed = False
+            for i in order:
+                for j, _, _ in refs[i]:
+                    if j in uses and not uses[j] <= uses[i]:
+                        uses[i] |= uses[j]
+                        changed = True
         statements = sorted(order)
         rename = {}
         for out, i in enumerate(statements):
@@ -487,7 +687,6 @@ class _Compiler:
         for row in self.rows:
             row[1:] = [rename.get(field, field) for field in row[1:]]
         self.reg_owner = {rename.get(reg, reg): name for reg, name in self.reg_owner.items()}
-        self.deps = []
         self.output_inputs = []
         rows = []
         for out, i in enumerate(statements):
@@ -542,7 +741,13 @@ class _Compiler:
             statements=tuple(stmt.name for stmt in self.stmts),
             constants=tuple((layout.const_base + k, v) for k, v in enumerate(self.const_values)),
             output_inputs=tuple(self.output_inputs),
-            slot_names=names)
+            slot_names=names,
+            state_keys=tuple((tuple(dict.fromkeys(k for k in keys if k is not None)), start, size)
+                             for start, (size, keys) in sorted(self.state_keys.items())))
+
+
+def _hash(text):
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 def _strongly_connected(nodes, refs):

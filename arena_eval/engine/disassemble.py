@@ -27,6 +27,7 @@ row came from (`expression:column`). One helper per operand shape, as in clox's 
 """
 
 from . import program as pg
+from ..language import functions as fn
 from ..language.functions import TABLE
 
 
@@ -94,7 +95,7 @@ def _state(program, op, size, c):
 
 def _stateful(program, op, dst, a, b, c):
     name = pg.op_name(op)
-    if TABLE[name].max_args == 1:
+    if TABLE[name].min_args == 1 and (op != fn.PREV or a == b):
         text = _operands(program, op, dst, a)
     else:
         text = _operands(program, op, dst, a, b)
@@ -107,5 +108,19 @@ def _windowed(program, op, dst, a, b, c):
             + _state(program, op, pg.state_size(name, b), c))
 
 
+def _guard(program, op, dst, a, b, c):
+    deps = ', '.join(program.inputs[int(i)] for i in program.deps[a:a + b])
+    return f'skip next unless fresh({deps}); restart zeroes @{dst}..{dst + c - 1}'
+
+
+def _delay(program, op, dst, a, b, c):
+    return f'{_slot(program, dst)} = last or {_slot(program, b)}  state @{c}..{c + 1}'
+
+
+def _store(program, op, dst, a, b, c):
+    return f'last = {_slot(program, a)}  state @{c}..{c + 1}'
+
+
 _SHAPES = {'copy': _copy, 'output': _output, 'unary': _unary, 'binary': _binary,
-           'ternary': _ternary, 'stateful': _stateful, 'windowed': _windowed}
+           'ternary': _ternary, 'stateful': _stateful, 'windowed': _windowed, 'guard': _guard,
+           'delay': _delay, 'store': _store}

@@ -209,12 +209,12 @@ def _integral(m, d, x, s, dt):
 
 
 @njit(**_HELPER)
-def _prev_like(m, op, d, x, s, dt):
-    """PREV, DELTA, DDT: state [initialized, last x]."""
+def _prev_like(m, op, d, x, init, s, dt):
+    """PREV, DELTA, DDT: state [initialized, last x]; PREV gives `init` on its first tick."""
     first = m[s] == 0.0
     last = m[s + 1]
     if op == fn.PREV:
-        m[d] = x if first else last
+        m[d] = init if first else last
     elif op == fn.DELTA:
         m[d] = 0.0 if first else x - last
     else:
@@ -282,6 +282,83 @@ def _window(m, op, d, x, n, s):
 
 
 @njit(**_HELPER)
+def _time_window(m, op, d, x, seconds, s, dt):
+    """
+    MEAN_S, MINIMUM_S, MAXIMUM_S over the last `seconds` of this call's steps.
+
+    State [initialized, bucket, time into it, unused, ring of TIME_BUCKETS (value, count)]. The
+    time is the sum of the dts this call ran (a non-positive or nan dt counts 0); every
+    `seconds / TIME_BUCKETS` of it the ring moves on one bucket and forgets the oldest, so the
+    window holds the current bucket and the TIME_BUCKETS - 1 before it: between
+    `seconds * (1 - 1/TIME_BUCKETS)` and `seconds` of steps.
+    """
+    n = fn.TIME_BUCKETS
+    ring = s + 4
+    if m[s] == 0.0:
+        for k in range(2 * n):
+            m[ring + k] = 0.0
+        m[s] = 1.0
+        m[s + 1] = 0.0
+        m[s + 2] = 0.0
+    else:
+        width = seconds / n
+        elapsed = m[s + 2] + (dt if dt > 0.0 else 0.0)
+        pos = int(m[s + 1])
+        moved = 0
+        while elapsed >= width and moved < n:
+            elapsed -= width
+            moved += 1
+            pos = pos + 1 if pos + 1 < n else 0
+            m[ring + 2 * pos] = 0.0
+            m[ring + 2 * pos + 1] = 0.0
+        if elapsed >= width:  # a gap longer than the window: it is empty now
+            elapsed = np.fmod(elapsed, width)
+        if not elapsed == elapsed:
+            elapsed = 0.0
+        m[s + 1] = pos
+        m[s + 2] = elapsed
+    at = ring + 2 * int(m[s + 1])
+    if m[at + 1] == 0.0 or op == fn.MEAN_S:
+        m[at] = x if m[at + 1] == 0.0 else m[at] + x
+    elif op == fn.MINIMUM_S:
+        m[at] = _min(m[at], x)
+    else:
+        m[at] = _max(m[at], x)
+    m[at + 1] += 1.0
+    total = 0.0
+    count = 0.0
+    best = x
+    for k in range(n):
+        c = m[ring + 2 * k + 1]
+        if c == 0.0:
+            continue
+        v = m[ring + 2 * k]
+        if op == fn.MEAN_S:
+            total += v
+            count += c
+        elif op == fn.MINIMUM_S:
+            best = _min(best, v)
+        else:
+            best = _max(best, v)
+    m[d] = total / count if op == fn.MEAN_S else best
+
+
+@njit(**_HELPER)
+def _held(m, d, cond, seconds, s, dt):
+    """HELD: state [in a run of nonzero cond, seconds since the run's first step]."""
+    if cond != 0.0:
+        if m[s] != 0.0:
+            m[s + 1] += dt if dt > 0.0 else 0.0
+        else:
+            m[s] = 1.0
+            m[s + 1] = 0.0
+    else:
+        m[s] = 0.0
+        m[s + 1] = 0.0
+    m[d] = 1.0 if m[s] != 0.0 and m[s + 1] >= seconds else 0.0
+
+
+@njit(**_HELPER)
 def _hold(m, d, x, cond, s):
     if m[s] == 0.0 or cond != 0.0:
         m[s] = 1.0
@@ -297,15 +374,26 @@ def _row(code, i):
 
 @njit(inline='always', **_HELPER)
 def _deps_valid(m, deps, valid, row):
-    for i in range(np.int64(row[3]), np.int64(row[3]) + np.int64(row[4])):
+    return _all_valid(m, deps, valid, np.int64(row[3]), np.int64(row[4]))
+
+
+@njit(inline='always', **_HELPER)
+def _all_valid(m, deps, valid, start, count):
+    for i in range(start, start + count):
         if m[valid + deps[i]] == 0.0:
             return False
     return True
 
 
 @njit(inline='always', **_HELPER)
-def _execute(m, code, n_exec, dt):
-    """Run the rows before the OUTPUT rows: one dispatch per row."""
+def _execute(m, code, n_exec, dt, deps, valid, fresh, restart):
+    """
+    Run the rows before the OUTPUT rows: one dispatch per row.
+
+    A GUARD row whose inputs are not all fresh sets `skip`, and the stateful row after it (the
+    only kind a guard precedes) is then skipped: its state holds.
+    """
+    skip = False
     for i in range(n_exec):
         row = _row(code, i)
         op = np.int64(row[0])
@@ -416,10 +504,25 @@ def _execute(m, code, n_exec, dt):
             m[d] = m[a] * _DEG
         elif op == fn.RAD:
             m[d] = m[a] * _RAD
+        elif op == pg.GUARD:
+            if not fresh and not _all_valid(m, deps, valid, np.int64(a), np.int64(b)):
+                skip = True
+                if restart:
+                    for k in range(np.int64(row[4])):
+                        m[d + k] = 0.0
+        elif skip:
+            skip = False
+        elif op == pg.DELAY:
+            s = np.int64(row[4])
+            m[d] = m[s + 1] if m[s] != 0.0 else m[b]
+        elif op == pg.STORE:
+            s = np.int64(row[4])
+            m[s] = 1.0
+            m[s + 1] = m[a]
         elif op == fn.LOWPASS:
             _lowpass(m, d, m[a], m[b], np.int64(row[4]), dt)
         elif op == fn.PREV or op == fn.DELTA or op == fn.DDT:
-            _prev_like(m, op, d, m[a], np.int64(row[4]), dt)
+            _prev_like(m, op, d, m[a], m[b], np.int64(row[4]), dt)
         elif op == fn.INTEGRAL:
             _integral(m, d, m[a], np.int64(row[4]), dt)
         elif op == fn.EMA:
@@ -430,6 +533,10 @@ def _execute(m, code, n_exec, dt):
             _window(m, op, d, m[a], np.int64(b), np.int64(row[4]))
         elif op == fn.HOLD:
             _hold(m, d, m[a], m[b], np.int64(row[4]))
+        elif op == fn.MEAN_S or op == fn.MINIMUM_S or op == fn.MAXIMUM_S:
+            _time_window(m, op, d, m[a], m[b], np.int64(row[4]), dt)
+        elif op == fn.HELD:
+            _held(m, d, m[a], m[b], np.int64(row[4]), dt)
 
 
 @njit(**_HELPER)
@@ -453,7 +560,7 @@ def _step(base, dt):
         for i in range(head[pg.H_NOUTPUTS]):
             m[shadow + i] = m[outputs + i]
     n_exec = head[pg.H_NEXEC]
-    _execute(m, code, n_exec, dt)
+    _execute(m, code, n_exec, dt, deps, valid, fresh, head[pg.H_STALE_STATE] == pg.STATE_RESTART)
     # Copy rows: outputs whose value lives elsewhere (an input, a constant, a shared register).
     n_copy = n_exec + head[pg.H_NCOPY]
     for i in range(n_exec, n_copy):

@@ -40,10 +40,27 @@ stateful           LOWPASS, EMA,          x           parameter   state start
                    RATE_LIMIT, HOLD       (tau, alpha, max_rate, cond)
 windowed           MEAN, MINIMUM,         x           window n    state start
                    MAXIMUM                            (integer)
+stateful           MEAN_S, MINIMUM_S,     x           seconds     state start
+                   MAXIMUM_S, HELD        (cond)
+guard              GUARD                  deps start  deps count  slots to zero on restart
+delay              DELAY                  --          init        state start
+store              STORE                  x           --          state start
 =================  =====================  ==========  ==========  ===========================
 
-Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot). OUTPUT's
-dependency list is `deps[b:b + c]`: the input indices (0-based, into the input region) the
+Unused fields are 0. `dst` is the slot written (for OUTPUT: the output slot; for GUARD and
+STORE: the state start of the call they serve).
+
+Stale inputs and state (`H_STALE_STATE`): a stateful row whose arguments depend on inputs comes
+right after a GUARD row naming those inputs (`deps[a:a + b]`). On a step where one of them is
+stale the row is skipped, so its state holds and no time passes for it; with 'restart' the
+guard also zeroes the call's first `c` state slots, so it restarts as on a first tick.
+
+Unit delays: `prev(E)` where `E` names expressions of the batch is a DELAY row (the value E had
+at the previous step, or `init` on the first) and a STORE row after every statement has run
+(E's value into the state). Every DELAY runs before every STORE, so a delay never breaks the
+dependency order and `timer = (prev(timer) + dt) * c` is no cycle.
+
+OUTPUT's dependency list is `deps[b:b + c]`: the input indices (0-based, into the input region) the
 output depends on, for the stale policy. OUTPUT rows come last, one per statement, and the
 kernel runs them in loops of their own after the dispatch loop. Most statements compute their
 value straight into their output slot (the compiler gives the output slot to the register that
@@ -102,13 +119,23 @@ H_NCOPY = 12      # OUTPUT rows that copy (the rest are direct: see below)
 H_OUTPUTS = 13    # arena slot of the first output
 H_NOUTPUTS = 14   # number of outputs
 H_SHADOW = 15     # arena slot of the outputs' shadow copy (stale policy 'hold')
-HEADER_WORDS = 16
+H_STALE_STATE = 16  # what a stale input does to state, STATE_HOLD or STATE_RESTART
+HEADER_WORDS = 17
 
 # Fused opcodes: rows the compiler makes from rows it emitted, which the language never names,
 # so they are the engine's and defined here rather than in the language's table; numbered clear
 # of the table's opcodes (checked below).
 MULADD = 100
 FUSED_NAMES = {MULADD: 'muladd'}
+# Kernel-only opcodes of stateful calls: a staleness guard, the two halves of a unit delay.
+GUARD = 110
+DELAY = 111
+STORE = 112
+KERNEL_NAMES = {GUARD: 'guard', DELAY: 'delay', STORE: 'store'}
+
+STATE_HOLD = 0
+STATE_RESTART = 1
+STALE_STATES = {'hold': STATE_HOLD, 'restart': STATE_RESTART}
 
 POLICY_NAN = 0
 POLICY_HOLD = 1
@@ -121,14 +148,14 @@ MAX_STATE = 4_000_000
 
 # Row shapes, derived from the table (arity, state, window), so a new function needs no entry
 # here. n-ary functions (min, max) are compiled as chains of their binary row.
-_PURE = [f for f in fn.TABLE.values() if not f.stateful]
+_PURE = [f for f in fn.TABLE.values() if not f.stateful and not f.macro]
 UNARY = frozenset(f.opcode for f in _PURE if f.max_args == 1)
 BINARY = frozenset(f.opcode for f in _PURE if f.min_args == 2 and f.max_args in (2, None))
 TERNARY = frozenset(f.opcode for f in _PURE if f.max_args == 3) | {MULADD}
 STATEFUL = frozenset(f.opcode for f in fn.TABLE.values() if f.stateful and f.window_arg is None)
 WINDOWED = frozenset(f.opcode for f in fn.TABLE.values() if f.window_arg is not None)
-if set(FUSED_NAMES) & set(fn.OPCODE_NAMES):
-    raise ImportError('a fused opcode collides with an opcode of functions.py')
+if (set(FUSED_NAMES) | set(KERNEL_NAMES)) & set(fn.OPCODE_NAMES):
+    raise ImportError('a fused or kernel-only opcode collides with an opcode of functions.py')
 # Operations whose operands may be swapped without changing any result bit that matters
 # (IEEE + and * are commutative), so `a + b` and `b + a` share one register.
 COMMUTATIVE = frozenset({fn.ADD, fn.MUL, fn.EQ, fn.NE, fn.AND, fn.OR})
@@ -140,6 +167,8 @@ def row_shape(op):
         return 'copy'
     if op == fn.OUTPUT:
         return 'output'
+    if op in KERNEL_NAMES:
+        return KERNEL_NAMES[op]
     for shape, ops in (('unary', UNARY), ('binary', BINARY), ('ternary', TERNARY),
                        ('stateful', STATEFUL), ('windowed', WINDOWED)):
         if op in ops:
@@ -149,7 +178,7 @@ def row_shape(op):
 
 def op_name(op):
     """Name opcode `op` as the disassembler shows it."""
-    return FUSED_NAMES.get(op) or fn.OPCODE_NAMES[op]
+    return FUSED_NAMES.get(op) or KERNEL_NAMES.get(op) or fn.OPCODE_NAMES[op]
 
 
 def state_size(name, window=0):
@@ -224,6 +253,10 @@ class Program:
     output_inputs: tuple
     # Human-readable description of every slot the rows use (disassembler only).
     slot_names: dict = field(default_factory=dict, compare=False)
+    # One `(keys, start, size)` per state block, start relative to the state region: `keys` are
+    # the meanings of the call sites sharing it (see compile.py), so a new program can take over
+    # the state of the calls whose meaning did not change (`arena.state_plan`).
+    state_keys: tuple = ()
 
     @property
     def n_ops(self):
@@ -249,7 +282,16 @@ def policy_code(policy):
         raise ValueError(f"stale_policy must be 'nan' or 'hold', not {policy!r}") from None
 
 
-def pack(program, policy='nan'):
+def stale_state_code(stale_state):
+    """Return the header code of stale_state 'hold' or 'restart'; raise ValueError otherwise."""
+    try:
+        return STALE_STATES[stale_state]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"stale_state must be 'hold' or 'restart', not {stale_state!r}") from None
+
+
+def pack(program, policy='nan', stale_state='hold'):
     """
     Lay `program` out in one int64 block (header, rows, dependency lists, float64 arena).
 
@@ -275,6 +317,7 @@ def pack(program, policy='nan'):
     head[H_NINPUTS] = layout.n_inputs
     head[H_VALID] = layout.valid_base
     head[H_POLICY] = policy_code(policy)
+    head[H_STALE_STATE] = stale_state_code(stale_state)
     head[H_STATE] = layout.state_base
     head[H_NSTATE] = layout.n_state
     block[code_at:deps_at] = program.code.ravel()

@@ -104,9 +104,20 @@ MEAN = 67
 MINIMUM = 68
 MAXIMUM = 69
 HOLD = 70
+MEAN_S = 71
+MINIMUM_S = 72
+MAXIMUM_S = 73
+HELD = 74
+
+# Functions the parser expands into others (no opcode of their own).
+MACRO = -1
 
 # Largest `n` accepted by the windowed functions `mean`, `minimum`, `maximum`.
 MAX_WINDOW = 10000
+# Windows in seconds (`mean_s`, `minimum_s`, `maximum_s`): a ring of TIME_BUCKETS buckets of
+# `seconds / TIME_BUCKETS` each, so the state size is fixed whatever the rate; the longest window.
+TIME_BUCKETS = 64
+MAX_WINDOW_S = 86400.0
 
 CONSTANTS = {'pi': math.pi, 'e': math.e, 'inf': math.inf, 'nan': math.nan}
 BUILTINS = {
@@ -122,7 +133,8 @@ class Function:
 
     `max_args` None means n-ary (compiled as a chain of the binary opcode). `const_args` are
     argument positions that must fold to a compile-time constant (window sizes). `state_slots`
-    is the per-call-site state size in float64 slots; windowed functions add `n` more.
+    is the per-call-site state size in float64 slots; windowed functions add `n` more. A
+    `macro` never reaches the compiler: the parser rewrites it into calls of other functions.
     """
 
     name: str
@@ -136,6 +148,14 @@ class Function:
     state_slots: int = 0
     window_arg: int | None = None
     first_tick: str = ''
+    seconds_arg: int | None = None
+    restart_slots: int | None = None
+    macro: bool = False  # expanded by the parser into other calls; no opcode of its own
+
+    @property
+    def fixed_slots(self):
+        """Leading state slots that hold the first-tick flags: zeroing them restarts the call."""
+        return self.state_slots if self.restart_slots is None else self.restart_slots
 
 
 def _f(name, opcode, nargs, doc, **kw):
@@ -200,8 +220,10 @@ _ENTRIES = [
     _f('fmod', MOD, 2, 'fmod(a, b): same as a % b'),
     # Stateful functions. `dt` is the step's dt; "first tick" is the first step after
     # compiling or `reset()`.
-    _f('prev', PREV, 1, 'x at the previous step', stateful=True, state_slots=2,
-       first_tick='x'),
+    _f('prev', PREV, (1, 2), 'x at the previous step; prev(x, init) gives init on the first '
+       'step. prev of an expression of the batch (prev(name), the name itself included) is a '
+       'unit delay: it breaks cycles', stateful=True, state_slots=2,
+       first_tick='init if given; else x, or 0 when x names expressions of the batch'),
     _f('delta', DELTA, 1, 'x - prev(x)', stateful=True, state_slots=2, first_tick='0'),
     _f('ddt', DDT, 1, '(x - prev(x)) / dt; 0 when dt <= 0', stateful=True, state_slots=2,
        first_tick='0'),
@@ -223,6 +245,26 @@ _ENTRIES = [
        stateful=True, const_args=(1,), state_slots=4, window_arg=1, first_tick='x'),
     _f('hold', HOLD, 2, 'x while cond is nonzero; otherwise the value held from the last step '
        'where cond was nonzero', stateful=True, state_slots=2, first_tick='x (whatever cond is)'),
+    _f('mean_s', MEAN_S, 2, 'mean of x over the last `seconds` (a constant) of steps; the window '
+       'moves in buckets of seconds/%d' % TIME_BUCKETS, stateful=True, const_args=(1,),
+       state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1, restart_slots=4, first_tick='x'),
+    _f('minimum_s', MINIMUM_S, 2, 'smallest x over the last `seconds` of steps (nan if any is '
+       'nan)', stateful=True, const_args=(1,), state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1,
+       restart_slots=4, first_tick='x'),
+    _f('maximum_s', MAXIMUM_S, 2, 'largest x over the last `seconds` of steps (nan if any is '
+       'nan)', stateful=True, const_args=(1,), state_slots=4 + 2 * TIME_BUCKETS, seconds_arg=1,
+       restart_slots=4, first_tick='x'),
+    _f('held', HELD, 2, 'held(cond, seconds): 1 once cond has been nonzero on every step for '
+       'at least `seconds` (the time since the first step of the current run), else 0',
+       stateful=True, state_slots=2, first_tick='0 (1 if seconds <= 0 and cond is nonzero)'),
+    # Orientation of a quaternion field (x, y, z, w), expanded by the parser (see parse.py).
+    _f('roll_of', MACRO, 1, 'roll (rotation about x, radians, (-pi, pi]) of a quaternion field '
+       'such as imu.orientation: ZYX (yaw, pitch, roll) Euler angles, as tf2 getRPY',
+       macro=True),
+    _f('pitch_of', MACRO, 1, 'pitch (rotation about y, radians, [-pi/2, pi/2]) of a quaternion '
+       'field', macro=True),
+    _f('yaw_of', MACRO, 1, 'yaw (rotation about z, radians, (-pi, pi]) of a quaternion field',
+       macro=True),
 ]
 
 TABLE = {fn.name: fn for fn in _ENTRIES}
@@ -237,6 +279,7 @@ RESERVED = frozenset(CALLABLE) | frozenset(CONSTANTS) | frozenset(BUILTINS) | {
 
 OPCODE_NAMES = {}
 for _fn in _ENTRIES:
-    OPCODE_NAMES.setdefault(_fn.opcode, _fn.name)
+    if not _fn.macro:
+        OPCODE_NAMES.setdefault(_fn.opcode, _fn.name)
 OPCODE_NAMES[COPY] = 'copy'
 OPCODE_NAMES[OUTPUT] = 'output'

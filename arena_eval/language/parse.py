@@ -59,6 +59,10 @@ MAX_TEXT = 10_000       # characters per statement
 MAX_DEPTH = 100         # levels of the checked tree
 MAX_NODES = 10_000      # nodes of the checked tree per statement
 MAX_INDEX = 2**31 - 1   # largest index in an input path (`joints.position[i]`)
+MAX_NAME = 200          # longest element name in an input path (`joints.position['elbow']`)
+# Element names: printable ASCII without quotes, backslashes or brackets, so a path is
+# unambiguous text (`joints.position['elbow']`) wherever it is written.
+_ELEMENT_NAME = re.compile(r'[ -!#-&(-Z^-~]+')
 AST_FILENAME = '<arena_eval expression>'  # the only file name ever given to `ast.parse`
 
 _BINOPS = {ast.Add: 'add', ast.Sub: 'sub', ast.Mult: 'mul', ast.Div: 'div', ast.Mod: 'mod',
@@ -322,6 +326,7 @@ class _Parser:
         self._ops = []
         significant = 0
         failure = None
+        after_bracket = False  # a plain string right after '[' may name an element
         try:
             for tok in tokenize.generate_tokens(io.StringIO(self.text).readline):
                 if tok.type in _SKIP_TOKENS:
@@ -333,7 +338,9 @@ class _Parser:
                     # `ast.parse` rejects an indented first line; the user meant no indent.
                     edits.setdefault(line, []).append((0, col, ''))
                 significant += 1
-                if tok.type in _STRING_TOKENS:
+                by_name, after_bracket = after_bracket and tok.type == tokenize.STRING, (
+                    tok.type == tokenize.OP and tok.string == '[')
+                if tok.type in _STRING_TOKENS and not by_name:
                     if end_line == tok.start[0] and tok.type != tokenize.STRING:
                         end = len(self.lines[line - 1])  # 3.12+: f-strings come in pieces
                     raise self.error('strings are not allowed in expressions', line, col, end,
@@ -583,6 +590,13 @@ class _Parser:
 
     def _index(self, node):
         index = node.slice
+        if isinstance(index, ast.Constant) and type(index.value) is str:
+            name = index.value
+            if not name or len(name) > MAX_NAME or not _ELEMENT_NAME.fullmatch(name):
+                raise self.node_error(index, f'bad element name {name!r}',
+                                      hint="a name of the message's name[] list, like "
+                                           "joints.position['elbow']")
+            return f"'{name}'"
         if isinstance(index, ast.Constant) and type(index.value) is int:
             if index.value > MAX_INDEX:
                 raise self.node_error(index, f'index is too large (the limit is {MAX_INDEX})')
@@ -706,7 +720,56 @@ class _Parser:
             raise self.node_error(node, f'{name} takes {_arity(fn)}, got {n}',
                                   hint=_signature(fn))
         args = [self._expr(arg, depth + 1) for arg in node.args]
+        if fn.macro:
+            return self._orientation(node, name, args[0])
         return self._call(node, name, args)
+
+    def _orientation(self, node, name, q):
+        """
+        `roll_of(q)`, `pitch_of(q)`, `yaw_of(q)` -> the ZYX Euler angle over q.x, q.y, q.z, q.w.
+
+        Every term is divided by the squared norm n, so a quaternion that is not normalised
+        gives the angles of its normalised self, and the zero quaternion (orientation unknown,
+        as in an Imu without one) gives nan. Pitch is `asin` of a value clamped to [-1, 1].
+        """
+        if not isinstance(q, Ref) or ('.' not in q.name and '[' not in q.name):
+            raise self.node_error(node.args[0], f'{name}() takes a quaternion field of an input',
+                                  hint=f'like {name}(imu.orientation)')
+        pos, span = self._where(node)
+
+        def call(func, *args):
+            return Call(func, args, pos, span)
+
+        def ref(axis):
+            return Ref(f'{q.name}.{axis}', q.pos, q.span)
+
+        def num(v):
+            return Num(v, pos, span)
+
+        x, y, z, w = (ref(axis) for axis in 'xyzw')
+
+        def sq(v):
+            return call('mul', v, v)
+
+        def twice(a, b, c, d, sign):  # 2 * (a * b + c * d), or with sign -1: 2 * (a*b - c*d)
+            return call('mul', num(2.0), call('add' if sign > 0 else 'sub',
+                                              call('mul', a, b), call('mul', c, d)))
+
+        def squares(sx, sy, sz):  # w*w + sx*x*x + sy*y*y + sz*z*z
+            total = sq(w)
+            for sign, v in ((sx, x), (sy, y), (sz, z)):
+                total = call('add' if sign > 0 else 'sub', total, sq(v))
+            return total
+
+        n = squares(1, 1, 1)
+        if name == 'roll_of':
+            return call('atan2', call('div', twice(w, x, y, z, 1), n),
+                        call('div', squares(-1, -1, 1), n))
+        if name == 'yaw_of':
+            return call('atan2', call('div', twice(w, z, x, y, 1), n),
+                        call('div', squares(1, -1, -1), n))
+        return call('asin', call('clamp', call('div', twice(w, y, z, x, -1), n), num(-1.0),
+                                 num(1.0)))
 
 
 _HANDLERS = {

@@ -57,6 +57,7 @@ __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig',
 NODE_NAME = 'arena_eval'
 QOS_NAMES = ('sensor_data', 'reliable', 'system_default')
 STALE_POLICIES = ('nan', 'hold')
+STALE_STATES = ('hold', 'restart')
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,11 @@ PARAMETERS = (
     ParamSpec('stale_policy', 'string', 'nan',
               "Outputs depending on a stale or missing input: 'nan' makes them nan, 'hold' "
               'keeps their last value.', choices=STALE_POLICIES),
+    ParamSpec('stale_state', 'string', 'hold',
+              'Stateful calls (integral, lowpass, mean, prev, ...) whose arguments depend on a '
+              "stale input: 'hold' keeps their state while it is stale (no time passes for "
+              "them; the first fresh step after a gap is one tick), 'restart' also restarts "
+              'them as on a first tick.', choices=STALE_STATES),
     ParamSpec('publish_individual', 'bool', False,
               'Also publish every output on its own std_msgs/Float64 topic.'),
     ParamSpec('diagnostics_period', 'double', 1.0,
@@ -226,6 +232,7 @@ class NodeConfig:
     expressions: tuple
     sources: tuple = field(compare=False, repr=False)
     stale_policy: str = 'nan'
+    stale_state: str = 'hold'
     publish_individual: bool = False
     diagnostics_period: float = 1.0
     outputs: dict = field(default_factory=dict)
@@ -241,7 +248,8 @@ class NodeConfig:
             return ConfigDiff(True, True, added, removed, changed, _OTHER)
         other = tuple(n for n in _OTHER if getattr(self, n) != getattr(old, n))
         batch = (self.expressions != old.expressions or self.stale_policy != old.stale_policy
-                 or self.outputs != old.outputs or added or removed or changed)
+                 or self.stale_state != old.stale_state or self.outputs != old.outputs
+                 or added or removed or changed)
         return ConfigDiff(bool(batch), self.rate_hz != old.rate_hz, added, removed, changed,
                           other)
 
@@ -329,7 +337,7 @@ def build_batch(config):
                                           config.outputs.values())
     return compile_batch(statements, sources=sources,
                          check_input=_input_checker(config.inputs),
-                         stale_policy=config.stale_policy)
+                         stale_policy=config.stale_policy, stale_state=config.stale_state)
 
 
 def one_lines(errors):
@@ -424,6 +432,7 @@ class _Checker:
             rate_hz=float(settings['rate_hz']),
             inputs=dict(input_configs),
             expressions=tuple(texts), sources=tuple(sources), stale_policy=policy,
+            stale_state=settings['stale_state'],
             outputs=dict(output_configs),
             publish_individual=bool(settings['publish_individual']),
             diagnostics_period=float(settings['diagnostics_period']))

@@ -73,6 +73,8 @@ def input_level(facts):
         warnings.append(f'stale: {facts.age_ms:.0f} ms old (timeout {cfg.timeout * 1e3:.0f} ms)')
     for path in facts.non_finite_now:
         warnings.append(f'non-finite value in {path}')
+    for path in facts.missing_now:
+        warnings.append(f'no such name in {path} (nan)')
     if errors:
         level, text = ERROR, '; '.join(errors + warnings)
     elif not facts.has_message:
@@ -89,6 +91,7 @@ def input_level(facts):
         'Age (ms)': f'{facts.age_ms:.1f}' if facts.age_ms is not None else '-',
         'Index out of range': str(facts.out_of_range),
         'Non-finite values': str(facts.non_finite),
+        'Missing names': str(facts.missing_name),
     }
     return level, text, values
 

@@ -52,8 +52,15 @@ _NUMERIC = frozenset((
 # Python values of these types are bytes/str of length 1, read through ord().
 _CHARLIKE = frozenset(('octet', 'char', 'wchar'))
 _TYPE_NAME = re.compile(r'^([A-Za-z][A-Za-z0-9_]*)/(?:(msg)/)?([A-Za-z][A-Za-z0-9_]*)$')
-_PATH_TOKEN = re.compile(r'\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\])')
+_PATH_TOKEN = re.compile(
+    r"\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\]|\[\s*'([^'\]]*)'\s*\])")
 _ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
+
+
+class ByName(str):
+    """A path step naming an element by the message's `name[]` list: `position['elbow']`."""
+
+    __slots__ = ()
 
 
 class InputError(ValueError):
@@ -131,7 +138,8 @@ def parse_path(path):
     """
     Split `joints.position[2]` into its root and steps: `('joints', ('position', 2))`.
 
-    Steps are field names (str) and indices (int). Raise `ValueError` for a malformed path.
+    Steps are field names (str), indices (int) and element names (`ByName`, from
+    `joints.position['elbow']`). Raise `ValueError` for a malformed path.
     """
     root = _ROOT.match(path)
     if root is None:
@@ -142,8 +150,9 @@ def parse_path(path):
         token = _PATH_TOKEN.match(path, at)
         if token is None:
             raise ValueError(f"malformed input path '{path}'")
-        field, index = token.groups()
-        steps.append(field if field is not None else int(index))
+        field, index, name = token.groups()
+        steps.append(field if field is not None else (
+            int(index) if index is not None else ByName(name)))
         at = token.end()
     return root.group(1), tuple(steps)
 
@@ -186,6 +195,21 @@ def resolve_path(msg_type, root, steps):
     """
     cls, slot, walked = msg_type, None, root
     for i, step in enumerate(steps):
+        if isinstance(step, ByName):
+            kind = type(slot).__name__ if slot is not None else 'NamespacedType'
+            if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
+                what = _describe(slot) if slot is not None else type_name(cls)
+                raise InputError(f"'{walked}' is a {what}, not an array",
+                                 f"remove ['{step}']")
+            names = _fields(cls).get('name')
+            if (names is None or walked.endswith('.name') or type(names).__name__ not in (
+                    'Array', 'BoundedSequence', 'UnboundedSequence')
+                    or _describe(names.value_type) != 'string'):
+                raise InputError(f"'{walked}' cannot be indexed by name: {type_name(cls)} has "
+                                 'no name[] list of strings beside it', 'index it by number')
+            slot = slot.value_type
+            walked += f"['{step}']"
+            continue
         if isinstance(step, int):
             kind = type(slot).__name__ if slot is not None else 'NamespacedType'
             if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
@@ -391,20 +415,25 @@ class InputBindings:
 
         self.paths = tuple(batch.inputs)
         groups = [[] for _ in names]
+        named = [[] for _ in names]
         self._slot_input = []
         for slot, path in enumerate(self.paths):
             root, steps = parse_path(path)
             if root not in self._index:
                 raise ValueError(f"input path '{path}' has no configured input '{root}'")
-            groups[self._index[root]].append((slot, steps))
+            by_name = any(isinstance(step, ByName) for step in steps)
+            (named if by_name else groups)[self._index[root]].append((slot, steps))
             self._slot_input.append(self._index[root])
         self._plans = tuple(
-            (i, *_read_plan(config.inputs[names[i]].msg_type, group))
-            for i, group in enumerate(groups) if group)
+            (i, *(_read_plan(config.inputs[names[i]].msg_type, groups[i]) if groups[i]
+                  else (None, True, ())), tuple(_named_read(*read) for read in named[i]))
+            for i in range(n) if groups[i] or named[i])
         m = len(self.paths)
         # Per slot, written by copy_latest only.
         self.out_of_range = [0] * m   # messages whose sequence was too short for the index
         self.non_finite = [0] * m     # messages with a nan/inf value in this field
+        self.missing_name = [0] * m   # messages whose name[] list lacked the element's name
+        self._missing_now = [False] * m
         self._oor_len = [-1] * m      # sequence length of the latest message when too short
         self._nonfinite_now = [False] * m
         self._buffer = _fast_view(batch.input_buffer)
@@ -423,7 +452,7 @@ class InputBindings:
     def copy_latest(self, now_ns):
         """Copy the latest fields into the batch's inputs and mark each slot valid or not."""
         buffer, valid, msgs, fresh = self._buffer, self._valid, self._msgs, self._fresh
-        for i, fetch, single, reads in self._plans:
+        for i, fetch, single, reads, named in self._plans:
             received = self._received[i]
             msg = msgs[i]
             timeout = self._timeout_ns[i]
@@ -432,9 +461,15 @@ class InputBindings:
             if not ok:
                 for read in reads:
                     valid[read[0]] = 0.0
+                for read in named:
+                    valid[read[0]] = 0.0
                 continue
             new = received != self._copied[i]
             self._copied[i] = received
+            if named:
+                self._copy_named(msg, named, new)
+            if not reads:
+                continue
             # One C call reads every distinct field run of this input (a tuple of them).
             heads = (fetch(msg),) if single else fetch(msg)
             for slot, k, index, tail in reads:
@@ -459,6 +494,49 @@ class InputBindings:
                     self._nonfinite_now[slot] = bad
                     if bad:
                         self.non_finite[slot] += 1
+
+    def _copy_named(self, msg, named, new):
+        """
+        Copy the slots read by element name (`joints.position['elbow']`).
+
+        The name's index is looked up again only when the message's name[] list differs from
+        the one it was found in; a name that is missing gives nan (a value, so the slot stays
+        valid) and counts once per message.
+        """
+        buffer, valid = self._buffer, self._valid
+        for slot, parent_of, field, name, tail, cache in named:
+            try:
+                parent = parent_of(msg)
+                names = parent.name
+                if names != cache[0]:
+                    cache[0] = list(names)
+                    cache[1] = cache[0].index(name) if name in cache[0] else -1
+                index = cache[1]
+                if index < 0:
+                    buffer[slot] = math.nan
+                    valid[slot] = 1.0
+                    if new:
+                        self.missing_name[slot] += 1
+                        self._missing_now[slot] = True
+                    continue
+                value = getattr(parent, field)[index]
+                if tail is not None:
+                    value = tail(value)
+            except IndexError:
+                valid[slot] = 0.0
+                if new:
+                    self.out_of_range[slot] += 1
+                    self._oor_len[slot] = len(getattr(parent, field))
+                continue
+            buffer[slot] = value
+            valid[slot] = 1.0
+            if new:
+                self._missing_now[slot] = False
+                self._oor_len[slot] = -1
+                bad = value - value != 0.0
+                self._nonfinite_now[slot] = bad
+                if bad:
+                    self.non_finite[slot] += 1
 
     def _index_error(self, slot, msg):
         self.out_of_range[slot] += 1
@@ -488,7 +566,10 @@ class InputBindings:
                 non_finite_now=tuple(self.paths[s] for s in slots
                                      if has_message and self._nonfinite_now[s]),
                 out_of_range=sum(self.out_of_range[s] for s in slots),
-                non_finite=sum(self.non_finite[s] for s in slots)))
+                non_finite=sum(self.non_finite[s] for s in slots),
+                missing_now=tuple(self.paths[s] for s in slots
+                                  if has_message and self._missing_now[s]),
+                missing_name=sum(self.missing_name[s] for s in slots)))
         return result
 
 
@@ -512,6 +593,8 @@ class InputFacts:
     non_finite_now: tuple
     out_of_range: int
     non_finite: int
+    missing_now: tuple = ()
+    missing_name: int = 0
 
 
 def _read_plan(msg_type, group):
@@ -534,6 +617,28 @@ def _read_plan(msg_type, group):
         else:
             reads.append((slot, k, -1, _tail_getter(msg_type, steps, rest)))
     return attrgetter(*heads), len(heads) == 1, tuple(reads)
+
+
+def _named_read(slot, steps):
+    """
+    Plan one read by element name: `(slot, parent_of, field, name, tail, [names, index])`.
+
+    `parent_of(msg)` is the message holding `name[]` and the sequence `field`; `tail` reads
+    what follows the element (or None); the list is the cache of the name's index.
+    """
+    at = next(k for k, step in enumerate(steps) if isinstance(step, ByName))
+    prefix, field, rest = steps[:at - 1], steps[at - 1], steps[at + 1:]
+
+    def parent_of(msg):
+        for step in prefix:
+            msg = msg[step] if isinstance(step, int) else getattr(msg, step)
+        return msg
+
+    def tail(value):
+        for step in rest:
+            value = value[step] if isinstance(step, int) else getattr(value, step)
+        return _charlike(value)
+    return (slot, parent_of, field, str(steps[at]), tail if rest else None, [None, -1])
 
 
 def _sequence_length(path, msg):

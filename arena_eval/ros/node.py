@@ -27,12 +27,16 @@ only the fields the batch reads, copy the latest fields into the arena, ONE kern
 `arena_eval.ros.entities`). `/diagnostics` is published every `diagnostics_period` seconds from
 the executor thread (`arena_eval.ros.diagnostics`), which also serves the parameter services.
 
-`ros2 param set` on `expressions`, `stale_policy`, `rate_hz`, `publish_individual`,
+`ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `publish_individual`,
 `diagnostics_period` and an input's `topic`/`type`/`timeout`/`qos`/`depth` is validated and
 compiled in the parameter callback (`arena_eval.ros.params_bridge`), off the tick; a bad update
 is refused with the one-line errors as reason and the running program goes on; a good one is
-swapped in between two ticks. A new program starts from its first tick (stateful functions
-restart); rate, diagnostics and `publish_individual` changes keep the running program. Only
+swapped in between two ticks. A new program takes over the state of every stateful call whose
+meaning did not change (`Tick.carry_state_from_non_rt`: copied in the tick thread before its
+first step); new or changed calls start from their first tick; rate, diagnostics and
+`publish_individual` changes keep the running program. The `~/reset` service
+(`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and
+`t` restart. Only
 subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot be added
 or removed at run time.
 
@@ -59,6 +63,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
+from std_srvs.srv import Trigger
 
 from . import config as cfg
 from . import native, plans
@@ -154,6 +159,7 @@ class ArenaEvalNode(Node):
         self._diag_timer = self.create_timer(config.diagnostics_period,
                                              self._publish_diagnostics)
         self.add_on_set_parameters_callback(self._params.on_set_parameters)
+        self._reset_service = self.create_service(Trigger, '~/reset', self._on_reset)
 
     # ----- programs -----------------------------------------------------------------------------
     def _apply(self, config):
@@ -164,6 +170,10 @@ class ArenaEvalNode(Node):
             return
         if diff.batch or 'publish_individual' in diff.other:
             tick, retired = self._make_tick(config, diff)
+            running = self.loop.current_tick.batch
+            if tick.batch is not running:
+                kept = tick.carry_state_from_non_rt(running)
+                self._log.debug(f'new program: {kept} state blocks carried over')
             ticket = self.loop.swap_tick_from_non_rt(tick)
             self._entities.retire(ticket, retired)
             self._heap_baseline_due = time.monotonic() + WARMUP_S
@@ -215,6 +225,24 @@ class ArenaEvalNode(Node):
             self._logged_reason = self._python_reason
             self._log.warning(f'tick: {tick.kind}')
         return tick
+
+    def _on_reset(self, request, response):
+        """`~/reset`: swap in the running config's program afresh (executor thread)."""
+        config = self._config
+        try:
+            batch = cfg.build_batch(config)
+        except ExpressionError as exc:  # compiled before: only a bug can get here
+            response.success, response.message = False, exc.one_line()
+            return response
+        tick, retired = self._make_tick(config, config.diff(config), batch)
+        ticket = self.loop.swap_tick_from_non_rt(tick)
+        self._entities.retire(ticket, retired)
+        self._heap_baseline_due = time.monotonic() + WARMUP_S
+        n = len(batch.program.state_keys)
+        response.success = True
+        response.message = (f'state reset: {n} stateful call{"" if n == 1 else "s"} and t '
+                            'restart from their first tick')
+        return response
 
     def _clock_ns(self):
         """Return the node clock's time in ns (ROS time: /clock under use_sim_time)."""

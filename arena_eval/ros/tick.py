@@ -44,9 +44,10 @@ from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 
 from .cdr import Decoder, Unsupported
-from .inputs import parse_path
+from .inputs import ByName, parse_path
 from .rcl import RawPublisher, Unavailable
 from .templates import TypedOutput
+from ..engine.arena import state_plan
 
 
 class BytesTaker:
@@ -140,6 +141,8 @@ def make_decoder(msg_type, paths):
     """
     if not paths:
         return lambda raw: raw
+    # Element names need the name[] strings, which the CDR view does not decode.
+    by_name = any(isinstance(step, ByName) for steps in paths for step in steps)
 
     def typed(raw):
         try:
@@ -148,6 +151,8 @@ def make_decoder(msg_type, paths):
         except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
             return None
 
+    if by_name:
+        return typed
     try:
         fast = Decoder(msg_type, paths).decode
     except Unsupported:
@@ -258,8 +263,24 @@ class Tick:
                         topic=getattr(pub, 'topic_name', config.topic))
             for config, pub in typed)
         self._primed = False
+        # State to take over on the first tick, `(old batch, plan)`: set before the handover,
+        # used and cleared by the tick side (see `carry_state_from_non_rt`).
+        self._carry = None
+        self.carried = None
         # Read by the diagnostics side; set in the node's parameter callback before the handover.
         self.nrt_baseline = None
+
+    def carry_state_from_non_rt(self, old_batch):
+        """
+        Have this tick take over `old_batch`'s state, where meanings match, on its first tick.
+
+        Call before handing the tick over. The plan is made here; the copy happens in the tick
+        thread right before this tick's first step, after the old program's last one, so no
+        step of either program sees a half-copied state. Returns the number of blocks planned.
+        """
+        plan = state_plan(old_batch.program, self.batch.program)
+        self._carry = (old_batch, plan)
+        return len(plan)
 
     def _publisher(self, rcl, publisher, raw):
         """Return `publish()` sending the current bytes of `raw` (rewritten in place)."""
@@ -275,6 +296,10 @@ class Tick:
         return publish_copy
 
     def _prime(self, bindings):
+        if self._carry is not None:  # the first tick of this program: the old one has stopped
+            old_batch, plan = self._carry
+            self.carried = self.batch.adopt_state(old_batch, plan)
+            self._carry = None
         for poller, name, decode in self._inputs:
             if poller.latest is not None:
                 raw, received_ns = poller.latest

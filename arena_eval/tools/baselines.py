@@ -273,11 +273,22 @@ def _refs(node):
             yield from _refs(arg)
 
 
+def _nodes(node):
+    yield node
+    if isinstance(node, Call):
+        for arg in node.args:
+            yield from _nodes(arg)
+
+
 def _check_supported(node):
     if isinstance(node, Call):
         fn = TABLE[node.func]
         if fn.stateful and node.func not in PY_STATEFUL:
             raise ExpressionError('the baselines do not implement %s()' % node.func, node.pos)
+        if node.func == 'prev' and (len(node.args) > 1 or any(
+                isinstance(n, Ref) and '.' not in n.name and '[' not in n.name
+                and n.name not in ('dt', 't') for n in _nodes(node.args[0]))):
+            raise ExpressionError('the baselines implement prev(x) of inputs only', node.pos)
         for arg in node.args:
             _check_supported(arg)
 
