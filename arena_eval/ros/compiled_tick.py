@@ -114,7 +114,9 @@ T_ARENA = 19        # the batch's whole float64 arena, which typed templates rea
 T_NARENA = 20
 T_GETTIME = 21      # clock_gettime, for typed outputs stamped 'now'
 T_TIMESPEC = 22     # 16 bytes of scratch
-CONFIG_WORDS = 23
+T_NCARRY = 23       # state copies to make when the loop takes this config
+T_CARRY = 24        # address of int64 [n, 3]: source address, destination address, words
+CONFIG_WORDS = 25
 
 # inputs table row
 IN_SUB = 0          # rcl_subscription_t *
@@ -280,6 +282,21 @@ def _take(config, i, now):
         if not on_bytes(config, i, buf, length, now):
             poll[PS_UNDECODABLE] += 1
     return 0
+
+
+@njit(**_OPTIONS)
+def _carry(config):
+    """Copy the old program's state where meanings match (the old one has stopped)."""
+    n = config[T_NCARRY]
+    if n == 0:
+        return
+    rows = native.i64_view(config[T_CARRY], 3 * n)
+    for r in range(n):
+        src = rows[3 * r]
+        dst = rows[3 * r + 1]
+        for k in range(rows[3 * r + 2]):
+            native.store_i64(dst + 8 * k, native.load_i64(src + 8 * k))
+    config[T_NCARRY] = 0
 
 
 @njit(**_OPTIONS)
@@ -460,6 +477,7 @@ def tick_loop(control_address):
             config_address = posted
             config = native.i64_view(config_address, CONFIG_WORDS)
             control[C_POST] = 0
+            _carry(config)
             prime(config)
             control[C_ACK] = config_address
             counters[loop_.SWAPS] += 1
@@ -612,9 +630,11 @@ class TickConfig:
             self.typed_table[row + TY_NOW_AT] = -1 if now_at is None else now_at
         self._timespec = np.zeros(2, np.int64)
         self._captured = None
+        self.carry = np.zeros(3, np.int64)
+        self.carried_from = None
         block = batch._block
         layout = batch.program.layout
-        mem = block.ctypes.data + 8 * int(block[pg.H_MEM])
+        mem = _mem_address(batch)
         self.block = np.zeros(CONFIG_WORDS, np.int64)
         b = self.block
         b[T_KERNEL] = block.ctypes.data
@@ -640,8 +660,30 @@ class TickConfig:
         b[T_NARENA] = layout.n_slots
         b[T_GETTIME] = symbols.clock_gettime
         b[T_TIMESPEC] = self._timespec.ctypes.data
+        b[T_NCARRY] = 0
+        b[T_CARRY] = self.carry.ctypes.data
         for s in range(nslots):
             batch.input_valid[s] = 0.0
+
+    def carry_state_from(self, old_batch):
+        """
+        Have the loop take over `old_batch`'s state where meanings match, when it swaps to this.
+
+        As `Tick.carry_state_from_non_rt`: planned here (`arena.state_plan`), copied by the loop
+        between the old program's last tick and this one's first. Returns the blocks planned.
+        """
+        from ..engine.arena import state_plan
+        plan = state_plan(old_batch.program, self.batch.program)
+        old_mem, new_mem = _mem_address(old_batch), _mem_address(self.batch)
+        old_state = old_mem + 8 * old_batch.program.layout.state_base
+        new_state = new_mem + 8 * self.batch.program.layout.state_base
+        rows = [(old_state + 8 * src, new_state + 8 * dst, size) for src, dst, size in plan]
+        rows.append((old_mem + 8 * pg.T_SLOT, new_mem + 8 * pg.T_SLOT, 1))  # t goes on
+        self.carry = np.array(rows, np.int64).ravel()
+        self.carried_from = old_batch  # alive until the loop has copied
+        self.block[T_CARRY] = self.carry.ctypes.data
+        self.block[T_NCARRY] = len(rows)
+        return len(plan)
 
     def _message(self, publisher, raw):
         """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
@@ -685,6 +727,11 @@ class TickConfig:
         row = s * SL_WORDS
         return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
                 int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+
+
+def _mem_address(batch):
+    """Address of the float64 arena inside `batch`'s packed block."""
+    return batch._block.ctypes.data + 8 * int(batch._block[pg.H_MEM])
 
 
 class CompiledLoop:
@@ -909,6 +956,7 @@ class CompiledTick:
 
     def __init__(self, python_tick, config, tick_config, inputs):
         self.python = python_tick
+        self.carried = None
         self.config = tick_config
         self.batch = python_tick.batch
         self.bindings = CompiledBindings(config, self.batch, tick_config)
@@ -920,6 +968,11 @@ class CompiledTick:
         self.results = python_tick.results
         self.typed = tuple(CompiledTyped(output, tick_config, t)
                            for t, (output, _) in enumerate(tick_config.typed))
+
+    def carry_state_from_non_rt(self, old_batch):
+        """Plan taking over `old_batch`'s state on this program's first tick (`Tick`'s API)."""
+        self.carried = self.config.carry_state_from(old_batch)
+        return self.carried
 
 
 class Compiler:

@@ -89,6 +89,8 @@ def _leaf_tree(reads):
             raise Unsupported('a path must start with a field')
         node = tree
         for i, step in enumerate(steps):
+            if not isinstance(step, int) and type(step) is not str:
+                raise Unsupported(f"'{step}' is an index by name: not decoded by a plan")
             rest = steps[i + 1:]
             if isinstance(step, int):
                 raise Unsupported('paths through arrays of messages are not decoded')
