@@ -20,7 +20,9 @@ Installed as the console script `arena_eval` (replay also as `arena_eval_replay`
     python -m arena_eval check config/default.yaml [--dump] [--node /robot1/arena_eval]
     python -m arena_eval eval --set imu.angular_velocity.z=3 'hypot(imu.angular_velocity.z, 4)'
     python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
-    python -m arena_eval bench --node 10        # node CPU and period vs a naive rclpy node
+    python -m arena_eval bench --node 10        # node CPU vs the C floor and a naive rclpy node
+    python -m arena_eval bench --rates 10       # the node at 2, 5 and 10 kHz
+    python -m arena_eval bench --startup 3      # start to first result, cold and cached
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
     python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
@@ -73,13 +75,20 @@ def _parser():
     mode = bench.add_mutually_exclusive_group()
     mode.add_argument('--quick', action='store_true', help='fewer rounds: for CI')
     mode.add_argument('--node', type=float, metavar='SECONDS',
-                      help='node CPU and period vs a naive rclpy node, SECONDS per subject')
+                      help='node CPU and period vs the C floor and a naive rclpy node, '
+                           'SECONDS per subject')
+    mode.add_argument('--rates', type=float, metavar='SECONDS',
+                      help='the node at rate_hz 2000, 5000, 10000 beside the simulator')
+    mode.add_argument('--startup', type=int, metavar='ROUNDS',
+                      help='start to first result: empty numba cache, then ROUNDS cached')
     mode.add_argument('--soak', type=float, metavar='MINUTES',
                       help='simulator + node for MINUTES: RSS and allocations over time')
     mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
                       help="time each phase of the node's tick beside the simulator")
     mode.add_argument('--replay', action='store_true',
                       help='replay ticks per second and real-time factor on the test bag')
+    bench.add_argument('--rounds', type=int, default=1,
+                       help='--node: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
     bench.add_argument('--bag', default=None,
@@ -172,7 +181,14 @@ def cmd_eval(args):
 def cmd_bench(args):
     if args.node is not None:
         from .tools import procbench
-        return procbench.node_bench(args.node, params_file=args.params_file)
+        return procbench.node_bench(args.node, params_file=args.params_file,
+                                    rounds=args.rounds)
+    if args.rates is not None:
+        from .tools import procbench
+        return procbench.rates_bench(args.rates, params_file=args.params_file)
+    if args.startup is not None:
+        from .tools import procbench
+        return procbench.startup_bench(args.startup, params_file=args.params_file)
     if args.soak is not None:
         from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)

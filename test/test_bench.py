@@ -24,7 +24,7 @@ import subprocess
 import sys
 
 from arena_eval.language.errors import ExpressionError
-from arena_eval.tools import baselines, bench
+from arena_eval.tools import baselines, bench, cfloor
 import numpy as np
 import pytest
 
@@ -181,21 +181,45 @@ def test_time_calls_returns_median_and_best():
 @pytest.mark.slow
 @pytest.mark.ros
 def test_node_bench_measures_every_subject_side_by_side():
-    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--node', '1.5'],
-                          capture_output=True, text=True, timeout=240, cwd=ROOT)
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--node', '1.5',
+                           '--rounds', '2'],
+                          capture_output=True, text=True, timeout=480, cwd=ROOT)
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    for subject in ('arena_eval node (loop thread)', 'naive rclpy node (timer + eval)'):
-        row = re.search(r'^%s\s+([\d.]+)\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s' % re.escape(subject),
-                        out, re.M)
+    for subject, tick in (('arena_eval node', 'compiled'),
+                          ('arena_eval node, python tick', 'python (ARENA_EVAL_TICK=python)'),
+                          ('naive rclpy node (timer + eval)', '-')):
+        row = re.search(r'^%s\s+([\d.]+)\s+([\d.]+)\s+(\d+)/(\d+)/(\d+)\s.*  (\S.*)$'
+                        % re.escape(subject), out, re.M)
         assert row, out
         cpu, rate = float(row.group(1)), float(row.group(2))
         # Every subject really ran and published: some CPU, results arriving (no speed claim).
-        assert cpu > 0 and rate > 0, out
-    assert re.search(r'naive rclpy node \(timer \+ eval\) uses [\d.]+x the CPU of the loop '
-                     r'thread', out), out
+        assert cpu > 0 and rate > 0 and row.group(6) == tick, out
+    assert re.search(r'naive rclpy node \(timer \+ eval\) uses [\d.]+x the CPU of the node$',
+                     out, re.M), out
+    assert re.search(r'^  arena_eval node\s+[\d.]+ / [\d.]+$', out, re.M), out  # both rounds
     assert re.search(r'^target: node <= 5% of one core at 1 kHz: [\d.]+% (PASS|MISS)', out,
                      re.M), out
+    if cfloor.compiler() is not None:
+        assert re.search(r'^C floor \(cfloor.c on rcl\)\s+[\d.]+\s+[\d.]+\s', out, re.M), out
+        assert re.search(r'^arena_eval node uses [\d.]+x the CPU of the C floor$', out, re.M), out
+        assert re.search(r'^target: node <= 1.2x the C floor at 1 kHz: [\d.]+x (PASS|MISS)$',
+                         out, re.M), out
+    else:
+        assert 'C floor: not measured: no C compiler found' in out, out
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_rates_bench_runs_the_node_at_every_rate():
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--rates', '1.5'],
+                          capture_output=True, text=True, timeout=480, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    for rate in ('2000', '5000', '10000'):
+        row = re.search(r'^node at %s Hz\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s'
+                        % rate, out, re.M)
+        assert row and float(row.group(2)) > 0 and float(row.group(3)) > 0, out
 
 
 @pytest.mark.slow

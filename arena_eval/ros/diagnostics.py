@@ -228,7 +228,8 @@ class DiagnosticsReport:
             expressions=len(tick.results), program_ops=batch.n_ops,
             extra=[('Loop mode', 'thread'),
                    ('Stale policy', batch.stale_policy),
-                   ('Publishing', tick.publish_transport)])]
+                   ('Publishing', tick.publish_transport),
+                   ('Tick', getattr(tick, 'kind', 'python'))])]
         pollers = {poller.name: poller for poller in tick.pollers}
         topics = {poller.name: poller.subscription.topic_name for poller in tick.pollers
                   if poller.subscription is not None}

@@ -67,11 +67,12 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from . import config as cfg
+from . import native, plans
+from .compiled_tick import Compiler, TickRunner
 from .diagnostics import DiagnosticsReport
 from .entities import EntityPool, load_rcl
 from .graph import GraphWatch
 from .inputs import InputBindings
-from .loop import TickLoop
 from .params_bridge import ParameterBridge
 from .process import Stopper
 from .tick import Tick
@@ -133,6 +134,17 @@ class ArenaEvalNode(Node):
         self._results_pub = self.create_publisher(Float64MultiArray, '~/results', 10)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self._entities = EntityPool(self, self._rcl, self.transport)
+        # Builds the compiled tick; None once the Python tick runs (`_python_reason` says why).
+        self._compiler = None
+        self._python_reason = None
+        self._logged_reason = None
+        if phases is not None:
+            self._python_reason = 'phase timing'
+        else:
+            try:
+                self._compiler = Compiler(self, rcl_library)
+            except native.Unavailable as exc:
+                self._python_reason = str(exc)
         self._config = None
         # Fully qualified: two robots' nodes of the same name must not collide on /diagnostics.
         self._report = DiagnosticsReport(self.get_fully_qualified_name())
@@ -146,7 +158,10 @@ class ArenaEvalNode(Node):
         self.loop = None
         self._diag_timer = None
         tick, _ = self._make_tick(config, config.diff(None), batch)
-        self.loop = TickLoop(tick, config.rate_hz)
+        self.loop = TickRunner(tick, config.rate_hz,
+                               self._compiler.symbols if self._compiler else None)
+        if self._python_reason is None:
+            self._log.info('tick: compiled')
         self._config = config
         self._diag_timer = self._diagnostics_timer(config.diagnostics_period)
         self._params.install()
@@ -222,7 +237,23 @@ class ArenaEvalNode(Node):
                     n_results=n_results, typed=typed, now=self._clock_ns)
         tick.nrt_baseline = _nrt_allocations()
         self._latest_tick = tick
-        return tick, retired
+        return self._compiled_or_python(tick, config, pubs, typed), retired
+
+    def _compiled_or_python(self, tick, config, individual_publishers, typed):
+        """Return the compiled version of `tick`, or `tick` when it cannot be compiled."""
+        if self._compiler is not None:
+            try:
+                return self._compiler.build(tick, config, self._results_pub,
+                                            individual_publishers, typed)
+            except (plans.Unsupported, native.Unavailable) as exc:
+                # From now on the Python loop runs every program (TickRunner switches once).
+                self._compiler = None
+                self._python_reason = str(exc)
+        tick.kind = f'python ({self._python_reason})'
+        if self._python_reason != self._logged_reason:
+            self._logged_reason = self._python_reason
+            self._log.warning(f'tick: {tick.kind}')
+        return tick
 
     def _on_reset(self, request, response):
         """`~/reset`: swap in the running config's program afresh (executor thread)."""

@@ -16,7 +16,9 @@
 Process benchmarks: the node's CPU and timing next to a naive rclpy node, and the soak test.
 
 `bench --node SECONDS` runs the simulator, then one subject at a time for SECONDS after a warm-up:
-the node (its loop thread) and `naive_node` (executor timer + Python `eval`). For each it
+the node (its loop thread), `naive_node` (executor timer + Python `eval`), and the C floor
+(`cfloor.c`: only the transport work of a tick, in C on the installed rcl, compiled for the run
+into a temporary directory; left out with a note where it cannot be built). For each it
 measures, in the same run:
 
 - CPU % of one core: psutil `cpu_times()` (user + system) delta over the window / wall time;
@@ -52,6 +54,7 @@ RESULTS_TOPIC = '/arena_eval/results'
 DIAGNOSTICS_TOPIC = '/diagnostics'
 STARTUP_TIMEOUT = 60.0  # a first run may compile the kernel (cached afterwards)
 TARGET_CPU = 5.0
+TARGET_FLOOR_RATIO = 1.2
 SEED_CPU = 10.2
 RSS_LIMIT = 1 << 20
 _ARRIVALS = 1 << 17  # results arrival ring: 131 s at 1 kHz
@@ -65,12 +68,21 @@ def _float(text):
 
 
 class Child:
-    """A module run as a process with stdout and stderr in an anonymous temporary file."""
+    """
+    A module run as a process with stdout and stderr in an anonymous temporary file.
+
+    With `module` None, `args` is the whole command (an executable and its arguments).
+    """
 
     def __init__(self, label, module, args, env):
         self.label = label
         self._log = tempfile.TemporaryFile()
-        self.proc = procs.start(module, args, env, stdout=self._log, stderr=subprocess.STDOUT)
+        if module is None:
+            self.proc = subprocess.Popen([str(a) for a in args], env=env, stdout=self._log,
+                                         stderr=subprocess.STDOUT)
+        else:
+            self.proc = procs.start(module, args, env, stdout=self._log,
+                                    stderr=subprocess.STDOUT)
         self.returncode = None
 
     @property
@@ -277,21 +289,35 @@ def _fmt(value, spec='%.1f'):
 
 # --- bench --node ------------------------------------------------------------------------------
 
-def subjects(params_file):
-    """(label, module, args, diagnostics status name) of every subject, in run order."""
+CFLOOR_LABEL = 'C floor (cfloor.c on rcl)'
+NODE_LABEL = 'arena_eval node'
+PYTHON_TICK_LABEL = 'arena_eval node, python tick'
+# The node's default tick is the compiled one where it can run; this forces the Python tick.
+PYTHON_TICK_ENV = {'ARENA_EVAL_TICK': 'python'}
+RATES = (2000.0, 5000.0, 10000.0)
+
+
+def subjects(params_file, cfloor=None):
+    """
+    (label, module, args, diagnostics status name, extra environment) of every subject.
+
+    `cfloor`: the path of the built C floor, measured first when given (it has no diagnostics).
+    """
     node_args = ['--ros-args', '--params-file', params_file]
-    return [
-        ('arena_eval node (loop thread)', 'arena_eval.ros.node', node_args,
-         '/' + NODE_NAME + ': loop'),
+    first = [(CFLOOR_LABEL, None, [cfloor, '1000'], None, {})] if cfloor else []
+    return first + [
+        (NODE_LABEL, 'arena_eval.ros.node', node_args, '/' + NODE_NAME + ': loop', {}),
+        (PYTHON_TICK_LABEL, 'arena_eval.ros.node', node_args, '/' + NODE_NAME + ': loop',
+         PYTHON_TICK_ENV),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
-         'arena_eval_naive: loop'),
+         'arena_eval_naive: loop', {}),
     ]
 
 
 def _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say):
-    label, module, args, status_name = subject
+    label, module, args, status_name, extra_env = subject
     row = {'label': label}
-    child = Child(label, module, args, env)
+    child = Child(label, module, args, dict(env, **extra_env))
     try:
         start_count = watcher.count
         if not watcher.wait_results(start_count + 100, STARTUP_TIMEOUT, stop_event,
@@ -324,7 +350,8 @@ def _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say):
             loop_p99=_float(diag1.get('Loop time p99 (us)')),
             jitter_p99=_float(diag1.get('Period jitter p99 (us)')),
             actual_hz=_float(diag1.get('Actual frequency (Hz)')),
-            overruns=_float(diag1.get('Overruns')) - _float(diag0.get('Overruns')))
+            overruns=_float(diag1.get('Overruns')) - _float(diag0.get('Overruns')),
+            tick=diag1.get('Tick'), **_tick_counts(diag0, diag1))
         return row
     finally:
         rc = child.stop(stop_event.is_set())
@@ -334,46 +361,100 @@ def _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say):
         child.close()
 
 
-def _node_bench(env, seconds, params_file, stop_event, say):
+def _tick_counts(diag0, diag1):
+    """Ticks per second and % of ticks missed between two loop statuses (nan without)."""
+    span = _float(diag1.get('received')) - _float(diag0.get('received'))
+    ticks = _float(diag1.get('Ticks')) - _float(diag0.get('Ticks'))
+    target = _float(diag1.get('Target frequency (Hz)'))
+    if not span > 0 or math.isnan(ticks):
+        return {'ticks_per_s': math.nan, 'missed': math.nan}
+    per_s = ticks / span
+    return {'ticks_per_s': per_s, 'missed': max(0.0, 100.0 * (1.0 - per_s / target))}
+
+
+def _node_bench(env, seconds, params_file, stop_event, say, rounds=1):
     params_file = os.path.abspath(params_file or default_params_file())
     warmup = min(3.0, max(1.0, seconds / 4))
-    say('node benchmark: %g s per subject after %g s of warm-up, params %s, ROS_DOMAIN_ID %s'
-        % (seconds, warmup, os.path.relpath(params_file), env['ROS_DOMAIN_ID']))
+    say('node benchmark: %g s per subject after %g s of warm-up, %d interleaved round%s, '
+        'params %s, ROS_DOMAIN_ID %s'
+        % (seconds, warmup, rounds, 's' if rounds > 1 else '', os.path.relpath(params_file),
+           env['ROS_DOMAIN_ID']))
     say('each subject runs alone beside the simulator; CPU is %% of one core (user + system); '
         '%d CPUs, %s at the start' % (os.cpu_count() or 0, load_average()))
+    build_dir = tempfile.TemporaryDirectory(prefix='arena_eval_cfloor_')
+    cfloor_exe = _build_cfloor(build_dir.name, say)
     say()
+    todo = subjects(params_file, cfloor_exe)
+    runs = _run_subjects(env, todo, rounds, seconds, warmup, stop_event, say)
+    build_dir.cleanup()
+    if runs is None:
+        return 1
+    measured, sim_rc = runs
+    rows = [_median_row(measured[s[0]]) for s in todo if measured[s[0]]]
+    _node_table(rows, say)
+    say('load average at the end: %s' % load_average())
+    if stop_event.is_set():
+        say('interrupted: the table shows the subjects measured before it')
+        return 130
+    ok = (all(len(measured[s[0]]) == rounds for s in todo)
+          and not any(r.get('failed') for r in rows) and sim_rc == 0)
+    return 0 if ok else 1
+
+
+def _run_subjects(env, todo, rounds, seconds, warmup, stop_event, say):
+    """Measure every subject `rounds` times, interleaved; return ({label: rows}, sim code)."""
     watcher = Watcher('arena_eval_bench_%d' % os.getpid())
     sim = Child('simulator', 'arena_eval.ros.sim', [], env)
-    rows = []
-    todo = subjects(params_file)
+    measured = {s[0]: [] for s in todo}
     try:
-        for subject in todo:
-            if stop_event.is_set():
-                break
-            if not sim.alive():
-                say('the simulator exited; its output:\n%s' % sim.tail())
-                break
-            row = _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say)
-            if stop_event.is_set():
-                break  # an interrupted measurement is no measurement
-            rows.append(row)
-            stop_event.wait(0.5)
+        for _ in range(rounds):
+            for subject in todo:
+                if stop_event.is_set():
+                    break
+                if not sim.alive():
+                    say('the simulator exited; its output:\n%s' % sim.tail())
+                    return None
+                row = _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say)
+                if stop_event.is_set():
+                    break  # an interrupted measurement is no measurement
+                measured[subject[0]].append(row)
+                stop_event.wait(0.5)
     finally:
         sim_rc = sim.stop(stop_event.is_set())
         sim.close()
         watcher.close()
-    _node_table(rows, say)
-    if stop_event.is_set():
-        say('interrupted: the table shows the subjects measured before it')
-        return 130
-    ok = len(rows) == len(todo) and not any(r.get('failed') for r in rows) and sim_rc == 0
-    return 0 if ok else 1
+    return measured, sim_rc
+
+
+def _median_row(rows):
+    """Return the round with the median CPU, every round's CPU in `cpus` (a failure wins)."""
+    failed = [r for r in rows if r.get('failed')]
+    if failed:
+        return failed[0]
+    ordered = sorted(rows, key=lambda r: r['cpu'])
+    row = dict(ordered[(len(ordered) - 1) // 2])
+    row['cpus'] = [r['cpu'] for r in rows]
+    return row
+
+
+def _build_cfloor(directory, say):
+    """Build the C floor into `directory`; return its path, or None with a note said."""
+    from . import cfloor
+
+    try:
+        exe = cfloor.build(directory)
+    except cfloor.Unavailable as exc:
+        say('C floor: not measured: %s' % exc)
+        return None
+    say('C floor: %s compiled with %s' % (os.path.basename(str(cfloor.SOURCE)),
+                                          os.path.basename(cfloor.compiler())))
+    return exe
 
 
 def _node_table(rows, say):
-    head = ('%-36s %6s %9s %23s %17s %10s %8s'
+    head = ('%-36s %6s %9s %23s %17s %10s %8s  %s'
             % ('subject', 'CPU %', 'results/s', 'rx gap p50/p99/max us', 'loop mean/p99 us',
-               'jitter p99', 'overruns'))
+               'jitter p99', 'overruns', 'tick'))
     say(head)
     say('-' * len(head))
     for r in rows:
@@ -382,37 +463,187 @@ def _node_table(rows, say):
             continue
         gaps = '%s/%s/%s' % tuple(_fmt(g, '%.0f') for g in r['gaps'])
         loop = '%s/%s' % (_fmt(r['loop_mean']), _fmt(r['loop_p99']))
-        say('%-36s %6.1f %9.1f %23s %17s %10s %8s'
+        say('%-36s %6.1f %9.1f %23s %17s %10s %8s  %s'
             % (r['label'], r['cpu'], r['rate'], gaps, loop, _fmt(r['jitter_p99'], '%.0f'),
-               _fmt(r['overruns'], '%.0f')))
+               _fmt(r['overruns'], '%.0f'), r.get('tick') or '-'))
     done = [r for r in rows if not r.get('failed')]
     if done:
         say('%-36s %s' % ('simulator (during each run)',
                           ' / '.join('%.1f' % r['sim_cpu'] for r in done)))
+        if len(done[0].get('cpus', ())) > 1:
+            say('CPU % of every round (the table shows the median round):')
+            for r in done:
+                say('  %-34s %s' % (r['label'], ' / '.join('%.1f' % c for c in r['cpus'])))
     say()
     by_label = {r['label']: r for r in done}
-    thread = by_label.get('arena_eval node (loop thread)')
-    if thread is None:
+    node = by_label.get(NODE_LABEL)
+    if node is None:
         return
+    floor = by_label.get(CFLOOR_LABEL)
+    if floor is not None:
+        for r in done:
+            if r is not floor:
+                say('%s uses %.2fx the CPU of the C floor'
+                    % (r['label'], r['cpu'] / max(floor['cpu'], 1e-9)))
+        ratio = node['cpu'] / max(floor['cpu'], 1e-9)
+        say('target: node <= %.1fx the C floor at 1 kHz: %.2fx %s'
+            % (TARGET_FLOOR_RATIO, ratio, 'PASS' if ratio <= TARGET_FLOOR_RATIO else 'MISS'))
     for r in done:
-        if r is not thread:
-            say('%s uses %.1fx the CPU of the loop thread'
-                % (r['label'], r['cpu'] / max(thread['cpu'], 1e-9)))
+        if r is not node and r is not floor:
+            say('%s uses %.1fx the CPU of the node'
+                % (r['label'], r['cpu'] / max(node['cpu'], 1e-9)))
     say('target: node <= %.0f%% of one core at 1 kHz: %.1f%% %s (seed design: %.1f%%)'
-        % (TARGET_CPU, thread['cpu'], 'PASS' if thread['cpu'] <= TARGET_CPU else 'MISS',
+        % (TARGET_CPU, node['cpu'], 'PASS' if node['cpu'] <= TARGET_CPU else 'MISS',
            SEED_CPU))
 
 
-def node_bench(seconds, params_file=None, out=None):
-    """Run `bench --node SECONDS`; return the exit code."""
+def node_bench(seconds, params_file=None, out=None, rounds=1):
+    """Run `bench --node SECONDS [--rounds N]`; return the exit code."""
+    from ..ros.process import run
+
+    say = _sayer(out)
+    if not seconds > 0 or rounds < 1:
+        say('error: --node SECONDS must be positive and --rounds at least 1')
+        return 2
+    env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
+    return run(lambda args, stop: _node_bench(env, seconds, params_file, stop, say, rounds),
+               ['arena_eval'])
+
+
+# --- bench --rates -----------------------------------------------------------------------------
+
+def rate_subjects(params_file, cfloor=None, rates=RATES):
+    """Return the node (and C floor) subjects at each of `rates`, beside the simulator."""
+    node_args = ['--ros-args', '--params-file', params_file]
+    todo = []
+    for rate in rates:
+        if cfloor:
+            todo.append(('C floor at %g Hz' % rate, None, [cfloor, '%g' % rate], None, {}))
+        todo.append(('node at %g Hz' % rate, 'arena_eval.ros.node',
+                     node_args + ['-p', 'rate_hz:=%r' % float(rate)],
+                     '/' + NODE_NAME + ': loop', {}))
+    return todo
+
+
+def _rates_bench(env, seconds, params_file, stop_event, say):
+    params_file = os.path.abspath(params_file or default_params_file())
+    warmup = min(3.0, max(1.0, seconds / 4))
+    say('rate benchmark: the node asked for %s Hz beside the 1 kHz simulator, %g s each after '
+        '%g s of warm-up; %d CPUs, %s at the start'
+        % (', '.join('%g' % r for r in RATES), seconds, warmup, os.cpu_count() or 0,
+           load_average()))
+    build_dir = tempfile.TemporaryDirectory(prefix='arena_eval_cfloor_')
+    cfloor_exe = _build_cfloor(build_dir.name, say)
+    say()
+    todo = rate_subjects(params_file, cfloor_exe)
+    runs = _run_subjects(env, todo, 1, seconds, warmup, stop_event, say)
+    build_dir.cleanup()
+    if runs is None:
+        return 1
+    measured, sim_rc = runs
+    head = '%-22s %6s %10s %9s %9s %9s  %s' % ('subject', 'CPU %', 'results/s', 'ticks/s',
+                                               'missed %', 'overruns', 'tick')
+    say(head)
+    say('-' * len(head))
+    failed = False
+    for label, *_ in todo:
+        rows = measured[label]
+        if not rows or rows[0].get('failed'):
+            say('%-22s FAILED' % label)
+            failed = True
+            continue
+        r = rows[0]
+        say('%-22s %6.1f %10.1f %9s %9s %9s  %s'
+            % (label, r['cpu'], r['rate'], _fmt(r['ticks_per_s'], '%.1f'),
+               _fmt(r['missed'], '%.2f'), _fmt(r['overruns'], '%.0f'), r.get('tick') or '-'))
+    say()
+    say('missed %: ticks the node did not run, from its own tick count over the window; '
+        'results/s: what the subscriber of the benchmark received')
+    say('load average at the end: %s' % load_average())
+    if stop_event.is_set():
+        return 130
+    return 0 if not failed and sim_rc == 0 else 1
+
+
+def rates_bench(seconds, params_file=None, out=None):
+    """Run `bench --rates SECONDS`; return the exit code."""
     from ..ros.process import run
 
     say = _sayer(out)
     if not seconds > 0:
-        say('error: --node SECONDS must be positive')
+        say('error: --rates SECONDS must be positive')
         return 2
-    env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
-    return run(lambda args, stop: _node_bench(env, seconds, params_file, stop, say),
+    env = ros_environment()
+    return run(lambda args, stop: _rates_bench(env, seconds, params_file, stop, say),
+               ['arena_eval'])
+
+
+# --- bench --startup ---------------------------------------------------------------------------
+
+def _first_result_s(env, params_file, watcher, stop_event, say):
+    """Start the node; return (seconds from start to its first result, its tick), or None."""
+    child = Child('node', 'arena_eval.ros.node', ['--ros-args', '--params-file', params_file],
+                  env)
+    try:
+        count, start = watcher.count, time.monotonic()
+        while watcher.count == count:
+            if stop_event.wait(0.002) or not child.alive() or (
+                    time.monotonic() - start > STARTUP_TIMEOUT * 3):
+                say('no result from the node; its output:\n%s' % child.tail())
+                return None
+        elapsed = time.monotonic() - start
+        status = None
+        end = time.monotonic() + 5.0
+        while status is None and time.monotonic() < end and not stop_event.wait(0.05):
+            status = (watcher.status('/' + NODE_NAME + ': loop') or {}).get('Tick')
+        return elapsed, status
+    finally:
+        child.stop(stop_event.is_set())
+        child.close()
+
+
+def _startup_bench(env, rounds, params_file, stop_event, say):
+    params_file = os.path.abspath(params_file or default_params_file())
+    say('startup: process start to the first result on ~/results, params %s; %d CPUs, %s'
+        % (os.path.relpath(params_file), os.cpu_count() or 0, load_average()))
+    watcher = Watcher('arena_eval_startup_%d' % os.getpid())
+    cache = tempfile.TemporaryDirectory(prefix='arena_eval_numba_cache_')
+    try:
+        # An empty numba cache: everything compiles (kernel, fastcall entry, compiled tick).
+        cold = _first_result_s(dict(env, NUMBA_CACHE_DIR=cache.name), params_file, watcher,
+                               stop_event, say)
+        warm = []
+        for _ in range(rounds):
+            if stop_event.is_set():
+                break
+            got = _first_result_s(dict(env, NUMBA_CACHE_DIR=cache.name), params_file,
+                                  watcher, stop_event, say)
+            if got is not None:
+                warm.append(got)
+    finally:
+        cache.cleanup()
+        watcher.close()
+    if stop_event.is_set():
+        return 130
+    if cold is None or len(warm) < rounds:
+        return 1
+    say('first start, empty numba cache: %.2f s (tick: %s)' % cold)
+    say('cached starts: %s s, median %.2f s (tick: %s)'
+        % (' / '.join('%.2f' % w[0] for w in warm), float(np.median([w[0] for w in warm])),
+           warm[-1][1]))
+    return 0
+
+
+def startup_bench(rounds=3, params_file=None, out=None):
+    """Run `bench --startup ROUNDS`; return the exit code."""
+    from ..ros.process import run
+
+    say = _sayer(out)
+    if rounds < 1:
+        say('error: --startup ROUNDS must be at least 1')
+        return 2
+    env = ros_environment()
+    return run(lambda args, stop: _startup_bench(env, rounds, params_file, stop, say),
                ['arena_eval'])
 
 

@@ -1,0 +1,1167 @@
+# Copyright 2026 The arena_eval Authors
+#
+# Licensed under the Apache License, Version 2.0 (the "License");
+# you may not use this file except in compliance with the License.
+# You may obtain a copy of the License at
+#
+#     http://www.apache.org/licenses/LICENSE-2.0
+#
+# Unless required by applicable law or agreed to in writing, software
+# distributed under the License is distributed on an "AS IS" BASIS,
+# WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+# See the License for the specific language governing permissions and
+# limitations under the License.
+
+"""
+The whole tick as one compiled loop: one `@njit(nogil=True, cache=True)` call runs every tick.
+
+`tick_loop(control)` sleeps to absolute deadlines (`clock_nanosleep`), takes the newest
+serialized message of each input (`rcl_take_serialized_message` until empty), walks its decode
+plan (`plans.py`), marks staleness, copies into the arena, runs the kernel step inline (the same
+`kernel._step` as `Batch.step`), writes the outputs into the pre-serialized result messages,
+publishes them (`rcl_publish_serialized_message`), patches and publishes the typed outputs
+(`templates.patch_rows`, every N ticks) and records loop statistics into the
+`loop.LoopStats` arrays, so the diagnostics read them as they read the Python loop's. It never
+holds the GIL and allocates nothing: every array is reached by address (`native.i64_view`), and
+every C function through an address in the control block, so the compiled code is the same in
+every process and loads from numba's cache.
+
+Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
+templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
+one off the tick and posts its address in the control block (`C_POST`); the loop switches
+between two ticks, primes the new program from the latest bytes of each input (as the Python
+tick does) and acknowledges (`C_ACK`): only then may the old config be released. `C_STOP` stops
+the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl error ends the loop with
+the failing call and code in the control block; `CompiledLoop` turns it into `rcl.RclError`.
+
+The semantics are those of the Python tick (`node.Tick` with `inputs.InputBindings`): the
+message's receive time is the tick that took it; an input is stale past its timeout; an index
+beyond the current sequence invalidates the slot and counts once per message; nan/inf values are
+counted once per message. One difference: bytes the plan cannot read (another encoding) count
+as undecodable, where the Python tick would try rclpy's deserialization.
+
+numba's cache only tracks this file, so `FINGERPRINT` hashes the sources compiled into the loop
+(`kernel.py`, `plans.py`, `native.py`) and the kernel's constants; a cache compiled from other
+sources is recompiled at import, as `kernel.py` does for its own.
+"""
+
+import ctypes
+import pathlib
+import threading
+import time
+import zlib
+
+from numba import njit
+import numpy as np
+
+from . import loop as loop_
+from . import native, plans, templates
+from .rcl import RclError
+from ..engine import kernel, program as pg
+
+# ----- the control block (one per loop; int64) --------------------------------------------
+C_STOP = 0          # nonzero: leave the loop (executor side writes)
+C_POST = 1          # address of the next TickConfig, 0 when none (executor writes, loop clears)
+C_ACK = 2           # address of the TickConfig in use (loop writes)
+C_PERIOD_NS = 3     # the period, read once per tick (executor writes)
+C_STATUS = 4        # STATUS_* (loop writes)
+C_ERROR_CODE = 5    # the rcl return code that ended the loop
+C_COUNTERS = 6      # address of LoopStats.counters
+C_LOOP_RING = 7     # addresses of LoopStats' rings
+C_PERIOD_RING = 8
+C_WAKE_RING = 9
+C_TARGET_RING = 10
+C_HISTORY = 11
+C_NANOSLEEP = 12    # function addresses
+C_GETTIME = 13
+C_TIMESPEC = 14     # 32 bytes of scratch for two timespecs
+C_CONFIG = 15       # address of the TickConfig the loop starts with
+CONTROL_WORDS = 16
+
+STATUS_IDLE = 0
+STATUS_RUNNING = 1
+STATUS_STOPPED = 2
+STATUS_TAKE_FAILED = 3
+STATUS_PUBLISH_FAILED = 4
+STATUS_NO_CONFIG = 5
+
+# A long sleep is cut into slices so a stop request is seen within one slice.
+SLEEP_SLICE_NS = 50_000_000
+# How long a parameter update waits for the loop to take its program before returning.
+SWAP_WAIT_S = 0.05
+
+# ----- a TickConfig block (one per program; int64) ----------------------------------------
+T_KERNEL = 0        # address of the Batch's packed block
+T_NINPUTS = 1
+T_INPUTS = 2        # address of the inputs table (T_NINPUTS rows of IN_WORDS)
+T_NSLOTS = 3
+T_SLOTS = 4         # address of the slots table (T_NSLOTS rows of SL_WORDS)
+T_IN_VALUES = 5     # the batch's input_buffer
+T_IN_VALID = 6      # the batch's input_valid
+T_OUTPUTS = 7       # the batch's output_buffer
+T_NOUTPUTS = 8
+T_SCRATCH = 9       # float64 [3, nslots]: the walker's values, ok flags, lengths (int64)
+T_LATEST = 10       # float64 [3, nslots]: the same for the latest decoded message
+T_NPUBS = 11
+T_PUBS = 12         # address of the publishers table (T_NPUBS rows of PB_WORDS)
+T_CONTEXT = 13      # rcl_context_t *
+T_TAKE = 14         # function addresses
+T_PUBLISH = 15
+T_CONTEXT_VALID = 16
+T_NTYPED = 17       # typed outputs (`templates.TypedOutput`)
+T_TYPED = 18        # address of their table (T_NTYPED rows of TY_WORDS)
+T_ARENA = 19        # the batch's whole float64 arena, which typed templates read slots of
+T_NARENA = 20
+T_GETTIME = 21      # clock_gettime, for typed outputs stamped 'now'
+T_TIMESPEC = 22     # 16 bytes of scratch
+T_NCARRY = 23       # state copies to make when the loop takes this config
+T_CARRY = 24        # address of int64 [n, 3]: source address, destination address, words
+CONFIG_WORDS = 25
+
+# inputs table row
+IN_SUB = 0          # rcl_subscription_t *
+IN_MSG = 1          # rcl_serialized_message_t * (the input's take buffer)
+IN_INFO = 2         # rmw_message_info_t scratch
+IN_PLAN = 3         # address of the decode plan, 0 when the batch reads nothing from it
+IN_TIMEOUT_NS = 4   # 0: never stale
+IN_SINGLE = 5       # depth 1: one take gets the newest
+IN_POLL = 6         # address of the input's poll state (shared by successive configs)
+IN_RECEIVED = 7     # messages handed to this program (decoded), as InputBindings counts
+IN_RECV_NS = 8
+IN_COPIED = 9
+IN_HAS_MSG = 10
+IN_FRESH = 11
+IN_NEW = 12
+IN_WORDS = 13
+
+# poll state (per input subscription, shared by configs)
+PS_TAKEN = 0        # messages taken
+PS_UNDECODABLE = 1
+PS_HAS_LATEST = 2   # the take buffer holds a message
+PS_LATEST_NS = 3    # the tick that took it
+PS_CAPACITY = 4     # the take buffer's capacity after the last take
+PS_GROWN = 5        # how often rcl grew it
+PS_WORDS = 6
+
+# slots table row
+SL_INPUT = 0        # the input it belongs to
+SL_OUT_OF_RANGE = 1  # messages whose sequence was too short for the index
+SL_NON_FINITE = 2   # messages with nan/inf in this field
+SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
+SL_NON_FINITE_NOW = 4
+SL_WORDS = 5
+
+# publishers table row: output index (-1: the whole results message), publisher, message, data
+PB_OUTPUT = 0
+PB_PUBLISHER = 1
+PB_MSG = 2
+PB_DATA = 3
+PB_WORDS = 4
+
+# typed outputs table row: the template's patch rows, bytes and counters, its rate divider
+TY_ROWS = 0         # address of the int64 [n, templates.ROW] patch rows
+TY_NROWS = 1
+TY_RAW = 2          # address of the template's bytes
+TY_WORK = 3         # address of the template's counters (nan conversions, saturations)
+TY_EVERY = 4
+TY_COUNT = 5        # ticks since the last publication
+TY_PUBLISHER = 6
+TY_MSG = 7
+TY_PUBLISHED = 8
+TY_NOW_AT = 9       # byte offset of header.stamp for a 'now' stamp, else -1
+TY_WORDS = 10
+
+_OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
+
+
+def _fingerprint_of_sources():
+    """CRC of the other sources compiled into the loop and of the kernel's constants."""
+    here = pathlib.Path(__file__).parent
+    sources = (here.parent / 'engine' / 'kernel.py', here / 'plans.py', here / 'native.py',
+               here / 'templates.py')
+    text = b''.join(path.read_bytes() for path in sources)
+    return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
+
+
+FINGERPRINT = _fingerprint_of_sources()
+
+
+@njit('int64()', cache=True)
+def _fingerprint():
+    return FINGERPRINT
+
+
+# ----- the compiled side --------------------------------------------------------------------
+@njit(inline='always', **_OPTIONS)
+def _now(control):
+    return native.monotonic_ns(control[C_GETTIME], control[C_TIMESPEC])
+
+
+@njit(**_OPTIONS)
+def _sleep_until(control, deadline):
+    """Sleep to the absolute `deadline` (ns), in slices; False when a stop was requested."""
+    ts = control[C_TIMESPEC] + 16
+    while True:
+        if control[C_STOP] != 0:
+            return False
+        now = _now(control)
+        if now >= deadline:
+            return True
+        target = deadline if deadline - now <= SLEEP_SLICE_NS else now + SLEEP_SLICE_NS
+        native.store_i64(ts, target // 1_000_000_000)
+        native.store_i64(ts + 8, target % 1_000_000_000)
+        native.call_i32_iipp(control[C_NANOSLEEP], native.CLOCK_MONOTONIC,
+                             native.TIMER_ABSTIME, ts, 0)
+
+
+@njit(**_OPTIONS)
+def _commit(config, row, i):
+    """Make the walker's values for input `i` its latest message's (the walk succeeded)."""
+    nslots = config[T_NSLOTS]
+    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
+    scratch = native.f64_view(config[T_SCRATCH], 3 * nslots)
+    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    for s in range(nslots):
+        if slots[s * SL_WORDS + SL_INPUT] == i:
+            latest[s] = scratch[s]
+            latest[nslots + s] = scratch[nslots + s]
+            latest[2 * nslots + s] = scratch[2 * nslots + s]
+
+
+@njit(**_OPTIONS)
+def on_bytes(config, i, buf, length, now):
+    """
+    Hand the message of `length` bytes at `buf` to input `i` as taken at `now`; True if read.
+
+    What `InputBindings.on_message` does with a decoded message (the decode is the plan's walk).
+    """
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    plan = inputs[row + IN_PLAN]
+    if plan != 0:
+        nslots = config[T_NSLOTS]
+        scratch = config[T_SCRATCH]
+        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * nslots,
+                           scratch + 16 * nslots) != 0:
+            return False
+        _commit(config, row, i)
+    inputs[row + IN_RECV_NS] = now
+    inputs[row + IN_RECEIVED] += 1
+    inputs[row + IN_HAS_MSG] = 1
+    return True
+
+
+@njit(**_OPTIONS)
+def _take(config, i, now):
+    """Take input `i`'s waiting messages; 0, or the rcl code of a failed take."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    msg = inputs[row + IN_MSG]
+    got = False
+    while True:
+        code = native.call_i32_pppp(config[T_TAKE], inputs[row + IN_SUB], msg,
+                                    inputs[row + IN_INFO], 0)
+        if code == native.RCL_RET_SUBSCRIPTION_TAKE_FAILED:
+            break
+        if code != native.RCL_RET_OK:
+            return code
+        got = True
+        poll[PS_TAKEN] += 1
+        if inputs[row + IN_SINGLE] != 0:
+            break
+    if got:
+        capacity = native.load_i64(msg + native.CAPACITY_AT)
+        if capacity != poll[PS_CAPACITY]:
+            poll[PS_GROWN] += 1
+            poll[PS_CAPACITY] = capacity
+        poll[PS_HAS_LATEST] = 1
+        poll[PS_LATEST_NS] = now
+        buf = native.load_i64(msg + native.BUFFER_AT)
+        length = native.load_i64(msg + native.LENGTH_AT)
+        if not on_bytes(config, i, buf, length, now):
+            poll[PS_UNDECODABLE] += 1
+    return 0
+
+
+@njit(**_OPTIONS)
+def _carry(config):
+    """Copy the old program's state where meanings match (the old one has stopped)."""
+    n = config[T_NCARRY]
+    if n == 0:
+        return
+    rows = native.i64_view(config[T_CARRY], 3 * n)
+    for r in range(n):
+        src = rows[3 * r]
+        dst = rows[3 * r + 1]
+        for k in range(rows[3 * r + 2]):
+            native.store_i64(dst + 8 * k, native.load_i64(src + 8 * k))
+    config[T_NCARRY] = 0
+
+
+@njit(**_OPTIONS)
+def prime(config):
+    """Start a new program from each input's latest taken message (as `Tick._prime`)."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    for i in range(config[T_NINPUTS]):
+        row = i * IN_WORDS
+        poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+        if poll[PS_HAS_LATEST] != 0:
+            msg = inputs[row + IN_MSG]
+            on_bytes(config, i, native.load_i64(msg + native.BUFFER_AT),
+                     native.load_i64(msg + native.LENGTH_AT), poll[PS_LATEST_NS])
+
+
+@njit(**_OPTIONS)
+def copy_latest(config, now):
+    """Copy the latest fields into the arena with validity and counters (`copy_latest`)."""
+    ninputs = config[T_NINPUTS]
+    nslots = config[T_NSLOTS]
+    inputs = native.i64_view(config[T_INPUTS], ninputs * IN_WORDS)
+    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
+    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    values = native.f64_view(config[T_IN_VALUES], nslots)
+    valid = native.f64_view(config[T_IN_VALID], nslots)
+    for i in range(ninputs):
+        row = i * IN_WORDS
+        timeout = inputs[row + IN_TIMEOUT_NS]
+        fresh = inputs[row + IN_HAS_MSG] != 0 and (
+            timeout == 0 or now - inputs[row + IN_RECV_NS] <= timeout)
+        inputs[row + IN_FRESH] = 1 if fresh else 0
+        new = fresh and inputs[row + IN_RECEIVED] != inputs[row + IN_COPIED]
+        inputs[row + IN_NEW] = 1 if new else 0
+        if fresh:
+            inputs[row + IN_COPIED] = inputs[row + IN_RECEIVED]
+    for s in range(nslots):
+        srow = s * SL_WORDS
+        row = slots[srow + SL_INPUT] * IN_WORDS
+        if inputs[row + IN_FRESH] == 0:
+            valid[s] = 0.0
+            continue
+        new = inputs[row + IN_NEW] != 0
+        if latest[nslots + s] == 0.0:
+            valid[s] = 0.0
+            if new:
+                slots[srow + SL_OUT_OF_RANGE] += 1
+                # The walker stored the length as an int64 in the float64 array.
+                slots[srow + SL_OOR_LEN] = native.load_i64(
+                    config[T_LATEST] + 8 * (2 * nslots + s))
+            continue
+        value = latest[s]
+        values[s] = value
+        valid[s] = 1.0
+        if new:
+            slots[srow + SL_OOR_LEN] = -1
+            bad = value - value != 0.0
+            slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
+            if bad:
+                slots[srow + SL_NON_FINITE] += 1
+
+
+@njit(**_OPTIONS)
+def publish(config):
+    """Patch the outputs into the result templates and publish them; 0 or the rcl code."""
+    if native.call_bool_p(config[T_CONTEXT_VALID], config[T_CONTEXT]) == 0:
+        return 0
+    outputs = native.f64_view(config[T_OUTPUTS], config[T_NOUTPUTS])
+    pubs = native.i64_view(config[T_PUBS], config[T_NPUBS] * PB_WORDS)
+    for p in range(config[T_NPUBS]):
+        row = p * PB_WORDS
+        data = pubs[row + PB_DATA]
+        which = pubs[row + PB_OUTPUT]
+        if which < 0:
+            for k in range(config[T_NOUTPUTS]):
+                native.store_f64(data + 8 * k, outputs[k])
+        else:
+            native.store_f64(data, outputs[which])
+        code = native.call_i32_ppp(config[T_PUBLISH], pubs[row + PB_PUBLISHER],
+                                   pubs[row + PB_MSG], 0)
+        if code != native.RCL_RET_OK:
+            return code
+    typed = native.i64_view(config[T_TYPED], config[T_NTYPED] * TY_WORDS)
+    for t in range(config[T_NTYPED]):
+        row = t * TY_WORDS
+        typed[row + TY_COUNT] += 1
+        if typed[row + TY_COUNT] < typed[row + TY_EVERY]:
+            continue
+        typed[row + TY_COUNT] = 0
+        raw = typed[row + TY_RAW]
+        if typed[row + TY_NOW_AT] >= 0:
+            ts = config[T_TIMESPEC]
+            native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
+            at = raw + typed[row + TY_NOW_AT]
+            native.store_i32(at, np.int32(native.load_i64(ts)))
+            native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
+        templates.patch_rows(typed[row + TY_ROWS], typed[row + TY_NROWS], config[T_ARENA],
+                             config[T_NARENA], raw, typed[row + TY_WORK])
+        code = native.call_i32_ppp(config[T_PUBLISH], typed[row + TY_PUBLISHER],
+                                   typed[row + TY_MSG], 0)
+        if code != native.RCL_RET_OK:
+            return code
+        typed[row + TY_PUBLISHED] += 1
+    return 0
+
+
+@njit(**_OPTIONS)
+def step(config, dt):
+    """Run the kernel on the arena, as `Batch.step` does."""
+    kernel._step(config[T_KERNEL], dt)
+
+
+@njit(**_OPTIONS)
+def _tick(config, now, dt):
+    """One tick after the sleep: take, decode, copy, step, publish. 0 or a STATUS_*."""
+    for i in range(config[T_NINPUTS]):
+        code = _take(config, i, now)
+        if code != 0:
+            return STATUS_TAKE_FAILED, code
+    copy_latest(config, now)
+    step(config, dt)
+    code = publish(config)
+    if code != 0:
+        return STATUS_PUBLISH_FAILED, code
+    return 0, 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
+def tick_once(config_address, now, dt):
+    """Run one tick of the config at `config_address` now (tests): 0 or a STATUS_* code."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    status, _ = _tick(config, now, dt)
+    return status
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
+def feed(config_address, i, packed):
+    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests, replay)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    args = native.i64_view(packed, 3)
+    return 1 if on_bytes(config, i, args[0], args[1], args[2]) else 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
+def copy_and_step(config_address, now, dt):
+    """Run the tick without takes or publishing: copy into the arena, step (tests)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    copy_latest(config, now)
+    step(config, dt)
+    return 0
+
+
+@njit('int64(int64)', cache=True, nogil=True, **_OPTIONS)
+def tick_loop(control_address):
+    """Run ticks until `C_STOP` or an rcl error; return the final STATUS_*."""
+    control = native.i64_view(control_address, CONTROL_WORDS)
+    counters = native.i64_view(control[C_COUNTERS], 5)
+    history = control[C_HISTORY]
+    loop_ring = native.i64_view(control[C_LOOP_RING], history)
+    period_ring = native.i64_view(control[C_PERIOD_RING], history)
+    wake_ring = native.i64_view(control[C_WAKE_RING], history)
+    target_ring = native.i64_view(control[C_TARGET_RING], history)
+    config_address = control[C_CONFIG]
+    if config_address == 0:
+        control[C_STATUS] = STATUS_NO_CONFIG
+        return STATUS_NO_CONFIG
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    control[C_ACK] = config_address
+    control[C_STATUS] = STATUS_RUNNING
+    prime(config)
+    period = control[C_PERIOD_NS]
+    prev_start = _now(control)
+    deadline = prev_start + period
+    while True:
+        if not _sleep_until(control, deadline):
+            break
+        posted = control[C_POST]
+        if posted != 0:
+            config_address = posted
+            config = native.i64_view(config_address, CONFIG_WORDS)
+            control[C_POST] = 0
+            _carry(config)
+            prime(config)
+            control[C_ACK] = config_address
+            counters[loop_.SWAPS] += 1
+        start = _now(control)
+        status, code = _tick(config, start, (start - prev_start) / 1e9)
+        if status != 0:
+            control[C_ERROR_CODE] = code
+            control[C_STATUS] = status
+            return status
+        end = _now(control)
+        period = control[C_PERIOD_NS]
+        k = counters[loop_.TICKS] % history
+        loop_ring[k] = end - start
+        period_ring[k] = start - prev_start
+        wake_ring[k] = start - deadline
+        target_ring[k] = period
+        if end - start > counters[loop_.LOOP_MAX_EVER_NS]:
+            counters[loop_.LOOP_MAX_EVER_NS] = end - start
+        counters[loop_.LAST_TICK_NS] = end
+        counters[loop_.TICKS] += 1
+        prev_start = start
+        deadline += period
+        if end > deadline:
+            counters[loop_.OVERRUNS] += 1
+            deadline = end + period
+    control[C_STATUS] = STATUS_STOPPED
+    return STATUS_STOPPED
+
+
+def _ensure_fresh(expected=FINGERPRINT):
+    """Recompile what is cached here if it was compiled from other sources; say so."""
+    if _fingerprint() == expected:
+        return False
+    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step):
+        dispatcher.recompile()
+    return True
+
+
+RECOMPILED = _ensure_fresh()
+
+
+# ----- the Python side ----------------------------------------------------------------------
+class CompiledInput:
+    """
+    One input subscription as the compiled loop takes it: its rcl pointer and take buffer.
+
+    Shared by successive configs while the subscription is unchanged (like `node.Poller`);
+    `poll` holds what survives a program swap (the latest message is the take buffer's bytes).
+    The caller keeps the rclpy subscription alive while a loop uses it.
+    """
+
+    def __init__(self, symbols, subscription, depth=5, name=''):
+        from .rcl import _pointer, Unavailable as RclUnavailable
+        try:
+            self.pointer = _pointer(subscription, 'subscription')
+        except RclUnavailable as exc:
+            raise native.Unavailable(str(exc)) from None
+        self.name = name
+        self.subscription = subscription
+        self.buffer = symbols.serialized_buffer()
+        self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
+        self.poll = np.zeros(PS_WORDS, np.int64)
+        self.poll[PS_CAPACITY] = self.buffer.capacity
+        self.single = 1 if depth == 1 else 0
+
+    @property
+    def taken(self):
+        return int(self.poll[PS_TAKEN])
+
+    @property
+    def undecodable(self):
+        return int(self.poll[PS_UNDECODABLE])
+
+    @property
+    def grown(self):
+        return int(self.poll[PS_GROWN])
+
+    def close(self):
+        self.buffer.close()
+
+
+class TickConfig:
+    """
+    One program's data for the compiled loop: the int64 block whose address the loop runs.
+
+    - `batch`: the compiled `Batch` (its packed block is stepped in place).
+    - `inputs`: `[(CompiledInput, timeout_s, msg_type)]` in the order of `slot_inputs`' indices.
+    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`.
+    - `publishers`: `[(output index or -1 for the first `n_results`, rclpy publisher,
+      template bytearray, byte offset of its first double)]`.
+    - `typed`: `[(templates.TypedOutput, rclpy publisher)]`, patched and published by the loop
+      from the TypedOutput's own template (its counts stay the diagnostics').
+    Raises `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an
+    entity has no rcl pointer.
+    """
+
+    def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers,
+                 n_results=None, typed=()):
+        self.batch = batch
+        self.inputs = tuple(inputs)
+        nslots = len(slot_inputs)
+        self.slots = np.zeros(max(nslots, 1) * SL_WORDS, np.int64)
+        self.scratch = np.zeros(3 * max(nslots, 1), np.float64)
+        self.latest = np.zeros(3 * max(nslots, 1), np.float64)
+        self.table = np.zeros(max(len(self.inputs), 1) * IN_WORDS, np.int64)
+        self.plans = []
+        for s, (i, _) in enumerate(slot_inputs):
+            self.slots[s * SL_WORDS + SL_INPUT] = i
+            self.slots[s * SL_WORDS + SL_OOR_LEN] = -1
+        for i, (compiled, timeout, msg_type) in enumerate(self.inputs):
+            reads = [(s, steps) for s, (owner, steps) in enumerate(slot_inputs) if owner == i]
+            try:
+                plan = plans.build_plan(msg_type, reads) if reads else None
+            except plans.Unsupported as exc:
+                raise plans.Unsupported(f"input '{compiled.name}': {exc}") from None
+            self.plans.append(plan)
+            row = i * IN_WORDS
+            self.table[row + IN_SUB] = compiled.pointer
+            self.table[row + IN_MSG] = compiled.buffer.address
+            self.table[row + IN_INFO] = compiled.info.ctypes.data
+            self.table[row + IN_PLAN] = plan.ctypes.data if plan is not None else 0
+            self.table[row + IN_TIMEOUT_NS] = int(round(timeout * 1e9))
+            self.table[row + IN_SINGLE] = compiled.single
+            self.table[row + IN_POLL] = compiled.poll.ctypes.data
+        # Publishing: each template stays alive (and the same size) while the config lives.
+        self.publishers = []
+        self.pubs = np.zeros(max(len(publishers), 1) * PB_WORDS, np.int64)
+        for p, (which, publisher, raw, data_at) in enumerate(publishers):
+            pointer, array, message = self._message(publisher, raw)
+            row = p * PB_WORDS
+            self.pubs[row + PB_OUTPUT] = which
+            self.pubs[row + PB_PUBLISHER] = pointer
+            self.pubs[row + PB_MSG] = message.ctypes.data
+            self.pubs[row + PB_DATA] = ctypes.addressof(array) + data_at
+        self.typed = tuple(typed)
+        self.typed_table = np.zeros(max(len(self.typed), 1) * TY_WORDS, np.int64)
+        for t, (output, publisher) in enumerate(self.typed):
+            template = output.template
+            pointer, array, message = self._message(publisher, template.raw)
+            row = t * TY_WORDS
+            self.typed_table[row + TY_ROWS] = template.rows.ctypes.data
+            self.typed_table[row + TY_NROWS] = len(template.rows)
+            self.typed_table[row + TY_RAW] = ctypes.addressof(array)
+            self.typed_table[row + TY_WORK] = template.work.ctypes.data
+            self.typed_table[row + TY_EVERY] = output.every
+            self.typed_table[row + TY_COUNT] = output.every - 1  # the first tick publishes
+            self.typed_table[row + TY_PUBLISHER] = pointer
+            self.typed_table[row + TY_MSG] = message.ctypes.data
+            now_at = output._now_at if output._now is not None else None
+            self.typed_table[row + TY_NOW_AT] = -1 if now_at is None else now_at
+        self._timespec = np.zeros(2, np.int64)
+        self._captured = None
+        self.carry = np.zeros(3, np.int64)
+        self.carried_from = None
+        block = batch._block
+        layout = batch.program.layout
+        mem = _mem_address(batch)
+        self.block = np.zeros(CONFIG_WORDS, np.int64)
+        b = self.block
+        b[T_KERNEL] = block.ctypes.data
+        b[T_NINPUTS] = len(self.inputs)
+        b[T_INPUTS] = self.table.ctypes.data
+        b[T_NSLOTS] = nslots
+        b[T_SLOTS] = self.slots.ctypes.data
+        b[T_IN_VALUES] = mem + 8 * layout.input_base
+        b[T_IN_VALID] = mem + 8 * layout.valid_base
+        b[T_OUTPUTS] = mem + 8 * layout.output_base
+        b[T_NOUTPUTS] = layout.n_outputs if n_results is None else n_results
+        b[T_SCRATCH] = self.scratch.ctypes.data
+        b[T_LATEST] = self.latest.ctypes.data
+        b[T_NPUBS] = len(publishers)
+        b[T_PUBS] = self.pubs.ctypes.data
+        b[T_CONTEXT] = context_pointer
+        b[T_TAKE] = symbols.take
+        b[T_PUBLISH] = symbols.publish
+        b[T_CONTEXT_VALID] = symbols.context_is_valid
+        b[T_NTYPED] = len(self.typed)
+        b[T_TYPED] = self.typed_table.ctypes.data
+        b[T_ARENA] = mem
+        b[T_NARENA] = layout.n_slots
+        b[T_GETTIME] = symbols.clock_gettime
+        b[T_TIMESPEC] = self._timespec.ctypes.data
+        b[T_NCARRY] = 0
+        b[T_CARRY] = self.carry.ctypes.data
+        for s in range(nslots):
+            batch.input_valid[s] = 0.0
+
+    def carry_state_from(self, old_batch):
+        """
+        Have the loop take over `old_batch`'s state where meanings match, when it swaps to this.
+
+        As `Tick.carry_state_from_non_rt`: planned here (`arena.state_plan`), copied by the loop
+        between the old program's last tick and this one's first. Returns the blocks planned.
+        """
+        from ..engine.arena import state_plan
+        plan = state_plan(old_batch.program, self.batch.program)
+        old_mem, new_mem = _mem_address(old_batch), _mem_address(self.batch)
+        old_state = old_mem + 8 * old_batch.program.layout.state_base
+        new_state = new_mem + 8 * self.batch.program.layout.state_base
+        rows = [(old_state + 8 * src, new_state + 8 * dst, size) for src, dst, size in plan]
+        rows.append((old_mem + 8 * pg.T_SLOT, new_mem + 8 * pg.T_SLOT, 1))  # t goes on
+        self.carry = np.array(rows, np.int64).ravel()
+        self.carried_from = old_batch  # alive until the loop has copied
+        self.block[T_CARRY] = self.carry.ctypes.data
+        self.block[T_NCARRY] = len(rows)
+        return len(plan)
+
+    def _message(self, publisher, raw):
+        """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
+        from .rcl import _pointer, Unavailable as RclUnavailable
+        try:
+            pointer = _pointer(publisher, 'publisher')
+        except RclUnavailable as exc:
+            raise native.Unavailable(str(exc)) from None
+        array = (ctypes.c_char * len(raw)).from_buffer(raw)
+        message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
+        message[0] = ctypes.addressof(array)
+        message[1] = message[2] = len(raw)
+        # rmw never resizes a message it publishes; a zero allocator is never called.
+        self.publishers.append((publisher, raw, array, message))
+        return pointer, array, message
+
+    def published(self, t, captured=False):
+        """Return the publications of typed output `t` (as of `capture()`, if `captured`)."""
+        table = self._captured if captured and self._captured is not None else self.typed_table
+        return int(table[t * TY_WORDS + TY_PUBLISHED])
+
+    def capture(self):
+        """Freeze the counters the diagnostics read beside a loop snapshot (executor side)."""
+        self._captured = self.typed_table.copy()
+
+    @property
+    def address(self):
+        return self.block.ctypes.data
+
+    # ----- reading (executor side: statistics for the diagnostics) --------------------------
+    def received(self, i):
+        return int(self.table[i * IN_WORDS + IN_RECEIVED])
+
+    def received_ns(self, i):
+        """Receive time (monotonic ns) of input `i`'s latest message, or None."""
+        row = i * IN_WORDS
+        return int(self.table[row + IN_RECV_NS]) if self.table[row + IN_HAS_MSG] else None
+
+    def slot_counters(self, s):
+        """(out of range, non-finite, length when out of range or -1, non-finite now)."""
+        row = s * SL_WORDS
+        return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
+                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+
+
+def _mem_address(batch):
+    """Address of the float64 arena inside `batch`'s packed block."""
+    return batch._block.ctypes.data + 8 * int(batch._block[pg.H_MEM])
+
+
+class CompiledLoop:
+    """
+    The compiled tick loop in a thread of its own, with `TickLoop`'s non-real-time API.
+
+    `start(config)`, `swap_from_non_rt(config)` (returns when the loop acknowledged, so the old
+    config may be dropped), `set_rate_from_non_rt`, `stop`, `snapshot` (the same `LoopSnapshot`
+    as the Python loop). `failed` is set, with `error`, when the loop ended on an rcl error.
+    """
+
+    def __init__(self, symbols, rate_hz, *, history=loop_.DEFAULT_HISTORY,
+                 timer_slack_ns=loop_.DEFAULT_TIMER_SLACK_NS, name='arena_eval_tick'):
+        self.stats = loop_.LoopStats(history)
+        self.control = np.zeros(CONTROL_WORDS, np.int64)
+        self._timespec = np.zeros(4, np.int64)
+        c = self.control
+        c[C_COUNTERS] = self.stats.counters.ctypes.data
+        c[C_LOOP_RING] = self.stats.loop_ns.ctypes.data
+        c[C_PERIOD_RING] = self.stats.period_ns.ctypes.data
+        c[C_WAKE_RING] = self.stats.wake_ns.ctypes.data
+        c[C_TARGET_RING] = self.stats.target_ns.ctypes.data
+        c[C_HISTORY] = self.stats.history
+        c[C_NANOSLEEP] = symbols.clock_nanosleep
+        c[C_GETTIME] = symbols.clock_gettime
+        c[C_TIMESPEC] = self._timespec.ctypes.data
+        self.set_rate_from_non_rt(rate_hz)
+        self.timer_slack_ns = timer_slack_ns
+        self.timer_slack_set = False
+        self.config = None
+        self._retired = []
+        self.error = None
+        self.error_text = None
+        self.failed = threading.Event()
+        self._name = name
+        self._thread = None
+        # Serializes swaps from the executor side (the loop side never takes it).
+        self._swap_lock = threading.Lock()
+
+    @property
+    def rate_hz(self):
+        return 1e9 / int(self.control[C_PERIOD_NS])
+
+    @property
+    def period_ns(self):
+        return int(self.control[C_PERIOD_NS])
+
+    def set_rate_from_non_rt(self, rate_hz):
+        rate_hz = float(rate_hz)
+        if not rate_hz > 0.0:
+            raise ValueError(f'rate_hz must be positive, got {rate_hz}')
+        self.control[C_PERIOD_NS] = max(1, round(1e9 / rate_hz))
+
+    def snapshot(self, since_ticks=None):
+        return self.stats.snapshot(self.rate_hz, since_ticks)
+
+    @property
+    def running(self):
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, config):
+        if self._thread is not None:
+            raise RuntimeError('CompiledLoop already started')
+        self.config = config
+        self.control[C_CONFIG] = config.address
+        self.control[C_STOP] = 0
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        if self.timer_slack_ns is not None:
+            self.timer_slack_set = loop_.set_timer_slack(self.timer_slack_ns)
+        status = tick_loop(self.control.ctypes.data)  # returns only on stop or an rcl error
+        if status in (STATUS_TAKE_FAILED, STATUS_PUBLISH_FAILED):
+            what = ('rcl_take_serialized_message' if status == STATUS_TAKE_FAILED
+                    else 'rcl_publish_serialized_message')
+            self.error = RclError(f'{what} failed with rcl code {int(self.control[C_ERROR_CODE])}')
+            self.error_text = str(self.error)
+            self.failed.set()
+
+    def swap_from_non_rt(self, config, timeout=1.0):
+        """
+        Post `config` and wait until the loop uses it; True then, and the old one is released.
+
+        On a timeout (False) both stay referenced: the loop may still take the posted one, so
+        neither may be freed (`swap_done` says when it did).
+        """
+        with self._swap_lock:
+            if not self.running:
+                self.control[C_CONFIG] = config.address
+                self.config = config
+                return True
+            self._retired.append(self.config)
+            self.config = config
+            self.control[C_POST] = config.address
+            wait = threading.Event()
+            end = time.monotonic() + timeout
+            while self.control[C_ACK] != config.address:
+                if time.monotonic() >= end or not self.running:
+                    return False
+                wait.wait(0.0002)
+            self._retired.clear()  # the loop reads only the acknowledged config now
+            return True
+
+    def swap_done(self):
+        """Whether the loop runs the latest posted config (then older ones are released)."""
+        done = self.config is not None and self.control[C_ACK] == self.config.address
+        if done and self._retired:
+            with self._swap_lock:
+                if self.control[C_ACK] == self.config.address:
+                    self._retired.clear()
+        return done
+
+    def stop(self, timeout=1.0):
+        """Ask the loop to stop and join it; True when it has ended."""
+        self.control[C_STOP] = 1
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+
+# ----- the node's side: a compiled tick that looks like `tick.Tick` to the diagnostics -------
+COMPILED = 'compiled'
+TICK_ENV = 'ARENA_EVAL_TICK'  # 'python' forces the Python tick (benchmarks compare both)
+TRANSPORT = 'rcl (compiled)'
+
+
+class CompiledPoller:
+    """An input's counters as `tick.Poller` names them, read from the compiled loop's arrays."""
+
+    def __init__(self, poller, compiled):
+        self.poller = poller
+        self.compiled = compiled
+        self.name = poller.name
+        self.input_config = poller.input_config
+        self.subscription = poller.subscription
+        self.transport = TRANSPORT
+
+    @property
+    def received(self):
+        return self.poller.received + self.compiled.taken
+
+    @property
+    def undecodable(self):
+        return self.poller.undecodable + self.compiled.undecodable
+
+    @property
+    def buffer_grown(self):
+        return self.compiled.grown
+
+
+class CompiledBindings:
+    """`InputBindings.facts` and `set_type_mismatch` over a `TickConfig`'s arrays."""
+
+    def __init__(self, config, batch, tick_config):
+        from .inputs import parse_path
+        self.config = config
+        self.names = tuple(config.inputs)
+        self.paths = tuple(batch.inputs)
+        self._tick_config = tick_config
+        self._slot_input = [self.names.index(parse_path(p)[0]) for p in self.paths]
+        # Written by the executor thread only (publisher-type checks), read by `facts`.
+        self._mismatch = [None] * len(self.names)
+
+    def set_type_mismatch(self, input_name, other_type):
+        self._mismatch[self.names.index(input_name)] = other_type
+
+    def facts(self, now_ns):
+        """Per input, an `inputs.InputFacts` (read without a lock: may be one tick behind)."""
+        from .inputs import InputFacts
+        tc = self._tick_config
+        result = []
+        for i, name in enumerate(self.names):
+            received_ns = tc.received_ns(i)
+            has_message = received_ns is not None
+            counters = [(s, tc.slot_counters(s)) for s, owner in enumerate(self._slot_input)
+                        if owner == i]
+            result.append(InputFacts(
+                name=name, config=self.config.inputs[name], has_message=has_message,
+                age_ms=(now_ns - received_ns) / 1e6 if has_message else None,
+                received=tc.received(i), other_type=self._mismatch[i],
+                out_of_range_now=tuple((self.paths[s], c[2]) for s, c in counters if c[2] >= 0),
+                non_finite_now=tuple(self.paths[s] for s, c in counters
+                                     if has_message and c[3]),
+                out_of_range=sum(c[0] for _, c in counters),
+                non_finite=sum(c[1] for _, c in counters)))
+        return result
+
+
+class CompiledTyped:
+    """A typed output as the diagnostics read it, its publications counted by the loop."""
+
+    def __init__(self, output, tick_config, index):
+        self.template = output.template
+        self.name = output.name
+        self.topic = output.topic
+        self.type_name = output.type_name
+        self.every = output.every
+        self._tick_config = tick_config
+        self._index = index
+
+    @property
+    def published(self):
+        """Publications as of the last loop snapshot (the loop runs on meanwhile)."""
+        return self._tick_config.published(self._index, captured=True)
+
+
+class _PlanDecoder:
+    cdr_view = True  # decoded from the CDR bytes (by a plan), as the diagnostics report it
+
+
+class CompiledTick:
+    """
+    One program for the compiled loop, built beside its Python `Tick` (kept as `python`).
+
+    Has what the diagnostics read from a tick: `batch`, `bindings`, `pollers`, `decoders`,
+    `publish_transport`, `nrt_baseline`, and `kind` ('compiled').
+    """
+
+    kind = COMPILED
+
+    def __init__(self, python_tick, config, tick_config, inputs):
+        self.python = python_tick
+        self.carried = None
+        self.config = tick_config
+        self.batch = python_tick.batch
+        self.bindings = CompiledBindings(config, self.batch, tick_config)
+        self.pollers = tuple(CompiledPoller(p, c) for p, c in zip(python_tick.pollers, inputs,
+                                                                  strict=True))
+        self.decoders = {p.name: _PlanDecoder() for p in self.pollers}
+        self.publish_transport = TRANSPORT
+        self.nrt_baseline = python_tick.nrt_baseline
+        self.results = python_tick.results
+        self.typed = tuple(CompiledTyped(output, tick_config, t)
+                           for t, (output, _) in enumerate(tick_config.typed))
+
+    def carry_state_from_non_rt(self, old_batch):
+        """Plan taking over `old_batch`'s state on this program's first tick (`Tick`'s API)."""
+        self.carried = self.config.carry_state_from(old_batch)
+        return self.carried
+
+
+class Compiler:
+    """
+    Build `CompiledTick`s for a node: its rcl entry points, context and take buffers.
+
+    `Compiler(node, rcl_library)` raises `native.Unavailable` (with the reason) where the
+    compiled tick cannot run: forced off by `ARENA_EVAL_TICK=python`, a missing library or
+    symbol. `build` raises `plans.Unsupported` for inputs the plans cannot describe.
+    """
+
+    def __init__(self, node, rcl_library=None, environ=None):
+        import os
+        import weakref
+        from . import rcl
+        environ = os.environ if environ is None else environ
+        if environ.get(TICK_ENV, COMPILED) == 'python':
+            raise native.Unavailable(f'{TICK_ENV}=python')
+        self.symbols = native.Symbols(rcl_name=rcl_library or rcl.LIBRARY)
+        self.context_pointer = node.context.handle.pointer
+        self._node = node
+        # Take buffers by poller: one per subscription, alive while a program uses it.
+        self._inputs = weakref.WeakKeyDictionary()
+
+    def _input(self, poller):
+        compiled = self._inputs.get(poller)
+        if compiled is None:
+            compiled = CompiledInput(self.symbols, poller.subscription,
+                                     poller.input_config.depth, poller.name)
+            self._inputs[poller] = compiled
+        return compiled
+
+    def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
+        """Return the `CompiledTick` running what `python_tick` runs."""
+        from .inputs import parse_path
+        from .tick import float64_template, results_template
+        batch = python_tick.batch
+        names = [p.name for p in python_tick.pollers]
+        for path in batch.inputs:
+            if parse_path(path)[0] not in names:
+                raise plans.Unsupported(f"input path '{path}' has no poller")
+        if any(output._now is not None for output in python_tick.typed) and (
+                self._node.get_parameter('use_sim_time').value):
+            raise plans.Unsupported("a typed output stamped 'now' under use_sim_time")
+        inputs = [self._input(p) for p in python_tick.pollers]
+        slots = []
+        for path in batch.inputs:
+            root, steps = parse_path(path)
+            slots.append((names.index(root), steps))
+        results = python_tick.results
+        raw, _ = results_template(results)
+        publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(results))]
+        for i, publisher in enumerate(individual_publishers):
+            raw, _ = float64_template()
+            publishers.append((i, publisher, raw, len(raw) - 8))
+        tick_config = TickConfig(
+            self.symbols, self.context_pointer, batch,
+            [(c, config.inputs[p.name].timeout, p.msg_type)
+             for c, p in zip(inputs, python_tick.pollers, strict=True)],
+            slots, publishers, n_results=len(results),
+            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)))
+        return CompiledTick(python_tick, config, tick_config, inputs)
+
+
+class TickRunner:
+    """
+    The node's loop: the compiled loop while every program compiles, else `loop.TickLoop`.
+
+    `TickLoop`'s API as the node uses it. A program that cannot be compiled (or a compiled
+    loop that cannot be set up) runs in the Python loop from then on, with the same
+    statistics; `kind` says which tick runs ('compiled' or 'python (reason)').
+    """
+
+    def __init__(self, tick, rate_hz, symbols=None):
+        """Run `tick` (a `CompiledTick`, which needs the `symbols`, or a Python tick)."""
+        self._rate_hz = rate_hz
+        self._compiled = None
+        self._python = None
+        # Swap tickets: (ticket, config address) posted to the compiled loop and not yet seen
+        # acknowledged; `_acked` is the newest acknowledged ticket (executor thread only).
+        self._tickets = 0
+        self._pending = []
+        self._acked = 0
+        self._stats = None
+        self.current_tick = tick
+        if isinstance(tick, CompiledTick):
+            self._compiled = CompiledLoop(symbols, rate_hz)
+            self._stats = self._compiled.stats
+        else:
+            self._python = loop_.TickLoop(tick, rate_hz)
+            self._stats = self._python.stats
+
+    @property
+    def kind(self):
+        return getattr(self.current_tick, 'kind', 'python')
+
+    @property
+    def stats(self):
+        return self._stats
+
+    @property
+    def _loop(self):
+        return self._compiled if self._compiled is not None else self._python
+
+    @property
+    def failed(self):
+        return self._loop.failed
+
+    @property
+    def error_text(self):
+        return self._loop.error_text
+
+    @property
+    def rate_hz(self):
+        return self._loop.rate_hz
+
+    def start(self):
+        if self._compiled is not None:
+            self._compiled.start(self.current_tick.config)
+        else:
+            self._python.start()
+
+    def stop(self, timeout=1.0):
+        return self._loop.stop(timeout)
+
+    def snapshot(self, since_ticks=None):
+        snap = self._loop.snapshot(since_ticks)
+        if isinstance(self.current_tick, CompiledTick):
+            # The loop runs on while the diagnostics are assembled: their counts are this
+            # moment's, as the Python tick's are (it waits for the GIL meanwhile).
+            self.current_tick.config.capture()
+        return snap
+
+    def set_rate_from_non_rt(self, rate_hz):
+        self._rate_hz = rate_hz
+        self._loop.set_rate_from_non_rt(rate_hz)
+
+    def swap_tick_from_non_rt(self, tick):
+        """Run `tick` from the next tick on; return a ticket for `swap_done`."""
+        self._tickets += 1
+        ticket = self._tickets
+        if self._compiled is not None and isinstance(tick, CompiledTick):
+            self._pending.append((ticket, tick.config.address))
+            self.current_tick = tick
+            # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
+            # sees the acknowledgement later (both configs stay referenced until then).
+            self._compiled.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
+            self._see_acks()
+            return ticket
+        python_tick = tick.python if isinstance(tick, CompiledTick) else tick
+        if self._compiled is not None:
+            self._to_python(python_tick)
+            self._acked = ticket  # the compiled loop has stopped: nothing uses the old ticks
+            return ticket
+        self._pending.append((ticket, self._python.swap_tick_from_non_rt(python_tick)))
+        self.current_tick = python_tick
+        return ticket
+
+    def _to_python(self, python_tick):
+        """Stop the compiled loop and go on in the Python loop with the same statistics."""
+        running = self._compiled.running
+        self._compiled.stop(timeout=1.0)
+        self._python = loop_.TickLoop(python_tick, self._rate_hz)
+        self._python.stats = self._compiled.stats
+        self._compiled = None
+        self._pending.clear()
+        self.current_tick = python_tick
+        if running:
+            self._python.start()
+
+    def _see_acks(self):
+        if self._compiled is None:
+            return
+        self._compiled.swap_done()
+        acked = int(self._compiled.control[C_ACK])
+        for k, (ticket, address) in enumerate(self._pending):
+            if address == acked:
+                self._acked = max(self._acked, ticket)
+                del self._pending[:k + 1]
+                return
+
+    def swap_done(self, ticket):
+        """Whether the swap with `ticket` has happened (older programs are no longer run)."""
+        if self._compiled is not None:
+            self._see_acks()
+            return ticket <= self._acked
+        if ticket <= self._acked:
+            return True
+        for t, python_ticket in self._pending:
+            if t == ticket:
+                return self._python.swap_done(python_ticket)
+        return True
