@@ -885,7 +885,7 @@ class CompiledPoller:
 
 
 class CompiledBindings:
-    """`InputBindings.facts` and `set_type_mismatch` over a `TickConfig`'s arrays."""
+    """`InputBindings.facts`, `set_type_mismatch` and `set_qos_mismatch` over a `TickConfig`."""
 
     def __init__(self, config, batch, tick_config):
         from .inputs import parse_path
@@ -894,11 +894,15 @@ class CompiledBindings:
         self.paths = tuple(batch.inputs)
         self._tick_config = tick_config
         self._slot_input = [self.names.index(parse_path(p)[0]) for p in self.paths]
-        # Written by the executor thread only (publisher-type checks), read by `facts`.
+        # Written by the executor thread only (graph checks), read by `facts`.
         self._mismatch = [None] * len(self.names)
+        self._qos_mismatch = [None] * len(self.names)
 
     def set_type_mismatch(self, input_name, other_type):
         self._mismatch[self.names.index(input_name)] = other_type
+
+    def set_qos_mismatch(self, input_name, problem):
+        self._qos_mismatch[self.names.index(input_name)] = problem
 
     def facts(self, now_ns):
         """Per input, an `inputs.InputFacts` (read without a lock: may be one tick behind)."""
@@ -914,6 +918,7 @@ class CompiledBindings:
                 name=name, config=self.config.inputs[name], has_message=has_message,
                 age_ms=(now_ns - received_ns) / 1e6 if has_message else None,
                 received=tc.received(i), other_type=self._mismatch[i],
+                qos_problem=self._qos_mismatch[i],
                 out_of_range_now=tuple((self.paths[s], c[2]) for s, c in counters if c[2] >= 0),
                 non_finite_now=tuple(self.paths[s] for s, c in counters
                                      if has_message and c[3]),
