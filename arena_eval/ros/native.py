@@ -154,9 +154,13 @@ load_i64 = _loader(types.int64)
 load_f32 = _loader(types.float32)
 load_f64 = _loader(types.float64)
 store_f64 = _storer(types.float64)
+store_f32 = _storer(types.float32)
 store_i64 = _storer(types.int64)
+store_u64 = _storer(types.uint64)
 store_i32 = _storer(types.int32)
 store_u32 = _storer(types.uint32)
+store_u16 = _storer(types.uint16)
+store_u8 = _storer(types.uint8)
 
 
 @intrinsic

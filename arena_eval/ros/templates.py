@@ -43,10 +43,10 @@ import importlib
 import math
 import struct
 
-import numba
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 import numpy as np
+
+from . import native
 
 # Field kinds in a patch row.
 F64, F32, I8, U8, I16, U16, I32, U32, I64, U64, BOOL = range(11)
@@ -70,62 +70,33 @@ def kind_of(typename):
     return _KINDS.get(typename)
 
 
-def _pointer_intrinsic(item):
-    @intrinsic
-    def pointer(typingctx, addr):
-        def codegen(context, builder, signature, args):
-            return builder.inttoptr(args[0], context.get_value_type(types.CPointer(item)))
-        return types.CPointer(item)(types.int64), codegen
-    return pointer
-
-
-# Everything is reached by address: an array argument would cost an NRT allocation per call.
-_u8 = _pointer_intrinsic(types.uint8)
-_i64 = _pointer_intrinsic(types.int64)
-_u64 = _pointer_intrinsic(types.uint64)
-_f64 = _pointer_intrinsic(types.float64)
-_u32 = _pointer_intrinsic(types.uint32)
-_f32 = _pointer_intrinsic(types.float32)
-
-
-@njit(inline='always')
-def _put(raw, at, bits, size):
-    for k in range(size):
-        raw[at + k] = np.uint8((bits >> np.uint64(8 * k)) & np.uint64(0xFF))
-
-
 @njit('void(int64, int64, int64, int64, int64, int64)', cache=True, nogil=True,
       boundscheck=False, error_model='numpy')
 def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
     """
     Write `values[slot]` at each row's byte offset of `raw`, converted to the row's kind.
 
-    `work` is 4 int64 words: [0] and [1] count nan conversions and saturations, [2] is scratch
-    for reinterpreting a float's bits.
+    Everything is reached by address (an array argument would cost an NRT allocation per
+    call) and stored unaligned, as CDR places fields. `work` is 4 int64 words: [0] and [1]
+    count nan conversions and saturations.
     """
-    rows = numba.carray(_i64(rows_addr), (n_rows, ROW))
-    values = numba.carray(_f64(values_addr), (n_values,))
-    raw = _u8(raw_addr)
-    work = numba.carray(_i64(work_addr), (4,))
-    scratch = _f64(work_addr + 16)
-    scratch32 = _f32(work_addr + 16)
+    rows = native.i64_view(rows_addr, n_rows * ROW)
+    work = native.i64_view(work_addr, 4)
     for r in range(n_rows):
-        at = rows[r, 0]
-        kind = rows[r, 1]
-        x = values[rows[r, 2]]
+        at = raw_addr + rows[r * ROW]
+        kind = rows[r * ROW + 1]
+        x = native.load_f64(values_addr + 8 * rows[r * ROW + 2])
         if kind == F64:
-            scratch[0] = x
-            _put(raw, at, _u64(work_addr + 16)[0], 8)
+            native.store_f64(at, x)
             continue
         if kind == F32:
-            scratch32[0] = np.float32(x)
-            _put(raw, at, np.uint64(_u32(work_addr + 16)[0]), 4)
+            native.store_f32(at, np.float32(x))
             continue
         if x != x:
             work[0] += 1
             x = 0.0
         if kind == BOOL:
-            raw[at] = np.uint8(1) if x != 0.0 else np.uint8(0)
+            native.store_u8(at, np.uint8(1) if x != 0.0 else np.uint8(0))
             continue
         t = np.trunc(x)
         if abs(x - t) >= 0.5:
@@ -137,7 +108,7 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
                     0x7FFFFFFFFFFFFFFF)
             else:
                 bits = np.uint64(np.int64(t))
-            _put(raw, at, bits, 8)
+            native.store_u64(at, bits)
             continue
         if kind == U64:
             if t < 0.0 or t >= _TWO_64:
@@ -145,7 +116,7 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
                 bits = np.uint64(0) if t < 0.0 else np.uint64(0xFFFFFFFFFFFFFFFF)
             else:
                 bits = np.uint64(t)
-            _put(raw, at, bits, 8)
+            native.store_u64(at, bits)
             continue
         if t < _LOW[kind]:
             work[1] += 1
@@ -153,7 +124,14 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
         elif t > _HIGH[kind]:
             work[1] += 1
             t = _HIGH[kind]
-        _put(raw, at, np.uint64(np.int64(t)), _SIZE_OF[kind])
+        bits = np.uint64(np.int64(t))
+        size = _SIZE_OF[kind]
+        if size == 1:
+            native.store_u8(at, np.uint8(bits & np.uint64(0xFF)))
+        elif size == 2:
+            native.store_u16(at, np.uint16(bits & np.uint64(0xFFFF)))
+        else:
+            native.store_u32(at, np.uint32(bits & np.uint64(0xFFFFFFFF)))
 
 
 class Template:
@@ -166,7 +144,7 @@ class Template:
         self.raw = raw          # bytearray: the message as published, patched in place
         self.rows = rows        # int64 [n, ROW]: offset, kind, slot
         self._raw_view = np.frombuffer(raw, np.uint8)
-        self.work = np.zeros(4, np.int64)  # nan into int/bool, saturated, scratch
+        self.work = np.zeros(4, np.int64)  # nan into int/bool, saturated (2 spare)
         self._values = None
         self._args = None
 
