@@ -85,6 +85,8 @@ def _parser():
                       help='simulator + node for MINUTES: RSS and allocations over time')
     mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
                       help="time each phase of the node's tick beside the simulator")
+    mode.add_argument('--typed', action='store_true',
+                      help='what typed outputs cost per tick against the results publish')
     mode.add_argument('--replay', action='store_true',
                       help='replay ticks per second and real-time factor on the test bag')
     bench.add_argument('--rounds', type=int, default=1,
@@ -192,6 +194,10 @@ def cmd_bench(args):
     if args.soak is not None:
         from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)
+    if args.typed:
+        os.environ.setdefault('NUMBA_NRT_STATS', '1')  # before numba loads: see below
+        from .tools import typedbench
+        return typedbench.run(rounds=max(args.rounds, 5), params_file=args.params_file)
     if args.replay:
         from .tools import replaybench
         return replaybench.run(params_file=args.params_file, bag=args.bag)

@@ -240,3 +240,15 @@ def test_tick_phases_time_every_phase_of_real_ticks():
     # The phases are parts of the total (counting, not timing: no speed claim).
     parts = sum(v for k, v in means.items() if k != 'total')
     assert 0 < parts <= means['total'] + 0.5, out
+
+
+@pytest.mark.ros
+def test_typed_bench_compares_typed_outputs_with_the_results_publish():
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--typed'],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = done.stdout
+    for row in ('~/results Float64MultiArray publish', '3 typed outputs, every tick',
+                '3 typed outputs, every: 10', 'patching alone'):
+        assert re.search(re.escape(row) + r'.*?\d+\.\d+ us', report), (row, report)
+    assert 'numba NRT allocations over the timed calls: 0' in report
