@@ -170,13 +170,22 @@ class Template:
         def offset_of(steps):
             kind = _KINDS[_basic_type(msg_type, steps)]
             original = _get(msg, steps)
-            _set(msg, steps, _probe_value(kind, original))
-            changed = serialize_message(msg)
+            found = None
+            # The field is where both sentinels' bytes appear, alternating, in four
+            # serializations: the serializer leaves alignment padding undefined, so a byte that
+            # merely changed between two serializations may be padding.
+            for value, encoded in _sentinels(kind, original) * 2:
+                _set(msg, steps, value)
+                data = serialize_message(msg)
+                if len(data) != len(raw):
+                    raise AssertionError(f'{steps}: the probe changed the message length')
+                n = len(encoded)
+                here = {i for i in range(len(data) - n + 1) if data[i:i + n] == encoded}
+                found = here if found is None else found & here
             _set(msg, steps, original)
-            if len(changed) != len(raw):
-                raise AssertionError(f'{steps}: the probe changed the message length')
-            return kind, next(i for i, (a, b) in enumerate(zip(raw, changed, strict=True))
-                              if a != b)
+            if len(found) != 1:
+                raise AssertionError(f'{steps}: {len(found)} places hold the probe')
+            return kind, found.pop()
 
         rows = []
         for steps, slot in numeric.items():
@@ -209,19 +218,26 @@ class Template:
         return tuple(c - b for c, b in zip(self.counts, before, strict=True))
 
 
-def _probe_value(kind, original):
-    """Return a value whose first serialized byte differs from `original`'s."""
-    if kind == F64:
-        bits = np.float64(original).view(np.uint64) ^ np.uint64(1)
-        return float(bits.view(np.float64))
-    if kind == F32:
-        bits = np.float32(original).view(np.uint32) ^ np.uint32(1)
-        return float(bits.view(np.float32))
-    if kind == BOOL:
-        return not original
-    if isinstance(original, bytes):  # octet fields are one-byte bytes in rclpy
-        return bytes([original[0] ^ 1])
-    return original ^ 1
+# Two values per kind whose serialized bytes differ in every byte (little-endian CDR).
+_DTYPE = ('<f8', '<f4', '<i1', '<u1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '<u1')
+_SENTINEL = (
+    (0.1234567890123457, -98765.43210987654), (0.12345, -98.765), (90, -61), (165, 60),
+    (23130, -15451), (42405, 15450), (1515870810, -1010580541), (2779096485, 1010580540),
+    (6510615555426900570, -4340410370284600381), (12297829382473034410, 4340410370284600380),
+    (True, False))
+
+
+def _sentinels(kind, original):
+    """Return [(value to set, its serialized bytes)] for the two probes of a field."""
+    result = []
+    for value in _SENTINEL[kind]:
+        encoded = np.array([value], _DTYPE[kind]).tobytes()
+        if kind == F32:
+            value = float(np.float32(value))
+        if isinstance(original, bytes):  # octet fields are one-byte bytes in rclpy
+            value = encoded
+        result.append((value, encoded))
+    return result
 
 
 def _get(msg, steps):
