@@ -70,7 +70,7 @@ _ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
 
 # Position of each meta kind in an input's meta slots, and the values before its first message.
 META_ORDER = {'fresh': 0, 'age': 1, 'updated': 2, 'stamp': 3, 'mdt': 4}
-_META_BEFORE = (0.0, math.inf, 0.0, math.nan, 0.0)
+META_BEFORE = (0.0, math.inf, 0.0, math.nan, 0.0)
 
 
 class ByName(str):
@@ -522,7 +522,7 @@ class InputBindings:
         for _i, *slots, _stamp in self._meta:
             for slot in slots:
                 if slot is not None:
-                    self._buffer[slot] = _META_BEFORE[slots.index(slot)]
+                    self._buffer[slot] = META_BEFORE[slots.index(slot)]
                     self._valid[slot] = 1.0
 
     # ----- tick side ------------------------------------------------------------------------
