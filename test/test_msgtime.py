@@ -193,3 +193,35 @@ def test_load_time_errors_have_positions(text, col, message):
 def test_meta_paths_cannot_be_written_by_users():
     with pytest.raises(ExpressionError):
         compile_program(['a = imu.@fresh'])
+
+
+def test_the_safety_idiom_in_a_typed_output():
+    """`data = not fresh(imu)` into a std_msgs/Bool: true before messages and while stale."""
+    from std_msgs.msg import Bool
+
+    params = {'inputs.imu.topic': '/imu', 'inputs.imu.type': 'sensor_msgs/msg/Imu',
+              'inputs.imu.timeout': 0.01, 'expressions': ['x = imu.linear_acceleration.x'],
+              'outputs.estop.topic': '/estop', 'outputs.estop.type': 'std_msgs/msg/Bool',
+              'outputs.estop.fields': ['data = not fresh(imu)']}
+    config, errors, _ = config_from_parameters(params)
+    assert errors == []
+    batch = build_batch(config)
+    taker, sink = BytesTaker(), Sink()
+    tick = Tick(batch, InputBindings(config, batch), [Poller(config.inputs['imu'], taker)],
+                Sink(), n_results=1, typed=[(config.outputs['estop'], sink)])
+    tick(0, DT)
+    taker.push(imu_bytes(0, 1.0))
+    tick(5 * MS, DT)
+    taker.push(imu_bytes(0, 9.0))
+    tick(6 * MS, DT)
+    tick(17 * MS, DT)  # stale
+    assert [deserialize_message(raw, Bool).data for raw in sink.sent] == [
+        True, False, False, True]
+
+
+def test_eval_takes_meta_inputs_with_set(capsys):
+    from arena_eval.__main__ import main
+
+    code = main(['eval', '--set', 'imu.@fresh=0', '--set', 'imu.x=2',
+                 'where(fresh(imu), imu.x, -1)'])
+    assert code == 0 and capsys.readouterr().out.strip() == '-1.0'
