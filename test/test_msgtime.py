@@ -196,13 +196,13 @@ def test_meta_paths_cannot_be_written_by_users():
 
 
 def test_the_safety_idiom_in_a_typed_output():
-    """`data = not fresh(imu)` into a std_msgs/Bool: true before messages and while stale."""
+    """`x > 5 or not fresh(imu)` into a std_msgs/Bool: true before messages and while stale."""
     from std_msgs.msg import Bool
 
     params = {'inputs.imu.topic': '/imu', 'inputs.imu.type': 'sensor_msgs/msg/Imu',
               'inputs.imu.timeout': 0.01, 'expressions': ['x = imu.linear_acceleration.x'],
               'outputs.estop.topic': '/estop', 'outputs.estop.type': 'std_msgs/msg/Bool',
-              'outputs.estop.fields': ['data = not fresh(imu)']}
+              'outputs.estop.fields': ['data = x > 5 or not fresh(imu)']}
     config, errors, _ = config_from_parameters(params)
     assert errors == []
     batch = build_batch(config)
@@ -216,7 +216,7 @@ def test_the_safety_idiom_in_a_typed_output():
     tick(6 * MS, DT)
     tick(17 * MS, DT)  # stale
     assert [deserialize_message(raw, Bool).data for raw in sink.sent] == [
-        True, False, False, True]
+        True, False, True, True]
 
 
 def test_eval_takes_meta_inputs_with_set(capsys):
@@ -225,3 +225,27 @@ def test_eval_takes_meta_inputs_with_set(capsys):
     code = main(['eval', '--set', 'imu.@fresh=0', '--set', 'imu.x=2',
                  'where(fresh(imu), imu.x, -1)'])
     assert code == 0 and capsys.readouterr().out.strip() == '-1.0'
+
+
+@pytest.mark.parametrize('policy', ['nan', 'hold'])
+def test_message_time_decides_without_the_stale_fields(policy):
+    """While imu is stale these are decided by fresh(imu) alone: no stale policy applies."""
+    config = make_config(stale_policy=policy, timeout=0.01, expressions=[
+        'tilt = imu.linear_acceleration.x * 10',
+        'stop = tilt > 30 or not fresh(imu)',
+        'go = fresh(imu) and tilt < 30',
+        'pick = where(fresh(imu), tilt, -1)',
+        'both = where(fresh(imu), tilt, plain.data)',
+        'raw = tilt > 30 or fresh(imu)',
+    ])
+    program = build_batch(config).program
+    deps = dict(zip(program.outputs, program.output_inputs, strict=True))
+    assert deps['stop'] == deps['go'] == deps['pick'] == ('imu.@fresh',)
+    assert deps['both'] == ('imu.@fresh', 'plain.data')
+    assert deps['raw'] == ('imu.linear_acceleration.x', 'imu.@fresh')
+    rig = Rig(config)
+    out = rig.step(0, imu=[imu_bytes(0, 1.0)], plain=[serialize_message(Float64(data=7.0))])
+    assert (out['stop'], out['go'], out['pick'], out['both'], out['raw']) == (0, 1, 10, 10, 1)
+    out = rig.step(20 * MS)  # stale
+    assert (out['stop'], out['go'], out['pick'], out['both']) == (1, 0, -1, 7)
+    assert math.isnan(out['raw']) if policy == 'nan' else out['raw'] == 1.0
