@@ -58,7 +58,8 @@ CASES = collections.Counter()
 # A hang check, not a speed test: the slowest valid input parses in well under 0.2 s.
 HANG_SECONDS = 10.0
 PATH = re.compile(r'[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\]'
-                  r"|\['[ -!#-&(-Z^-~]+'\])*\Z")  # element names: joints.position['elbow']
+                  r"|\['[ -!#-&(-Z^-~]+'\])*"
+                  r'(?:\.@(?:fresh|age|updated|stamp|mdt))?\Z')  # meta inputs: imu.@fresh
 
 
 def fuzz(budget):
@@ -106,8 +107,10 @@ def check_tree(root, text):
         else:
             assert isinstance(node, Call), node
             fn = TABLE[node.func]
-            assert len(node.args) >= fn.min_args
-            assert fn.max_args is None or len(node.args) <= fn.max_args
+            # ddt_msg(x) gains its input's message time as a second argument.
+            n = len(node.args) - (node.func == 'ddt_msg')
+            assert n >= fn.min_args
+            assert fn.max_args is None or n <= fn.max_args
             stack.extend((arg, depth + 1) for arg in node.args)
     assert len(seen) <= MAX_NODES
 
@@ -407,7 +410,8 @@ def test_mutated_default_batch(data):
 
 SYMBOLS = {name: TABLE[name].symbol for name in (
     'add', 'sub', 'mul', 'div', 'mod', 'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or')}
-FUNCTIONS = sorted(name for name, f in CALLABLE.items() if not f.macro)  # macros expand
+FUNCTIONS = sorted(name for name, f in CALLABLE.items()  # these expand
+                   if not f.macro and name != 'ddt_msg')
 REF_NAMES = ['x', 'y_1', '_q', 'imu.angular_velocity.z', 'joints.position[3]', 'a.b[1].c',
              'a.b[1][2]', 'dt', 't', 'accel_norm']
 NUMBERS = [0.0, 1.0, 2.0, 0.5, 1e-3, 12345.678, 1e300, math.inf, math.nan, math.pi]

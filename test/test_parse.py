@@ -144,7 +144,7 @@ def test_conditional_is_where():
 
 def test_every_callable_function_parses_with_its_arity():
     for name, fn in CALLABLE.items():
-        if fn.macro:  # expanded: see test_orientation.py
+        if fn.macro or name == 'ddt_msg':  # expanded: test_orientation.py, test_msgtime.py
             continue
         args = ', '.join(f'x{i}' for i in range(fn.min_args))
         tree = parse_expression(f'{name}({args})')

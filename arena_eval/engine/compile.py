@@ -62,7 +62,7 @@ from . import program as pg
 from .fold import fold
 from ..language.errors import BatchErrors, ExpressionError, Source
 from ..language.functions import (ADD, BUILTINS, CONSTANTS, MAX_WINDOW, MAX_WINDOW_S, MUL,
-                                  OUTPUT, POW, PREV, RESERVED, TABLE, WHERE)
+                                  OUTPUT, POW, PREV, RESERVED, split_meta, TABLE, WHERE)
 from ..language.tree import Call, Num, Ref, Statement
 
 _BUILTIN_SLOTS = {'dt': pg.DT_SLOT, 't': pg.T_SLOT}
@@ -669,15 +669,15 @@ class _Compiler:
         value is computed in place and needs no copy, unless an earlier statement already owns
         the register (identical expressions) or the value is no register at all.
         """
-        uses = {i: set(direct[i]) for i in order}
+        uses = {i: set() for i in order}
         changed = True
         while changed:  # delays make the references cyclic: iterate to the fixed point
             changed = False
             for i in order:
-                for j, _, _ in refs[i]:
-                    if j in uses and not uses[j] <= uses[i]:
-                        uses[i] |= uses[j]
-                        changed = True
+                found = self._stale_deps(self.stmts[i].expr, uses)
+                if not found <= uses[i]:
+                    uses[i] |= found
+                    changed = True
         statements = sorted(order)
         rename = {}
         for out, i in enumerate(statements):
@@ -698,6 +698,38 @@ class _Compiler:
         for _direct, out, i, value, start, count in sorted(rows):  # copy rows first
             self.at = (i, self.stmts[i].pos.col)
             self._row(OUTPUT, ('o', out), value, start, count)
+
+    def _stale_deps(self, node, uses):
+        """
+        Return the inputs whose staleness can change the value of `node` (for OUTPUT rows).
+
+        Every input it reads, through references too, except where message time decides the
+        value without them: while input I is stale, `A or not fresh(I)` is 1, `A and fresh(I)`
+        is 0, and `where(fresh(I), A, B)` is B, whatever A is, so A's reads of I do not count
+        there (the safety idiom `tilt > 30 or not fresh(imu)` stays 1, never nan).
+        """
+        if isinstance(node, Num):
+            return set()
+        if isinstance(node, Ref):
+            if node.name in self.index:
+                return set(uses.get(self.index[node.name], ()))
+            return {node.name} if node.name in self.inputs else set()
+        args = [self._stale_deps(arg, uses) for arg in node.args]
+        result = set().union(*args)
+        for k, arg in enumerate(node.args):
+            root, fresh = _fresh_test(arg)
+            if root is None:
+                continue
+            if node.func in ('or', 'and') and fresh == (node.func == 'and'):
+                other = args[1 - k]
+            elif node.func == 'where' and k == 0:
+                other = args[1] if fresh else args[2]
+            else:
+                continue
+            result = set().union(*(a for a in args if a is not other)) | {
+                p for p in other if path_root(p) != root}
+            break
+        return result
 
     def _program(self):
         import numpy as np
@@ -744,6 +776,18 @@ class _Compiler:
             slot_names=names,
             state_keys=tuple((tuple(dict.fromkeys(k for k in keys if k is not None)), start, size)
                              for start, (size, keys) in sorted(self.state_keys.items())))
+
+
+def _fresh_test(node):
+    """Return (input name, True) for `fresh(I)`, (I, False) for `not fresh(I)`, else (None, _)."""
+    negated = isinstance(node, Call) and node.func == 'not'
+    if negated:
+        node = node.args[0]
+    if isinstance(node, Ref):
+        meta = split_meta(node.name)
+        if meta is not None and meta[1] == 'fresh':
+            return meta[0], not negated
+    return None, False
 
 
 def _hash(text):

@@ -95,7 +95,8 @@ def _state(program, op, size, c):
 
 def _stateful(program, op, dst, a, b, c):
     name = pg.op_name(op)
-    if TABLE[name].min_args == 1 and (op != fn.PREV or a == b):
+    # ddt_msg's second operand is its input's message time (`imu.@mdt`), added by the parser.
+    if TABLE[name].min_args == 1 and (op != fn.PREV or a == b) and op != fn.DDT_MSG:
         text = _operands(program, op, dst, a)
     else:
         text = _operands(program, op, dst, a, b)

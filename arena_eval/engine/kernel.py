@@ -344,6 +344,24 @@ def _time_window(m, op, d, x, seconds, s, dt):
 
 
 @njit(**_HELPER)
+def _ddt_msg(m, d, x, mdt, s):
+    """
+    DDT_MSG: state [initialized, x at the last message, the held derivative].
+
+    `mdt` is 0 on a tick without a new message of the input, else the seconds since its
+    previous message (inf at its first): the derivative changes only when a message arrives.
+    """
+    if m[s] == 0.0:
+        m[s] = 1.0
+        m[s + 1] = x
+        m[s + 2] = 0.0
+    elif mdt != 0.0:
+        m[s + 2] = (x - m[s + 1]) / mdt if mdt > 0.0 and mdt < np.inf else 0.0
+        m[s + 1] = x
+    m[d] = m[s + 2]
+
+
+@njit(**_HELPER)
 def _held(m, d, cond, seconds, s, dt):
     """HELD: state [in a run of nonzero cond, seconds since the run's first step]."""
     if cond != 0.0:
@@ -537,6 +555,8 @@ def _execute(m, code, n_exec, dt, deps, valid, fresh, restart):
             _time_window(m, op, d, m[a], m[b], np.int64(row[4]), dt)
         elif op == fn.HELD:
             _held(m, d, m[a], m[b], np.int64(row[4]), dt)
+        elif op == fn.DDT_MSG:
+            _ddt_msg(m, d, m[a], m[b], np.int64(row[4]))
 
 
 @njit(**_HELPER)

@@ -42,6 +42,7 @@ windowed           MEAN, MINIMUM,         x           window n    state start
                    MAXIMUM                            (integer)
 stateful           MEAN_S, MINIMUM_S,     x           seconds     state start
                    MAXIMUM_S, HELD        (cond)
+                   DDT_MSG                x           mdt         state start
 guard              GUARD                  deps start  deps count  slots to zero on restart
 delay              DELAY                  --          init        state start
 store              STORE                  x           --          state start

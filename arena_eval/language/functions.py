@@ -108,9 +108,31 @@ MEAN_S = 71
 MINIMUM_S = 72
 MAXIMUM_S = 73
 HELD = 74
+DDT_MSG = 75
 
 # Functions the parser expands into others (no opcode of their own).
 MACRO = -1
+
+# Message time: `fresh(imu)` reads the meta input `imu.@fresh`, a path users cannot write (`@`
+# is no character of a name), which the input layer writes on every tick, always valid, so no
+# stale policy turns it to nan. `@mdt` is the time between the input's last two messages on the
+# tick the newer arrived (0 on other ticks); ddt_msg() reads it.
+META_FUNCTIONS = ('stamp', 'age', 'fresh', 'updated')
+META_KINDS = ('fresh', 'age', 'updated', 'stamp', 'mdt')
+
+
+def meta_path(root, kind):
+    """Name the meta input of kind `kind` of input `root`: `imu.@fresh`."""
+    return f'{root}.@{kind}'
+
+
+def split_meta(path):
+    """Return `(root, kind)` for a meta input path (`imu.@age`), else None."""
+    root, sep, kind = path.partition('.@')
+    if not sep or kind not in META_KINDS:
+        return None
+    return root, kind
+
 
 # Largest `n` accepted by the windowed functions `mean`, `minimum`, `maximum`.
 MAX_WINDOW = 10000
@@ -257,6 +279,19 @@ _ENTRIES = [
     _f('held', HELD, 2, 'held(cond, seconds): 1 once cond has been nonzero on every step for '
        'at least `seconds` (the time since the first step of the current run), else 0',
        stateful=True, state_slots=2, first_tick='0 (1 if seconds <= 0 and cond is nonzero)'),
+    # Message time (see META_FUNCTIONS); the argument is an input's name.
+    _f('stamp', MACRO, 1, "stamp(input): the header stamp of the input's newest message, in "
+       'seconds; nan before the first message or when its type has no header', macro=True),
+    _f('age', MACRO, 1, "age(input): seconds since the input's newest message was received (by "
+       'the tick that took it); inf before the first message', macro=True),
+    _f('fresh', MACRO, 1, 'fresh(input): 1 while the input has a message not older than its '
+       'timeout, else 0', macro=True),
+    _f('updated', MACRO, 1, 'updated(input): 1 on the tick that took a new message of the input, '
+       'else 0', macro=True),
+    _f('ddt_msg', DDT_MSG, 1, "derivative over message time: (x - x at the input's previous "
+       'message) / (stamp difference; the receive-time difference when stamps do not increase), '
+       'computed when a message arrives and held until the next; x reads one input',
+       stateful=True, state_slots=3, first_tick='0 (and 0 at the first message)'),
     # Orientation of a quaternion field (x, y, z, w), expanded by the parser (see parse.py).
     _f('roll_of', MACRO, 1, 'roll (rotation about x, radians, (-pi, pi]) of a quaternion field '
        'such as imu.orientation: ZYX (yaw, pitch, roll) Euler angles, as tf2 getRPY',

@@ -49,7 +49,7 @@ import tokenize
 import warnings
 
 from .errors import ExpressionError, Source
-from .functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
+from .functions import BUILTINS, CALLABLE, CONSTANTS, META_FUNCTIONS, meta_path, RESERVED
 from .tree import Call, Num, Ref, Statement
 
 __all__ = ['AST_FILENAME', 'MAX_DEPTH', 'MAX_INDEX', 'MAX_NODES', 'MAX_TEXT', 'parse_expression',
@@ -720,9 +720,32 @@ class _Parser:
             raise self.node_error(node, f'{name} takes {_arity(fn)}, got {n}',
                                   hint=_signature(fn))
         args = [self._expr(arg, depth + 1) for arg in node.args]
+        if name in META_FUNCTIONS:
+            return self._meta(node, name, args[0])
+        if name == 'ddt_msg':
+            return self._ddt_msg(node, args[0])
         if fn.macro:
             return self._orientation(node, name, args[0])
         return self._call(node, name, args)
+
+    def _meta(self, node, name, arg):
+        """`fresh(imu)` -> the meta input `imu.@fresh` (see `functions.META_FUNCTIONS`)."""
+        if not isinstance(arg, Ref) or '.' in arg.name or '[' in arg.name:
+            raise self.node_error(node.args[0], f"{name}() takes an input's name",
+                                  hint=f'like {name}(imu)')
+        return Ref(meta_path(arg.name, name), arg.pos, arg.span)
+
+    def _ddt_msg(self, node, x):
+        """`ddt_msg(x)` -> `ddt_msg(x, <input>.@mdt)`, the input being the one x reads."""
+        roots = sorted({ref.name.split('.', 1)[0].split('[', 1)[0] for ref in _refs(x)
+                        if '.' in ref.name or '[' in ref.name})
+        if len(roots) != 1:
+            what = 'reads no input' if not roots else 'reads ' + ', '.join(roots)
+            raise self.node_error(
+                node.args[0], f'the argument of ddt_msg() must read exactly one input; it {what}',
+                hint='like ddt_msg(imu.angular_velocity.z); one ddt_msg per input')
+        pos, span = self._where(node)
+        return self._call(node, 'ddt_msg', [x, Ref(meta_path(roots[0], 'mdt'), pos, span)])
 
     def _orientation(self, node, name, q):
         """
@@ -784,6 +807,17 @@ _HANDLERS = {
     ast.IfExp: _Parser._ifexp,
     ast.Call: _Parser._callnode,
 }
+
+
+def _refs(node):
+    """Yield every `Ref` of a tree (no recursion)."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Ref):
+            yield node
+        elif isinstance(node, Call):
+            stack.extend(node.args)
 
 
 def _float(value):

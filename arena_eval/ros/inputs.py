@@ -37,6 +37,14 @@ Semantics the README documents:
 - Counters count messages, not ticks: a message whose field is out of range or non-finite
   counts once however many ticks it stays the latest.
 - `bool`, integer, `octet` and `char` fields are read as float64 (True is 1.0).
+- Meta inputs (`imu.@fresh`, `@age`, `@updated`, `@stamp`, `@mdt`: what `fresh(imu)`, ...,
+  `ddt_msg(x)` read, see `functions.META_FUNCTIONS`) are written on every tick and always
+  valid: `fresh` is whether the input is not stale, `age` the seconds since the newest message
+  was received (inf before the first), `updated` 1 on the tick that took a new message,
+  `stamp` its header stamp in seconds (nan before the first message or without a header),
+  `mdt` on that tick the stamp difference to the previous message (the receive-time
+  difference when stamps do not increase; inf at the first message), 0 on other ticks.
+  A new program's first sight of an input's latest message counts as a new message.
 """
 
 from dataclasses import dataclass
@@ -46,6 +54,9 @@ import math
 from operator import attrgetter
 import re
 
+from ..language.functions import split_meta
+
+_STAMP = ('header', 'stamp')
 _NUMERIC = frozenset((
     'boolean', 'octet', 'char', 'wchar', 'float', 'double', 'long double',
     'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'))
@@ -55,6 +66,11 @@ _TYPE_NAME = re.compile(r'^([A-Za-z][A-Za-z0-9_]*)/(?:(msg)/)?([A-Za-z][A-Za-z0-
 _PATH_TOKEN = re.compile(
     r"\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\]|\[\s*'([^'\]]*)'\s*\])")
 _ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
+
+
+# Position of each meta kind in an input's meta slots, and the values before its first message.
+META_ORDER = {'fresh': 0, 'age': 1, 'updated': 2, 'stamp': 3, 'mdt': 4}
+META_BEFORE = (0.0, math.inf, 0.0, math.nan, 0.0)
 
 
 class ByName(str):
@@ -278,6 +294,14 @@ def check_path(inputs, path):
     (an input whose type could not be resolved: its paths are not checked, to avoid piling
     errors on the one that matters).
     """
+    meta = split_meta(path)
+    if meta is not None:
+        # ddt_msg's `@mdt` follows the paths of its argument, which report an unknown input.
+        if meta[0] in inputs or meta[1] == 'mdt':
+            return None
+        fn = meta[1]
+        return (f"{fn}(): '{meta[0]}' is not a configured input",
+                _inputs_hint(meta[0], inputs))
     try:
         root, steps = parse_path(path)
     except ValueError as exc:
@@ -301,6 +325,46 @@ def check_path(inputs, path):
     except InputError as exc:
         return exc.message, exc.hint
     return None
+
+
+def _inputs_hint(root, inputs):
+    close = difflib.get_close_matches(root, list(inputs), n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return 'configured inputs: ' + ', '.join(inputs) if inputs else 'no inputs are configured'
+
+
+def has_stamp(msg_type):
+    """Say whether messages of `msg_type` have a `header.stamp`."""
+    try:
+        resolve_path(msg_type, '', _STAMP + ('sec',))
+    except (InputError, AttributeError):
+        return False
+    return True
+
+
+def decode_steps(msg_type, paths):
+    """
+    Return the steps a decoder must read for one input's batch paths.
+
+    Meta paths read nothing themselves; `@stamp` and `@mdt` need the header stamp's fields.
+    """
+    steps, stamp = [], False
+    for path in paths:
+        meta = split_meta(path)
+        if meta is None:
+            steps.append(parse_path(path)[1])
+        elif meta[1] in ('stamp', 'mdt'):
+            stamp = True
+    if stamp and has_stamp(msg_type):
+        steps.extend((_STAMP + ('sec',), _STAMP + ('nanosec',)))
+    return steps
+
+
+def stamp_seconds(msg):
+    """Return a message's `header.stamp` in seconds (the one formula, shared with replay)."""
+    stamp = msg.header.stamp
+    return stamp.sec + stamp.nanosec / 1e9
 
 
 def _split_head(msg_type, steps):
@@ -420,7 +484,14 @@ class InputBindings:
         groups = [[] for _ in names]
         named = [[] for _ in names]
         self._slot_input = []
+        meta = [[None] * 5 for _ in names]  # per input, the slot of each META_KINDS or None
         for slot, path in enumerate(self.paths):
+            kind = split_meta(path)
+            if kind is not None:
+                i = self._index[kind[0]]
+                meta[i][META_ORDER[kind[1]]] = slot
+                self._slot_input.append(i)
+                continue
             root, steps = parse_path(path)
             if root not in self._index:
                 raise ValueError(f"input path '{path}' has no configured input '{root}'")
@@ -431,6 +502,14 @@ class InputBindings:
             (i, *(_read_plan(config.inputs[names[i]].msg_type, groups[i]) if groups[i]
                   else (None, True, ())), tuple(_named_read(*read) for read in named[i]))
             for i in range(n) if groups[i] or named[i])
+        self._meta = tuple(
+            (i, *meta[i], (meta[i][3] is not None or meta[i][4] is not None)
+             and has_stamp(config.inputs[names[i]].msg_type))
+            for i in range(n) if any(s is not None for s in meta[i]))
+        # Written by copy_latest only: per input, `_received` when meta last saw a message,
+        # and that message's stamp and receive time (for `@mdt`).
+        self._meta_seen = [0] * n
+        self._meta_last = [None] * n
         m = len(self.paths)
         # Per slot, written by copy_latest only.
         self.out_of_range = [0] * m   # messages whose sequence was too short for the index
@@ -443,6 +522,11 @@ class InputBindings:
         self._valid = _fast_view(batch.input_valid)
         for slot in range(m):
             self._valid[slot] = 0.0
+        for _i, *slots, _stamp in self._meta:
+            for slot in slots:
+                if slot is not None:
+                    self._buffer[slot] = META_BEFORE[slots.index(slot)]
+                    self._valid[slot] = 1.0
 
     # ----- tick side ------------------------------------------------------------------------
     def on_message(self, input_name, msg, now_ns):
@@ -497,6 +581,41 @@ class InputBindings:
                     self._nonfinite_now[slot] = bad
                     if bad:
                         self.non_finite[slot] += 1
+
+        if self._meta:
+            self._copy_meta(now_ns)
+
+    def _copy_meta(self, now_ns):
+        """Write the meta inputs (see the module docstring); they are always valid."""
+        buffer, msgs = self._buffer, self._msgs
+        for i, fresh_at, age_at, updated_at, stamp_at, mdt_at, stamped in self._meta:
+            msg = msgs[i]
+            if msg is None:
+                continue  # the values set in __init__ hold
+            recv = self._recv_ns[i]
+            received = self._received[i]
+            new = received != self._meta_seen[i]
+            if new:
+                self._meta_seen[i] = received
+                stamp = stamp_seconds(msg) if stamped else math.nan
+                last = self._meta_last[i]
+                mdt = math.inf
+                if last is not None:
+                    mdt = stamp - last[0]
+                    if not mdt > 0.0:  # nan (no stamps) too
+                        mdt = (recv - last[1]) / 1e9
+                self._meta_last[i] = (stamp, recv)
+                if stamp_at is not None:
+                    buffer[stamp_at] = stamp
+            if fresh_at is not None:
+                timeout = self._timeout_ns[i]
+                buffer[fresh_at] = 1.0 if timeout == 0 or now_ns - recv <= timeout else 0.0
+            if age_at is not None:
+                buffer[age_at] = (now_ns - recv) / 1e9
+            if updated_at is not None:
+                buffer[updated_at] = 1.0 if new else 0.0
+            if mdt_at is not None:
+                buffer[mdt_at] = mdt if new else 0.0
 
     def _copy_named(self, msg, named, new):
         """

@@ -36,7 +36,9 @@ the newest message logged at or before the tick and applies the input's `timeout
 with the node's receive time: the time of the tick that takes the message, i.e. the first tick
 at or after its log time (on the same grid before `t0`, as if the node had been ticking). Then
 it runs the kernel's own `_step` on the batch's packed block with `dt` = the period, and copies
-the outputs into a preallocated matrix.
+the outputs into a preallocated matrix. Message time (`fresh(imu)`, `ddt_msg(x)`, ...: the meta
+inputs of `inputs.InputBindings`) is computed in the loop as the bindings compute it, from the
+cursor, the receive times and each message's header stamp (`inputs.stamp_seconds`).
 """
 
 from dataclasses import dataclass
@@ -48,6 +50,7 @@ import zlib
 from numba import njit
 import numpy as np
 
+from .inputs import META_BEFORE
 from ..engine import kernel
 
 # Ticks per compiled call: progress is reported between calls.
@@ -70,6 +73,8 @@ class Track:
     times: np.ndarray       # int64 log times (ns), sorted (stable: file order for ties)
     values: np.ndarray      # float64 (messages x len(slots))
     ok: np.ndarray          # uint8 (messages x len(slots)): 0 = index out of range
+    stamps: np.ndarray = None  # float64 header stamps (s) for message time; nan: none needed
+    meta: tuple = (-1,) * 5  # batch input slots of its meta inputs (inputs.META_ORDER), -1 none
     messages: int = 0       # messages of the input's type on the topic, in the time range
     undecodable: int = 0    # messages no decoder could read (dropped, as the node drops them)
     ignored: str = ''       # other types on the topic, '' when none
@@ -112,7 +117,7 @@ def _loop_fingerprint():
 @njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)
 def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, cursor, timeout,
                   slot_off, slots, values, ok, val_off, input_base, valid_base,
-                  record, out, fresh):
+                  record, out, fresh, stamps, meta):
     """Run ticks k0..k1-1; rows of `out`/`fresh` are relative to k0. Returns nothing."""
     n_in = msg_off.size - 1
     for k in range(k0, k1):
@@ -120,6 +125,7 @@ def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, curso
         row = k - k0
         for i in range(n_in):
             c = cursor[i]
+            last = c
             end = msg_off[i + 1]
             while c + 1 < end and times[c + 1] <= now:
                 c += 1
@@ -128,6 +134,26 @@ def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, curso
             n = slot_off[i + 1] - first
             ok_now = c >= msg_off[i] and (timeout[i] == 0 or now - recv[c] <= timeout[i])
             fresh[row, i] = 1 if ok_now else 0
+            if c >= msg_off[i]:  # message time, as InputBindings._copy_meta writes it
+                new = c != last
+                m = meta[5 * i:5 * i + 5]
+                if m[0] >= 0:
+                    mem[input_base + m[0]] = 1.0 if ok_now else 0.0
+                if m[1] >= 0:
+                    mem[input_base + m[1]] = (now - recv[c]) / 1e9
+                if m[2] >= 0:
+                    mem[input_base + m[2]] = 1.0 if new else 0.0
+                if m[3] >= 0:
+                    mem[input_base + m[3]] = stamps[c]
+                if m[4] >= 0:
+                    mdt = 0.0
+                    if new:
+                        mdt = np.inf
+                        if last >= msg_off[i]:
+                            mdt = stamps[c] - stamps[last]
+                            if not mdt > 0.0:
+                                mdt = (recv[c] - recv[last]) / 1e9
+                    mem[input_base + m[4]] = mdt
             if ok_now:
                 at = val_off[i] + (c - msg_off[i]) * n
                 for j in range(n):
@@ -304,8 +330,10 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     Messages before `t_start_ns` only matter through the newest of each input (what the first
     tick sees), so only that one is decoded. `progress(n)` is called with message counts.
     """
-    from .inputs import InputBindings, parse_path
+    from .inputs import decode_steps, has_stamp, InputBindings, META_ORDER, stamp_seconds
     from .tick import make_decoder
+    from ..engine.compile import path_root
+    from ..language.functions import split_meta
 
     selected = select_connections(reader, config, remap)
     convert = _ros1_converter(reader)
@@ -313,12 +341,21 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     bindings = InputBindings(config, scratch)
     names = tuple(config.inputs)
     slots = {name: [] for name in names}
-    steps = {name: [] for name in names}
+    paths = {name: [] for name in names}
+    meta = {name: [-1] * 5 for name in names}
     for slot, path in enumerate(batch.inputs):
-        root, path_steps = parse_path(path)
-        slots[root].append(slot)
-        steps[root].append(path_steps)
-    decoders = {name: make_decoder(config.inputs[name].msg_type, steps[name]) for name in names}
+        root = path_root(path)
+        paths[root].append(path)
+        kind = split_meta(path)
+        if kind is not None:
+            meta[root][META_ORDER[kind[1]]] = slot
+        else:
+            slots[root].append(slot)
+    decoders = {name: make_decoder(config.inputs[name].msg_type,
+                                   decode_steps(config.inputs[name].msg_type, paths[name]))
+                for name in names}
+    stamped = {name: (meta[name][3] >= 0 or meta[name][4] >= 0)
+               and has_stamp(config.inputs[name].msg_type) for name in names}
     if convert is not None:
         for name in names:
             _check_layout(convert, _normalize_type(config.inputs[name].type_name),
@@ -355,7 +392,7 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
             entries.insert(0, before[name])
         entries.sort(key=lambda e: (e[0], e[1]))
         index = np.array(slots[name], dtype=np.int64)
-        times, values, ok = [], [], []
+        times, values, ok, stamps = [], [], [], []
         undecodable = 0
         decode = decoders[name]
         for t, _, data, msgtype in entries:
@@ -365,6 +402,7 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
                 undecodable += 1
                 continue
             times.append(t)
+            stamps.append(stamp_seconds(msg) if stamped[name] else math.nan)
             if len(index):
                 bindings.on_message(name, msg, t)
                 bindings.copy_latest(t)
@@ -381,7 +419,8 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
             ok=(np.array(ok, dtype=np.uint8).reshape(n, width) if width
                 else np.zeros((n, 0), np.uint8)),
             messages=len(entries) - (before[name] is not None), undecodable=undecodable,
-            ignored=selected[name][2]))
+            ignored=selected[name][2], stamps=np.array(stamps, dtype=np.float64),
+            meta=tuple(meta[name])))
     return tuple(tracks)
 
 
@@ -461,7 +500,9 @@ class Replay:
             'slots': np.array([s for t in tracks for s in t.slots], np.int64),
             'values': cat([t.values.ravel() for t in tracks] + [np.zeros(0)]),
             'ok': cat([t.ok.ravel() for t in tracks] + [np.zeros(0, np.uint8)]),
-            'val_off': val_off}
+            'val_off': val_off,
+            'stamps': cat([t.stamps for t in tracks] + [np.zeros(0)]),
+            'meta': np.array([s for t in tracks for s in t.meta] or [0], np.int64)}
 
     def run(self, progress=None):
         """Tick over the range; `progress(ticks)` is called after each chunk. Return the result."""
@@ -472,6 +513,11 @@ class Replay:
         batch.input_buffer[:] = math.nan
         batch.input_valid[:] = 0.0
         a = self.arrays()
+        for track in self.tracks:  # message time before the first message; always valid
+            for slot, before in zip(track.meta, META_BEFORE, strict=True):
+                if slot >= 0:
+                    batch.input_buffer[slot] = before
+                    batch.input_valid[slot] = 1.0
         layout = batch.program.layout
         block = batch._block
         mem = batch._mem
@@ -490,7 +536,7 @@ class Replay:
                           a['times'], a['recv'], a['msg_off'], cursor, a['timeout'],
                           a['slot_off'], a['slots'], a['values'], a['ok'], a['val_off'],
                           layout.input_base, layout.valid_base, record,
-                          out[k0:k1], fresh[k0:k1])
+                          out[k0:k1], fresh[k0:k1], a['stamps'], a['meta'])
             if progress is not None:
                 progress(k1 - k0)
         times = self.t0_ns - self.bag_start_ns + np.arange(self.n_ticks, dtype=np.int64) * (

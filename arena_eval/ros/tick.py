@@ -44,10 +44,11 @@ from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
 
 from .cdr import Decoder, Unsupported
-from .inputs import ByName, parse_path
+from .inputs import ByName, decode_steps
 from .rcl import RawPublisher, Unavailable
 from .templates import TypedOutput
 from ..engine.arena import state_plan
+from ..engine.compile import path_root
 
 
 class BytesTaker:
@@ -238,9 +239,9 @@ class Tick:
         self.phases = phases
         paths = {poller.name: [] for poller in self.pollers}
         for path in batch.inputs:
-            root, steps = parse_path(path)
-            paths[root].append(steps)
-        self.decoders = {p.name: make_decoder(p.msg_type, paths[p.name]) for p in self.pollers}
+            paths[path_root(path)].append(path)
+        self.decoders = {p.name: make_decoder(p.msg_type, decode_steps(p.msg_type, paths[p.name]))
+                         for p in self.pollers}
         self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
         self._step = batch.step
         # The batch's first `n_results` outputs are the user's expressions; typed outputs'
