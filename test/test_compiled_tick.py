@@ -351,3 +351,21 @@ def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
     finally:
         node.close()
         probe.close()
+
+
+@pytest.mark.ros
+def test_message_time_runs_on_the_python_tick_and_says_why(tmp_path):
+    from node_harness import NodeProcess, write_params
+    probe = Probe()
+    node = NodeProcess(tmp_path, write_params(
+        tmp_path / 'params.yaml', ['z2 = 2 * imu.linear_acceleration.z', 'f = fresh(imu)']))
+    try:
+        probe.stream_inputs(200.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'python').startswith('python')
+        assert "message time ('imu.@fresh') is not compiled yet" in _loop_value(probe, 'Tick')
+        probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[1] == 1.0, 10.0,
+                       'fresh(imu) = 1')
+    finally:
+        node.close()
+        probe.close()

@@ -1014,9 +1014,13 @@ class Compiler:
         """Return the `CompiledTick` running what `python_tick` runs."""
         from .inputs import parse_path
         from .tick import float64_template, results_template
+        from ..language.functions import split_meta
         batch = python_tick.batch
         names = [p.name for p in python_tick.pollers]
         for path in batch.inputs:
+            if split_meta(path) is not None:
+                # The loop has no message-time state yet; the Python tick computes it.
+                raise plans.Unsupported(f"message time ('{path}') is not compiled yet")
             if parse_path(path)[0] not in names:
                 raise plans.Unsupported(f"input path '{path}' has no poller")
         if any(output._now is not None for output in python_tick.typed) and (
