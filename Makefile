@@ -33,7 +33,7 @@ FUZZ_SCALE ?= 3
 fuzz: setup
 	ARENA_EVAL_HYPOTHESIS=fuzz ARENA_EVAL_FUZZ_SCALE=$(FUZZ_SCALE) ARENA_EVAL_PROPERTY_EXAMPLES=3000 \
 	    $(PY) -m pytest -q -p no:cacheprovider test/test_fuzz_language.py test/test_properties.py \
-	    test/test_node_cdr.py
+	    test/test_cdr.py test/test_plans.py test/test_folding.py test/test_templates.py
 
 demo: setup
 	$(PY) -m arena_eval demo
