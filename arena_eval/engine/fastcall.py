@@ -54,6 +54,7 @@ from numba.extending import intrinsic
 import numpy as np
 
 from . import kernel
+from .pointers import f64_ptr as _f64_ptr, i64_ptr as _i64_ptr
 
 # Releasing and retaking the GIL costs ~40 ns per call here (a sixth of a small batch's step)
 # and lets another thread take the GIL in the middle of the caller's tick. It pays only when the
@@ -83,22 +84,6 @@ _ARRAY_DATA = 16    # offset of the data pointer in a numpy array
 _IMMORTAL_BIT = 1 << 31
 
 _HELPER = {'error_model': 'numpy', 'boundscheck': False}
-
-
-@intrinsic
-def _i64_ptr(typingctx, address):
-    """Reinterpret an int64 address as an int64 pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(nb.CPointer(nb.int64)))
-    return nb.CPointer(nb.int64)(nb.int64), codegen
-
-
-@intrinsic
-def _f64_ptr(typingctx, address):
-    """Reinterpret an int64 address as a float64 pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(nb.CPointer(nb.float64)))
-    return nb.CPointer(nb.float64)(nb.int64), codegen
 
 
 @intrinsic

@@ -38,24 +38,31 @@ says so.
 """
 
 import math
+from pathlib import Path
 import zlib
 
 import numba
-from numba import njit, types
-from numba.extending import intrinsic
+from numba import njit
 import numpy as np
 
 from . import program as pg
+from .pointers import f64_ptr as _f64_ptr, i64_ptr as _i64_ptr, u64_ptr as _u64_ptr
 from ..language import functions as fn
 
 
 def _fingerprint_of(*modules):
-    """CRC of every upper-case int constant of `modules`: what the compiled kernel freezes."""
+    """
+    CRC of every upper-case int constant of `modules`: what the compiled kernel freezes.
+
+    The source of `pointers.py` counts too: its intrinsics are inlined into the kernel, and
+    numba's cache only tracks this file.
+    """
     items = []
     for module in modules:
         items += sorted((module.__name__, k, v) for k, v in vars(module).items()
                         if k.isupper() and isinstance(v, int) and not isinstance(v, bool))
-    return zlib.crc32(repr(items).encode())
+    pointers = Path(__file__).with_name('pointers.py').read_bytes()
+    return zlib.crc32(repr(items).encode() + pointers)
 
 
 FINGERPRINT = _fingerprint_of(fn, pg)
@@ -63,30 +70,6 @@ FINGERPRINT = _fingerprint_of(fn, pg)
 _NAN = math.nan
 _DEG = 180.0 / math.pi  # the same expressions as functions.TABLE['deg'/'rad'].fold
 _RAD = math.pi / 180.0
-
-
-@intrinsic
-def _f64_ptr(typingctx, addr):
-    """Reinterpret an int64 address as a float64 pointer (no allocation, no check)."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
-    return types.CPointer(types.float64)(types.int64), codegen
-
-
-@intrinsic
-def _u64_ptr(typingctx, addr):
-    """Reinterpret an int64 address as a uint64 pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.uint64)))
-    return types.CPointer(types.uint64)(types.int64), codegen
-
-
-@intrinsic
-def _i64_ptr(typingctx, addr):
-    """Reinterpret an int64 address as an int64 pointer."""
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
-    return types.CPointer(types.int64)(types.int64), codegen
 
 
 @njit('int64()', cache=True)

@@ -41,6 +41,8 @@ from numba import njit, types
 from numba.extending import intrinsic
 import numpy as np
 
+from ..engine.pointers import f64_ptr as _f64_pointer, i64_ptr as _i64_pointer
+
 CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
 TIMER_ABSTIME = 1
@@ -161,20 +163,6 @@ store_i32 = _storer(types.int32)
 store_u32 = _storer(types.uint32)
 store_u16 = _storer(types.uint16)
 store_u8 = _storer(types.uint8)
-
-
-@intrinsic
-def _i64_pointer(typingctx, address):
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.int64)))
-    return types.CPointer(types.int64)(types.int64), codegen
-
-
-@intrinsic
-def _f64_pointer(typingctx, address):
-    def codegen(context, builder, signature, args):
-        return builder.inttoptr(args[0], context.get_value_type(types.CPointer(types.float64)))
-    return types.CPointer(types.float64)(types.int64), codegen
 
 
 @njit(inline='always')
