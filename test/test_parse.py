@@ -316,7 +316,7 @@ def test_statement_may_be_indented_span_lines_and_carry_a_comment():
 
 
 def test_the_default_batch_is_config_default_yaml():
-    from arena_eval.ros.config import default_params_file
+    from arena_eval.params.config import default_params_file
     from arena_eval.tools.bench import default_statements
     assert default_statements(default_params_file()) == reference.DEFAULT_BATCH
 

@@ -17,7 +17,7 @@
 from pathlib import Path
 
 from arena_eval.language.functions import CALLABLE, CONSTANTS
-from arena_eval.ros.config import PARAMETERS
+from arena_eval.params.config import PARAMETERS
 
 README = (Path(__file__).resolve().parent.parent / 'README.md').read_text()
 

@@ -456,7 +456,7 @@ class InputBindings:
     report may be one tick behind. `set_type_mismatch` and `set_qos_mismatch` are the writes
     from the executor thread, to slots only `facts` reads.
 
-    >>> from arena_eval.ros.config import config_from_parameters  # doctest: +SKIP
+    >>> from arena_eval.params.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
     >>> bindings.on_message('imu', msg, time.monotonic_ns())    # doctest: +SKIP
     >>> bindings.copy_latest(time.monotonic_ns()); batch.step(0.001)  # doctest: +SKIP
