@@ -252,15 +252,16 @@ def test_remap_reads_another_topic(capsys, tmp_path):
     np.testing.assert_array_equal(read_csv(out)[1][:, 1], [0.0, 10.0, 20.0])
 
 
-@pytest.mark.parametrize('suffix', ['.mcap', ''])
-def test_bag_output_reads_back(capsys, tmp_path, edge_bags, suffix):
+@pytest.mark.parametrize('name,extra', [('results.mcap', []), ('results/', []),
+                                        ('results.bag2', ['--format', 'rosbag2'])])
+def test_bag_output_reads_back(capsys, tmp_path, edge_bags, name, extra):
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import get_typestore, Stores
     from pathlib import Path
 
-    out = tmp_path / f'results{suffix}'
+    out = tmp_path / name
     code, _, err = run_cli(capsys, edge_bags['sqlite3'], '--params', params_file(tmp_path),
-                           '--out', out)
+                           '--out', f'{tmp_path}/{name}', *extra)
     assert code == 0, err
     csv_out = tmp_path / 'same.csv'
     assert run_cli(capsys, edge_bags['sqlite3'], '--params', params_file(tmp_path),
@@ -275,7 +276,7 @@ def test_bag_output_reads_back(capsys, tmp_path, edge_bags, suffix):
     assert [t for t, _ in rows] == [T0 + k * 10 * MS for k in range(len(table))]
     assert rows[0][1].layout.dim[0].label == 'ax,norm,smooth,q2,both'
     np.testing.assert_array_equal(np.array([m.data for _, m in rows]), table[:, 1:])
-    if suffix == '.mcap':
+    if name.endswith('.mcap'):
         assert out.is_file()
     else:
         assert (out / 'metadata.yaml').is_file()

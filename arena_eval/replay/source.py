@@ -147,7 +147,7 @@ def _open_reader(path):
 
 
 def _definitions_for(path):
-    """A typestore with every type the bag's topics name that is installed or in Humble's store."""
+    """Return a typestore of every type the bag names: installed ones, then Humble's store."""
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import get_typestore, Stores
 
@@ -175,7 +175,7 @@ def _share_dirs():
     return [d for d in dirs if d.is_dir()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def installed_definitions(type_name):
     """Return rosbags field definitions of `type_name` and the types it uses, from `.msg` files."""
     from rosbags.typesys import get_types_from_msg
@@ -251,7 +251,7 @@ class Bag:
 
     def select(self, config, remap=None):
         """
-        Return one `Selection` per config input (config order): its topic's connections of its type.
+        Return one `Selection` per config input (config order): its topic's conns of its type.
 
         Raise `ReplayError` for an unknown `--remap` input, a topic the bag lacks, or one with no
         connection of the input's type. Other types on the topic are never read, as a node's
