@@ -239,9 +239,10 @@ def run_tasks(tasks, jobs=None, scheduler=None):
     import concurrent.futures as cf
     import multiprocessing
 
-    # spawn: a clean interpreter per worker (numba's cache makes its start cheap); fork of a
-    # process that has threads (tqdm's monitor, numba's) is not safe.
-    context = multiprocessing.get_context('spawn')
+    # fork: the workers start with the batch's modules imported and numba's cache loaded, and
+    # no resource-tracker process outlives the pool (spawn leaves one). Nothing here holds a
+    # lock across the fork: the progress bar runs without tqdm's monitor thread.
+    context = multiprocessing.get_context('fork')
     with cf.ProcessPoolExecutor(max_workers=min(jobs, len(todo)), mp_context=context) as pool:
         futures = {pool.submit(replay_bag, task): task for task in todo}
         for future in cf.as_completed(futures):

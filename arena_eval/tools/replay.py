@@ -129,6 +129,7 @@ class _Progress:
             except ImportError:  # a nicety: replay works without it
                 self.enabled = False
                 return self.update
+            tqdm.monitor_interval = 0  # no monitor thread: fleet workers are forked
             self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                             leave=False, dynamic_ncols=True)
         return self.update
