@@ -128,6 +128,7 @@ class Row:
     outputs: dict = field(default_factory=dict)
     error: str = ''
     skipped: bool = False    # done by an earlier run with the same output
+    pid: int = 0             # the process that replayed it
 
 
 def done_row(task):
@@ -150,7 +151,7 @@ def replay_bag(task):
     from .sinks import SinkError
     from .source import ReplayError
 
-    row = Row(task.key)
+    row = Row(task.key, pid=os.getpid())
     try:
         _replay_into(task, row)
     except (ReplayError, SinkError) as exc:
