@@ -173,3 +173,34 @@ def test_bags_are_found_in_folders_and_lists(tmp_path):
     (tmp_path / 'empty').mkdir()
     with pytest.raises(ReplayError, match='no bags under it'):
         find_bags([tmp_path / 'empty'])
+
+
+@pytest.mark.slow
+def test_reading_holds_one_chunk_at_a_time(tmp_path):
+    """Python memory while reading stays near one chunk, whatever the bag's length."""
+    import tracemalloc
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    from arena_eval.replay.source import open_bag, Selection
+
+    n = 200_000
+    store = get_typestore(Stores.ROS2_KILTED)
+    raw = imu_cdr(1.0)
+    with Writer(tmp_path / 'long', version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conn = writer.add_connection('/imu', 'sensor_msgs/msg/Imu', typestore=store)
+        for k in range(n):
+            writer.write(conn, T0 + k * 1_000_000, raw)
+    total = n * (len(raw) + -len(raw) % 8)
+    with open_bag(tmp_path / 'long') as bag:
+        sel = Selection('imu', '/imu', 'sensor_msgs/msg/Imu', tuple(bag.connections))
+        tracemalloc.start()
+        count = 0
+        for chunk in bag.chunks([sel], max_bytes=1 << 20):
+            count += len(chunk.log_ns)
+            del chunk
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    assert count == n
+    assert total > 60 << 20 and peak < 16 << 20, (total, peak)
