@@ -204,8 +204,8 @@ def run_fleet(capsys, tmp_path, base, *extra):
     return code, out, err, dataset, summary
 
 
-def test_a_local_fleet_matches_single_bag_replays_and_reruns_skip_done_bags(capsys, tmp_path,
-                                                                           fleet):
+def test_a_local_fleet_matches_single_bag_replays_and_reruns_skip_done_bags(
+        capsys, tmp_path, fleet):
     base, bags = fleet
     code, out, err, dataset, summary = run_fleet(capsys, tmp_path, base, '--jobs', '2')
     assert code == 1, err  # some bags failed: reported, the others done

@@ -158,8 +158,8 @@ def test_what_is_not_a_bag_says_what_a_bag_is(capsys, tmp_path):
 def test_bags_are_found_in_folders_and_lists(tmp_path):
     from arena_eval.replay.source import find_bags, ReplayError
 
-    one = write_bag(tmp_path / 'fleet' / 'robot1' / 'run1', [('/imu', 'sensor_msgs/msg/Imu',
-                                                                T0, imu_cdr(1.0))])
+    imu = [('/imu', 'sensor_msgs/msg/Imu', T0, imu_cdr(1.0))]
+    one = write_bag(tmp_path / 'fleet' / 'robot1' / 'run1', imu)
     two = write_humble_bag(tmp_path / 'fleet' / 'robot2' / 'run2',
                            [('/imu', 'sensor_msgs/msg/Imu', T0, imu_cdr(1.0))])
     (tmp_path / 'fleet' / 'robot2' / 'x.mcap').write_bytes(b'')

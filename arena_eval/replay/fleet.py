@@ -87,10 +87,9 @@ class Stats:
         self.nan += n - finite.sum(axis=0)
         self.count += finite.sum(axis=0)
         with np.errstate(invalid='ignore'):
-            self.low = np.fmin(self.low, np.where(finite, values, np.inf).min(axis=0,
-                                                                               initial=np.inf))
-            self.high = np.fmax(self.high, np.where(finite, values, -np.inf).max(
-                axis=0, initial=-np.inf))
+            low = np.where(finite, values, np.inf).min(axis=0, initial=np.inf)
+            high = np.where(finite, values, -np.inf).max(axis=0, initial=-np.inf)
+            self.low, self.high = np.fmin(self.low, low), np.fmax(self.high, high)
         self.total += np.where(finite, values, 0.0).sum(axis=0)
         self.boolean &= ((values == 0.0) | (values == 1.0) | ~finite).all(axis=0)
         true = values == 1.0
@@ -314,8 +313,8 @@ def format_summary(rows, names):
     width = max([len('bag')] + [len(r.bag) for r in rows])
     lines = [f"{'bag':<{width}}  {'duration s':>10}  {'ticks':>9}  {'messages':>9}  status"]
     for row in rows:
-        status = f'error: {row.error}' if row.error else ('done before' if row.skipped
-                                                            else 'ok')
+        status = (f'error: {row.error}' if row.error
+                  else 'done before' if row.skipped else 'ok')
         duration = '-' if row.duration_s is None else f'{row.duration_s:.3f}'
         lines.append(f'{row.bag:<{width}}  {duration:>10}  {row.ticks:>9}  {row.messages:>9}  '
                      f'{status}')

@@ -63,8 +63,9 @@ class Block:
     times_ns: np.ndarray    # int64[capacity]: the tick's bag log time (ns since the epoch)
     values: np.ndarray      # float64[capacity, k]: one column per output (batch.outputs order)
     count: int
-    inputs: np.ndarray = None  # float64[capacity, m]: input slots (batch.inputs order), for
-                               # typed outputs' templates (stamps); None when none needs them
+    # float64[capacity, m]: input slots (batch.inputs order), for typed outputs' templates
+    # (stamps); None when none needs them
+    inputs: np.ndarray = None
 
 
 def output_kind(path, fmt=None):

@@ -73,7 +73,8 @@ class Chunk:
 
     data: np.ndarray        # uint8, each message starting ALIGN-aligned
     offsets: np.ndarray     # int64[n + 1] (the padding belongs to the message before it)
-    input: np.ndarray       # int64[n]: index into the selections (config.inputs order)
+    # int64[n]: index into the selections (config.inputs order); the seam's name
+    input: np.ndarray  # noqa: A003
     log_ns: np.ndarray      # int64[n]: log time, non-decreasing within and across chunks
     sizes: np.ndarray = None  # int64[n]: each message's own length (without the padding)
 
