@@ -43,7 +43,8 @@ import re
 from .inputs import check_path, InputError, resolve_type, type_name
 from .outputs import check_fields, OutputConfig, parse_field
 from .params_yaml import (ConfigWarning, merge_sections, missing_section_hint,
-                          parameter_text_value, ParamsFileError, python_value, Section,
+                          parameter_text_value, ParamsFileError, python_value, RclTable,
+                          Section,
                           YamlReader)
 from .ros_args import fully_qualified
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
@@ -333,6 +334,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
     """
     node = node if node.startswith('/') else fully_qualified(node)
     sections, errors, warnings, key_positions, names = [], [], [], {}, []
+    table = RclTable()  # rcl reads every file of a command line into one table
     for source in sources:
         if source[0] == 'param':
             _, key, name, text = source
@@ -346,7 +348,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
                 continue
         else:
             file, text = source[1], source[2]
-        reader = YamlReader(text, file, node)
+        reader = YamlReader(text, file, node, table)
         found = reader.sections()
         errors.extend(reader.errors)
         warnings.extend(reader.warnings)
