@@ -306,7 +306,8 @@ class RclRules:
                                  event.start_mark)
             problem = rcl_name_problem(self.node_ns)
             if problem:
-                raise RclRefusal(problem, event.start_mark)
+                raise RclRefusal(f"invalid node name '{self.node_ns}': {problem}",
+                                 event.start_mark)
             # The node name stays in the namespace until its mapping ends: a key beside
             # ros__parameters is a node in that namespace.
             self.node = self.table.find_node(self.node_ns)
