@@ -18,9 +18,12 @@ Params-file values with their positions, read the way rcl types them.
 Each value keeps the `file:line:col` of its key and value, and expression strings are mapped
 character by character into the file (quoted, escaped, folded and block scalars).
 
-`config.py` validates what this reads; this module only reads. Values are typed as ROS types
-them (rcl's YAML rules, not PyYAML's): unquoted `nan`, `yes`, `on`, `1e3` are not strings, and
-integers follow C's `strtol` with base 0 (`0x10` is 16, `010` is 8).
+`config.py` validates what this reads; this module only reads, as rcl reads: one pass over the
+YAML events gives rcl's verdict on the whole file (`RclRules`: rcl refuses a file for every node
+at the first event its parser does not allow, in any section) and composes the tree the
+sections are read from. Values are typed as rcl types them (`rcl_value`, not PyYAML's rules):
+unquoted `nan`, `yes`, `on`, `1e3` are not strings, `~` is, and numbers follow C's `strtoll`
+(base 0: `0x10` is 16, `010` is 8) and `strtod`.
 """
 
 import bisect
@@ -382,7 +385,9 @@ def rcl_name_problem(name):
             if token[0].isdigit():
                 return 'namespace must not have a token that starts with a number'
             if len(token) + 1 > _NS_MAX:
-                return f"namespace should not exceed '{_NS_MAX}'"
+                # rmw's words (its macro is printed by name), and the figure.
+                return ("namespace should not exceed 'RMW_NAMESPACE_MAX_NAME_LENGTH' "
+                        f'({_NS_MAX} characters)')
     if node in ('*', '**'):
         return None
     if not node:
