@@ -219,3 +219,116 @@ def test_the_rclpy_init_fallback_names_the_params_files(verdicts, tmp_path):
         node.close()
     line = next(line for line in err.splitlines() if line.startswith('error: '))
     assert 'failed to initialize rcl' in line and line.endswith(f'(params files: {path})'), err
+
+
+# ----- many generated files, against rcl's parser library itself --------------------------------
+
+_NAMES = ['a', 'b', 'arena_eval', '/**', '/*', '**', '*', 'ns/a', '/ns/b', 'ns//a', '1bad', 'a-b',
+          '/**/a', 'x' * 300, '/' + 'y' * 250 + '/a', 'ros__parametersX', '"quoted"', '/foo*',
+          'ns/', '/']
+_SCALARS = ['1', '1.5', 'true', '"s"', "'q'", 'abc', '', '~', 'null', '0x10', '08', '1e400',
+            '1e-310', '.nan', '-.nan', '!!str 3', '&an 5', '*an', '|\n        text',
+            '>-\n        42', '""']
+
+
+def _random_value(rnd, depth):
+    r = rnd.random()
+    if depth > 2 or r < 0.5:
+        return rnd.choice(_SCALARS)
+    if r < 0.7:
+        items = _SCALARS[:6] + ['[1]', '{a: 1}', '{}', '[]']
+        return '[' + ', '.join(rnd.choice(items) for _ in range(rnd.randint(0, 3))) + ']'
+    if r < 0.85:
+        items = _SCALARS[:6] + ['{}', '[1, 2]']
+        return '{' + ', '.join(f"{rnd.choice('pqr')}: {rnd.choice(items)}"
+                               for _ in range(rnd.randint(0, 2))) + '}'
+    return '{}'
+
+
+def _random_params(rnd, indent, depth=0):
+    lines = []
+    for _ in range(rnd.randint(0, 3)):
+        key = rnd.choice(['x', 'y', 'z', 'x.y', ''])
+        if rnd.random() < 0.2 and depth < 2:
+            lines.append(' ' * indent + key + ':')
+            lines += _random_params(rnd, indent + 2, depth + 1)
+        else:
+            lines.append(' ' * indent + f'{key}: {_random_value(rnd, depth)}')
+    return lines
+
+
+def _random_node(rnd, indent, depth=0):
+    lines = [' ' * indent + rnd.choice(_NAMES) + ':']
+    r = rnd.random()
+    if r < 0.6:
+        key = rnd.choice(['ros__parameters', 'ros__parameters', 'ros_parameters'])
+        lines.append(' ' * (indent + 2) + key + ':')
+        lines += _random_params(rnd, indent + 4)
+        if rnd.random() < 0.2:
+            lines += _random_node(rnd, indent + 2, depth + 1)
+    elif r < 0.8 and depth < 3:
+        lines += _random_node(rnd, indent + 2, depth + 1)
+    elif r < 0.9:
+        lines[-1] += ' ' + rnd.choice(['1', '{}', '[1]', ''])
+    else:
+        lines.append(' ' * (indent + rnd.choice([0, 1, 2])) + 'ros__parameters: {x: 1}')
+    return lines
+
+
+def _random_file(rnd):
+    lines = []
+    for _ in range(rnd.randint(0, 3)):
+        lines += _random_node(rnd, 0)
+    if rnd.random() < 0.1:
+        lines.insert(rnd.randint(0, len(lines)), '---')
+    return '\n'.join(lines) + '\n'
+
+
+class _RclParser:
+    """`rcl_parse_yaml_file` of the installed rcl_yaml_param_parser, through ctypes."""
+
+    def __init__(self):
+        import ctypes
+
+        class Allocator(ctypes.Structure):
+            _fields_ = [('fields', ctypes.c_void_p * 5)]
+
+        self.lib = ctypes.CDLL('librcl_yaml_param_parser.so')
+        self.rcutils = ctypes.CDLL('librcutils.so')
+        self.rcutils.rcutils_get_default_allocator.restype = Allocator
+        self.lib.rcl_yaml_node_struct_init.restype = ctypes.c_void_p
+        self.lib.rcl_yaml_node_struct_init.argtypes = [Allocator]
+        self.lib.rcl_parse_yaml_file.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+        self.lib.rcl_yaml_node_struct_fini.argtypes = [ctypes.c_void_p]
+
+    def accepts(self, path):
+        table = self.lib.rcl_yaml_node_struct_init(self.rcutils.rcutils_get_default_allocator())
+        try:
+            return bool(self.lib.rcl_parse_yaml_file(str(path).encode(), table))
+        finally:
+            self.rcutils.rcutils_reset_error()
+            self.lib.rcl_yaml_node_struct_fini(table)
+
+
+def test_generated_files_get_rcl_s_verdict(tmp_path):
+    """2,000 files from a fixed seed: refused by us exactly when rcl's parser refuses them."""
+    import random
+
+    from arena_eval.ros.config import load_params_text
+
+    rcl = _RclParser()
+    rnd = random.Random(21)
+    path = tmp_path / 'f.yaml'
+    disagree = []
+    refused = 0
+    for _ in range(2000):
+        text = _random_file(rnd)
+        path.write_text(text)
+        rcl_ok = rcl.accepts(path)
+        _, errors, _ = load_params_text(text, 'f.yaml', node_name='/zz/never')
+        ours_ok = not any('rcl refuses' in e.message or 'YAML' in e.message for e in errors)
+        refused += not rcl_ok
+        if rcl_ok != ours_ok:
+            disagree.append((text, rcl_ok, [e.one_line() for e in errors]))
+    assert disagree == []
+    assert 400 < refused < 1600  # both verdicts are well represented

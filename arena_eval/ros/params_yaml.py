@@ -364,30 +364,26 @@ def rcl_name_problem(name):
     """
     Why rcl refuses the node name `name` of a params file (rmw's wording), or None.
 
-    rcl checks each `/token` of the namespace on its own (so only a token, not the whole
-    namespace, has rmw's length limit), skips `*` and `**`, and checks the node name.
+    rcl cuts the namespace (up to and with the last '/', made absolute) at each '/', checks
+    each `/token` on its own (so only a token, not the whole namespace, has rmw's length
+    limit), skips `/*` and `/**`, and then checks the node name unless it is `*` or `**`.
     """
     if name in ('/**', '/*'):
         return None
-    namespace, slash, node = name.rpartition('/')
-    if slash:
-        namespace = '/' + (namespace if namespace.startswith('/') else '/' + namespace)[1:]
+    cut = name.rfind('/')
+    node = name[cut + 1:]
+    if cut >= 0:
+        namespace = name[:cut + 1]
         namespace = namespace if namespace.startswith('/') else '/' + namespace
-        tokens = namespace.split('/')[1:]
-        for token in tokens:
-            if token == '' and namespace != '/':
-                return f'{namespace}/ contains repeated forward slash'
-            if token in ('', '*', '**'):
-                continue
-            if not all(c.isascii() and (c.isalnum() or c == '_') for c in token):
-                return ("namespace must not contain characters other than alphanumerics, "
-                        "'_', or '/'")
-            if token[0].isdigit():
-                return 'namespace must not have a token that starts with a number'
-            if len(token) + 1 > _NS_MAX:
-                # rmw's words (its macro is printed by name), and the figure.
-                return ("namespace should not exceed 'RMW_NAMESPACE_MAX_NAME_LENGTH' "
-                        f'({_NS_MAX} characters)')
+        start, end = 0, namespace.find('/', 1)
+        while end >= 0:
+            token = namespace[start + 1:end]
+            if not token:
+                return f'{namespace} contains repeated forward slash'
+            problem = None if token in ('*', '**') else _token_problem(token)
+            if problem:
+                return problem
+            start, end = end, namespace.find('/', end + 1)
     if node in ('*', '**'):
         return None
     if not node:
@@ -398,6 +394,19 @@ def rcl_name_problem(name):
         return 'node name must not start with a number'
     if len(node) > _NODE_MAX:
         return f"node name length should not exceed '{_NODE_MAX}'"
+    return None
+
+
+def _token_problem(token):
+    """Say why rmw refuses the namespace `/token`, or return None."""
+    if not all(c.isascii() and (c.isalnum() or c == '_') for c in token):
+        return "namespace must not contain characters other than alphanumerics, '_', or '/'"
+    if token[0].isdigit():
+        return 'namespace must not have a token that starts with a number'
+    if len(token) + 1 > _NS_MAX:
+        # rmw's words (its macro is printed by name), and the figure.
+        return ("namespace should not exceed 'RMW_NAMESPACE_MAX_NAME_LENGTH' "
+                f'({_NS_MAX} characters)')
     return None
 
 
