@@ -314,7 +314,7 @@ def test_generated_files_get_rcl_s_verdict(tmp_path):
     """2,000 files from a fixed seed: refused by us exactly when rcl's parser refuses them."""
     import random
 
-    from arena_eval.ros.config import load_params_text
+    from arena_eval.params.config import load_params_text
 
     rcl = _RclParser()
     rnd = random.Random(21)
