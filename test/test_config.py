@@ -365,7 +365,7 @@ def test_duplicate_keys_are_errors():
      "f.yaml:3:19: error: expressions must be a list of strings, got the string 'a = 1.0' "
      '(write expressions: ["name = expression", ...])'),
     ('arena_eval:\n  ros__parameters:\n    expressions: ["a = 1.0", 2.0]\n',
-     "f.yaml:3:30: error: rcl refuses this file: Sequence should be of same type. Value type "
+     'f.yaml:3:30: error: rcl refuses this file: Sequence should be of same type. Value type '
      "'double' do not belong (the sequence holds string values) (rcl stops at the first "
      'problem and refuses the file for every node)'),
     ('arena_eval:\n  ros__parameters:\n    expressions:\n      - a: 1.0\n',

@@ -125,25 +125,6 @@ def node_key_matches(key, node):
         return False
 
 
-_TOKEN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-
-
-def node_key_problem(key):
-    """Why rcl refuses `key` as a node name in a params file (for every node), or None."""
-    if key in ('/**', '/*'):
-        return None
-    namespace, _, name = key.rpartition('/')
-    if name not in ('*', '**') and not _TOKEN.match(name):
-        return f"'{name}' is not a valid node name"
-    tokens = namespace.lstrip('/').split('/') if namespace.strip('/') else []
-    if namespace.startswith('//') or '' in tokens:
-        return 'it has repeated slashes'
-    for token in tokens:
-        if token not in ('*', '**') and not _TOKEN.match(token):
-            return f"'{token}' is not a valid namespace name"
-    return None
-
-
 def missing_section_hint(node, names):
     """Say which key would have applied to `node` (the hint of "no parameters for node")."""
     name = node.rsplit('/', 1)[-1]
@@ -341,7 +322,7 @@ class RclRules:
             elif kind != self.seq_type:
                 raise RclRefusal(
                     f"Sequence should be of same type. Value type '{kind}' do not belong "
-                    f"(the sequence holds {self.seq_type} values)", event.start_mark)
+                    f'(the sequence holds {self.seq_type} values)', event.start_mark)
         else:
             self.is_key = True
 
