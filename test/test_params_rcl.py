@@ -332,3 +332,25 @@ def test_generated_files_get_rcl_s_verdict(tmp_path):
             disagree.append((text, rcl_ok, [e.one_line() for e in errors]))
     assert disagree == []
     assert 400 < refused < 1600  # both verdicts are well represented
+
+
+def test_values_are_typed_as_rclpy_gets_them(tmp_path):
+    """Odd scalars of an accepted file: our values are what a real rclpy node gets."""
+    from arena_eval.params import ros_args
+    from arena_eval.params.config import load_node_params
+    from test_params_sections import rclpy_parameters
+
+    scalars = {'a': '0x1p3', 'b': '08', 'c': '~', 'd': 'null', 'e': '99999999999999999999',
+               'f': '>-\n      42', 'g': '!!str 12', 'h': '.Nan', 'i': 'infinity', 'j': '1e400',
+               'k': '1e-310', 'l': '0x10', 'm': '010', 'n': '-0x10', 'o': '+5', 'p': '1_000',
+               'q': '[1e400, abc]', 'r': '[0x10, 010]', 's': '-.inf', 't': '.INF', 'u': 'Off',
+               'v': '"yes"', 'w': '|\n      7', 'x': '1.', 'y': '.5e1', 'z': '0x'}
+    path = tmp_path / 'typed.yaml'
+    path.write_text('/**:\n  ros__parameters:\n'
+                    + ''.join(f'    {name}: {text}\n' for name, text in scalars.items()))
+    argv = ['arena_eval_node', '--ros-args', '--params-file', str(path)]
+    node, expected = rclpy_parameters(argv)
+    loaded = load_node_params(ros_args.parse(argv).sources, node, check_expressions=False)
+    ours = {name: value.value for name, value in loaded.values.items()}
+    assert {n: (type(v), v) for n, v in ours.items()} == \
+        {n: (type(v), v) for n, v in expected.items()}
