@@ -173,7 +173,8 @@ def run(args):
         if args.jobs is not None and args.jobs < 1:
             raise UsageError(f'--jobs {args.jobs}: must be 1 or more')
         bags = find_bags(args.bag)
-        fleet = kind == 'parquet' or len(bags) > 1 or args.scheduler or args.jobs
+        # --jobs only spreads many bags; one bag to CSV or a bag runs here whatever it says.
+        fleet = kind == 'parquet' or len(bags) > 1 or args.scheduler
         if fleet and kind not in (None, 'parquet'):
             raise UsageError(f'--out {args.out}: many bags go into one Parquet dataset: '
                              '--out NAME.parquet')
