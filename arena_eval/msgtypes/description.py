@@ -24,7 +24,7 @@ type to Fast DDS's generic serializer: per field its name, element kind, shape (
 context is needed.
 
 >>> from sensor_msgs.msg import JointState
->>> [(f.name, f.text) for f in describe(JointState)]
+>>> [(f.name, f.text) for f in members(JointState)]
 [('header', 'std_msgs/msg/Header'), ('name', 'sequence<string>'), \
 ('position', 'sequence<double>'), ('velocity', 'sequence<double>'), \
 ('effort', 'sequence<double>')]
@@ -114,6 +114,12 @@ class Field:
         return self.element
 
 
+class ByName(str):
+    """A path step naming an element by the message's `name[]` list: `position['elbow']`."""
+
+    __slots__ = ()
+
+
 def message_class(namespaced):
     """Import the class a rosidl `NamespacedType` names."""
     return getattr(importlib.import_module('.'.join(namespaced.namespaces)), namespaced.name)
@@ -152,7 +158,7 @@ def _field(name, slot):
 
 
 @cache
-def describe(cls):
+def members(cls):
     """Return the fields of the message class `cls`, in CDR order (a tuple of `Field`)."""
     return tuple(_field(name, slot) for name, slot in zip(
         cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
@@ -161,7 +167,7 @@ def describe(cls):
 @cache
 def fields(cls):
     """Return {name: `Field`} of `cls`."""
-    return {f.name: f for f in describe(cls)}
+    return {f.name: f for f in members(cls)}
 
 
 def has_header(cls):

@@ -49,14 +49,14 @@ repeat stack, name caches), so a plan is walked by one thread at a time.
 """
 
 from collections import namedtuple
+import math
 
 from numba import njit
 import numpy as np
 
-from .description import (align, describe, fields, has_name_list, K_F32, K_F64, K_I16,
+from .description import (align, ByName, members, fields, has_name_list, K_F32, K_F64, K_I16,
                           K_I32, K_I64, K_I8, K_MESSAGE, K_OTHER, K_STRING, K_U16, K_U32, K_U64,
                           K_U8, ORIGIN, SIZES)
-from .inputs import ByName
 from ..engine import native
 
 
@@ -202,19 +202,19 @@ class _Builder:
 
     def message(self, cls, alts, top=False):
         """Walk `cls`; only the top-level message may stop after its last needed field."""
-        members = describe(cls)
-        order = {f.name: i for i, f in enumerate(members)}
+        own = members(cls)
+        order = {f.name: i for i, f in enumerate(own)}
         for need, _ in alts:
             for name in need.sub:
                 if name not in order:
                     raise Unsupported(f"{cls.__name__} has no field '{name}'")
-        if not members:
+        if not own:
             self.pending += 1  # rosidl gives an empty message one hidden uint8
             return
         named = self._named_reads(cls, alts)
         last_named = max((max(order['name'], order[r.field]) for r in named), default=-1)
         remaining = {name for need, _ in alts for name in need.sub}
-        for i, f in enumerate(members):
+        for i, f in enumerate(own):
             if top and not remaining and i > last_named:
                 return
             remaining.discard(f.name)
@@ -407,9 +407,54 @@ def describe_plan(plan):
 
 def read(plan, raw, values, ok, lengths):
     """Walk `plan` over `raw` (bytes-like) into the arrays; 0, or -1 for unreadable bytes."""
+    return _read(raw, plan.ctypes.data, values.ctypes.data, ok.ctypes.data, lengths.ctypes.data)
+
+
+def _read(raw, *addresses):
+    plan, values, ok, lengths = addresses
     buf = np.frombuffer(raw, np.uint8) if len(raw) else np.zeros(1, np.uint8)
-    return walk(plan.ctypes.data, buf.ctypes.data, len(raw), values.ctypes.data,
-                ok.ctypes.data, lengths.ctypes.data)
+    return walk(plan, buf.__array_interface__['data'][0], len(raw), values, ok, lengths)
+
+
+class Reader:
+    """
+    One input's plan on the Python side: `read(raw)` walks it, `latest` holds the last read.
+
+    `latest` is (values, ok, lengths) for the `reads`' slots in order, then the header stamp's
+    sec and nanosec when `stamped`. A typed message given to `read` is serialized first.
+    """
+
+    def __init__(self, msg_type, reads, stamped=False):
+        steps = [steps for _, steps in reads]
+        if stamped:
+            steps += [('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec')]
+        self.stamped = stamped
+        self.plan = build_plan(msg_type, enumerate(steps)) if steps else None
+        n = max(len(steps), 1)
+        self._scratch = (np.zeros(n), np.zeros(n), np.zeros(n, np.int64))
+        self.latest = (np.zeros(n), np.zeros(n), np.full(n, -1, np.int64))
+        if self.plan is not None:
+            self._addresses = (self.plan.ctypes.data, *(a.ctypes.data for a in self._scratch))
+
+    def read(self, raw):
+        """Read `raw` into `latest`; False (and `latest` unchanged) for unreadable bytes."""
+        if self.plan is None:
+            return True
+        if not isinstance(raw, (bytes, bytearray, memoryview, np.ndarray)):
+            from rclpy.serialization import serialize_message
+            raw = serialize_message(raw)
+        if _read(raw, *self._addresses) != 0:
+            return False
+        for latest, scratch in zip(self.latest, self._scratch, strict=True):
+            latest[:] = scratch
+        return True
+
+    def stamp(self):
+        """Return the last message's header stamp in seconds, nan when not `stamped`."""
+        if not self.stamped:
+            return math.nan
+        values = self.latest[0]
+        return float(values[-2]) + float(values[-1]) / 1e9
 
 
 # ----- the walker --------------------------------------------------------------------------
@@ -471,7 +516,7 @@ def _equal(a, b, n):
 
 @njit(**_OPTIONS)
 def _strings_end(buf, pos, length):
-    """The end of the sequence<string> at `pos`, or -1 past the bytes."""
+    """Return the end of the sequence<string> at `pos`, or -1 past the bytes."""
     if pos + 4 > length:
         return -1
     n = _u32(buf, pos)
