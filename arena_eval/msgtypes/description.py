@@ -100,12 +100,12 @@ class Field:
 
     @property
     def scalar(self):
-        """The `Scalar` of a number element, else None."""
+        """Return the `Scalar` of a number element, else None."""
         return SCALARS.get(self.element) if self.kind < K_STRING else None
 
     @property
     def text(self):
-        """The field's type as users write it: double, double[9], sequence<double, 5>."""
+        """Return the field's type as users write it: double, double[9], sequence<double, 5>."""
         if self.shape == 'array':
             return f'{self.element}[{self.size}]'
         if self.shape == 'sequence':

@@ -53,8 +53,7 @@ import importlib
 import math
 import re
 
-from .description import (ByName, members, fields, has_name_list, K_MESSAGE, K_STRING,
-                          type_name)
+from .description import (ByName, fields, has_name_list, K_MESSAGE, K_STRING, members, type_name)
 from .plans import MISSING_NAME, Reader
 from ..language.functions import split_meta
 

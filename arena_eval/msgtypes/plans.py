@@ -54,9 +54,9 @@ import math
 from numba import njit
 import numpy as np
 
-from .description import (align, ByName, members, fields, has_name_list, K_F32, K_F64, K_I16,
-                          K_I32, K_I64, K_I8, K_MESSAGE, K_OTHER, K_STRING, K_U16, K_U32, K_U64,
-                          K_U8, ORIGIN, SIZES)
+from .description import (align, ByName, fields, has_name_list, K_F32, K_F64, K_I16, K_I32, K_I64,
+                          K_I8, K_MESSAGE, K_OTHER, K_STRING, K_U16, K_U32, K_U64, K_U8, members,
+                          ORIGIN, SIZES)
 from ..engine import native
 
 
@@ -205,6 +205,8 @@ class _Builder:
         own = members(cls)
         order = {f.name: i for i, f in enumerate(own)}
         for need, _ in alts:
+            if need.slots or need.index or need.names:
+                raise Unsupported(f'{cls.__name__} is a message, not a number or an array')
             for name in need.sub:
                 if name not in order:
                     raise Unsupported(f"{cls.__name__} has no field '{name}'")
@@ -260,8 +262,6 @@ class _Builder:
 
     def one(self, f, alts):
         if f.kind == K_MESSAGE:
-            if any(need.slots or need.index or need.names for need, _ in alts):
-                raise Unsupported(f"'{f.name}' is a message, not a number or an array")
             self.message(f.message, alts)
             return
         self._leaf_only(f, alts)

@@ -45,8 +45,8 @@ import struct
 from numba import njit
 import numpy as np
 
-from .description import (BY_KIND, members, fields, K_BOOL, K_F32, K_F64, K_I64, K_MESSAGE,
-                          K_STRING, K_U64, SCALARS, SIZES)
+from .description import (BY_KIND, fields, K_BOOL, K_F32, K_F64, K_I64, K_MESSAGE, K_STRING, K_U64,
+                          members, SCALARS, SIZES)
 from .inputs import resolve_path
 from ..engine import native
 

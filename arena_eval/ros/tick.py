@@ -40,6 +40,7 @@ from collections import deque
 import time
 
 import numpy as np
+
 from ..engine.arena import state_plan
 from ..msgtypes.templates import float64_template, results_template, TypedOutput
 from ..rt.rcl import RawPublisher, Unavailable
