@@ -49,6 +49,7 @@ repeat stack, name caches), so a plan is walked by one thread at a time.
 """
 
 from collections import namedtuple
+import ctypes
 import math
 
 from numba import njit
@@ -405,15 +406,22 @@ def describe_plan(plan):
     return '\n'.join(lines)
 
 
+def address_of(raw):
+    """Return the address of a bytes-like object's first byte (kept alive by the caller)."""
+    if isinstance(raw, bytes):
+        return ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(raw))  # writable buffers, cheaply
+    except (TypeError, ValueError):
+        return np.frombuffer(raw, np.uint8).ctypes.data
+
+
 def read(plan, raw, values, ok, lengths):
     """Walk `plan` over `raw` (bytes-like) into the arrays; 0, or -1 for unreadable bytes."""
-    return _read(raw, plan.ctypes.data, values.ctypes.data, ok.ctypes.data, lengths.ctypes.data)
-
-
-def _read(raw, *addresses):
-    plan, values, ok, lengths = addresses
-    buf = np.frombuffer(raw, np.uint8) if len(raw) else np.zeros(1, np.uint8)
-    return walk(plan, buf.__array_interface__['data'][0], len(raw), values, ok, lengths)
+    if not len(raw):
+        return -1
+    return walk(plan.ctypes.data, address_of(raw), len(raw), values.ctypes.data,
+                ok.ctypes.data, lengths.ctypes.data)
 
 
 class Reader:
@@ -421,7 +429,9 @@ class Reader:
     One input's plan on the Python side: `read(raw)` walks it, `latest` holds the last read.
 
     `latest` is (values, ok, lengths) for the `reads`' slots in order, then the header stamp's
-    sec and nanosec when `stamped`. A typed message given to `read` is serialized first.
+    sec and nanosec when `stamped`. A typed message given to `read` is serialized first. Two
+    sets of arrays take turns: the walk fills the other one, which becomes `latest` only when
+    the bytes were readable, so nothing is copied.
     """
 
     def __init__(self, msg_type, reads, stamped=False):
@@ -431,10 +441,11 @@ class Reader:
         self.stamped = stamped
         self.plan = build_plan(msg_type, enumerate(steps)) if steps else None
         n = max(len(steps), 1)
-        self._scratch = (np.zeros(n), np.zeros(n), np.zeros(n, np.int64))
-        self.latest = (np.zeros(n), np.zeros(n), np.full(n, -1, np.int64))
-        if self.plan is not None:
-            self._addresses = (self.plan.ctypes.data, *(a.ctypes.data for a in self._scratch))
+        self._sets = [(np.zeros(n), np.zeros(n), np.full(n, -1, np.int64)) for _ in range(2)]
+        self._addresses = [tuple(a.ctypes.data for a in arrays) for arrays in self._sets]
+        self._plan_at = self.plan.ctypes.data if self.plan is not None else 0
+        self._latest = 0
+        self.latest = self._sets[0]
 
     def read(self, raw):
         """Read `raw` into `latest`; False (and `latest` unchanged) for unreadable bytes."""
@@ -443,10 +454,12 @@ class Reader:
         if not isinstance(raw, (bytes, bytearray, memoryview, np.ndarray)):
             from rclpy.serialization import serialize_message
             raw = serialize_message(raw)
-        if _read(raw, *self._addresses) != 0:
+        other = 1 - self._latest
+        if not len(raw) or walk(self._plan_at, address_of(raw), len(raw),
+                                *self._addresses[other]) != 0:
             return False
-        for latest, scratch in zip(self.latest, self._scratch, strict=True):
-            latest[:] = scratch
+        self._latest = other
+        self.latest = self._sets[other]
         return True
 
     def stamp(self):
