@@ -17,9 +17,10 @@ Input bindings: from message types and field paths to the numbers in a batch's i
 
 An input path is `<input name>.<field>...` with `[i]` indices, like `imu.linear_acceleration.x`
 or `joints.position[2]`. This module owns everything between a subscribed message and the
-batch's `input_buffer`: resolving `pkg/msg/Type` names to classes, checking paths against
-message definitions when a batch is compiled, precompiled getters, and on every tick copying
-the latest fields into the arena with staleness, index and finiteness bookkeeping.
+batch's `input_buffer`: resolving `pkg/msg/Type` names to classes, checking paths against the
+types' descriptions (`description.py`) when a batch is compiled, decoding each message with
+its input's plan (`plans.Reader`), and on every tick copying the latest fields into the arena
+with staleness, index, name and finiteness bookkeeping.
 
 >>> cls = resolve_type('sensor_msgs/Imu')
 >>> type_name(cls)
