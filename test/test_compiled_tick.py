@@ -281,9 +281,9 @@ def test_node_falls_back_to_the_python_tick_and_says_why(tmp_path, why):
         env[ct.TICK_ENV] = 'python'
         reason = f'python ({ct.TICK_ENV}=python)'
     else:
-        inputs = dict(DEFAULT_INPUTS, path=PATH_INPUT)
-        expressions = DEFAULT_EXPRESSIONS + ['wx = path.poses[0].pose.position.x']
-        reason = "python (input 'path': paths through arrays of messages are not decoded)"
+        # Paths through arrays of messages compile now; indices by name not yet.
+        expressions = DEFAULT_EXPRESSIONS + ["pj = joints.position['j1']"]
+        reason = "python (index by name ('joints.position['j1']') is not compiled yet)"
     probe = Probe()
     node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions, inputs),
                        env=env)
@@ -318,10 +318,10 @@ def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_pa
         probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[0] == 4.0, 10.0,
                        'compiled results')
         results = probe.set_parameters({'expressions': [
-            'z3 = 3 * imu.linear_acceleration.z', 'wx = path.poses[0].pose.position.x']})
+            'z3 = 3 * imu.linear_acceleration.z', "pj = joints.position['j1']"]})
         assert results[0].successful, results[0].reason
         _wait_tick(probe, 'python')
-        probe.wait_for(lambda: probe.label == 'z3,wx' and probe.latest_result()[0] == 6.0,
+        probe.wait_for(lambda: probe.label == 'z3,pj' and probe.latest_result()[0] == 6.0,
                        10.0, 'python results')
         ticks = int(_loop_value(probe, 'Ticks'))
         time.sleep(1.2)

@@ -15,5 +15,6 @@
 """
 Message types: what is derived from each ROS message type.
 
-CDR decode plans, field-path checks, typed-output configs and templates; no rclpy context.
+One description per type (`description.py`) feeding the CDR decode plans (the one CDR
+reader), field-path checks, typed-output configs and templates; no rclpy context.
 """

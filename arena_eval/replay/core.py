@@ -22,9 +22,10 @@ progress, summary) is `arena_eval.tools.replay`.
     result = replay.run()          # result.outputs: one row per tick, one column per output
 
 Bags are read by `replay.source` (every bag a ROS user has, as raw ROS 2 CDR in chunks; ROS 1
-messages converted there). Every message is then decoded ONCE through the node's own path
-(`tick.make_decoder`: the CDR view of `cdr.py`, rclpy deserialization where that cannot) and
-copied by the node's own `InputBindings.copy_latest` into a scratch batch, whose input slots and
+messages converted there). Every message is then decoded ONCE through the node's own path (the
+input's decode plan, `plans.py`, in `InputBindings.on_message`; bytes it cannot read count as
+undecodable) and copied by the node's own `InputBindings.copy_latest` into a scratch batch,
+whose input slots and
 valid flags are read back into one matrix per input (messages x the input's slots).
 
 The tick loop then runs in compiled code (`_replay_ticks`, one numba call per chunk of ticks):
@@ -36,7 +37,7 @@ at or after its log time (on the same grid before `t0`, as if the node had been 
 it runs the kernel's own `_step` on the batch's packed block with `dt` = the period, and copies
 the outputs into a preallocated matrix. Message time (`fresh(imu)`, `ddt_msg(x)`, ...: the meta
 inputs of `inputs.InputBindings`) is computed in the loop as the bindings compute it, from the
-cursor, the receive times and each message's header stamp (`inputs.stamp_seconds`).
+cursor, the receive times and each message's header stamp (`InputBindings.stamp`).
 """
 
 from dataclasses import dataclass
@@ -201,8 +202,7 @@ def load_tracks(bag, config, batch, t_end_ns, t_start_ns=None, remap=None, progr
     """
     from ..engine.compile import path_root
     from ..language.functions import split_meta
-    from ..msgtypes.inputs import decode_steps, has_stamp, InputBindings, META_ORDER, stamp_seconds
-    from ..ros.tick import make_decoder
+    from ..msgtypes.inputs import InputBindings, META_ORDER
 
     selections = bag.select(config, remap)
     selected = {s.name: (s.topic, s.connections, s.other) for s in selections}
@@ -211,21 +211,14 @@ def load_tracks(bag, config, batch, t_end_ns, t_start_ns=None, remap=None, progr
     bindings = InputBindings(config, scratch)
     names = tuple(config.inputs)
     slots = {name: [] for name in names}
-    paths = {name: [] for name in names}
     meta = {name: [-1] * 5 for name in names}
     for slot, path in enumerate(batch.inputs):
         root = path_root(path)
-        paths[root].append(path)
         kind = split_meta(path)
         if kind is not None:
             meta[root][META_ORDER[kind[1]]] = slot
         else:
             slots[root].append(slot)
-    decoders = {name: make_decoder(config.inputs[name].msg_type,
-                                   decode_steps(config.inputs[name].msg_type, paths[name]))
-                for name in names}
-    stamped = {name: (meta[name][3] >= 0 or meta[name][4] >= 0)
-               and has_stamp(config.inputs[name].msg_type) for name in names}
     if convert is not None:
         for name in names:
             _check_layout(convert, normalize_type(config.inputs[name].type_name),
@@ -255,16 +248,13 @@ def load_tracks(bag, config, batch, t_end_ns, t_start_ns=None, remap=None, progr
         index = np.array(slots[name], dtype=np.int64)
         times, values, ok, stamps = [], [], [], []
         undecodable = 0
-        decode = decoders[name]
         for t, cdr in entries:
-            msg = decode(cdr)
-            if msg is None:
+            if not bindings.on_message(name, cdr, t):
                 undecodable += 1
                 continue
             times.append(t)
-            stamps.append(stamp_seconds(msg) if stamped[name] else math.nan)
+            stamps.append(bindings.stamp(name))
             if len(index):
-                bindings.on_message(name, msg, t)
                 bindings.copy_latest(t)
                 values.append(input_buffer[index])
                 ok.append(input_valid[index] != 0.0)

@@ -57,7 +57,7 @@ import numpy as np
 from . import loop as loop_
 from .rcl import RclError
 from ..engine import kernel, native, program as pg
-from ..msgtypes import plans, templates
+from ..msgtypes import description, plans, templates
 
 # ----- the control block (one per loop; int64) --------------------------------------------
 C_STOP = 0          # nonzero: leave the loop (executor side writes)
@@ -176,7 +176,8 @@ _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
 def _fingerprint_of_sources():
     """CRC of the other sources compiled into the loop and of the kernel's constants."""
-    sources = (pathlib.Path(module.__file__) for module in (kernel, plans, native, templates))
+    sources = (pathlib.Path(module.__file__)
+               for module in (kernel, plans, native, templates, description))
     text = b''.join(path.read_bytes() for path in sources)
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
@@ -1011,7 +1012,7 @@ class Compiler:
     def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
         """Return the `CompiledTick` running what `python_tick` runs."""
         from ..language.functions import split_meta
-        from ..msgtypes.inputs import parse_path
+        from ..msgtypes.inputs import ByName, parse_path
         from ..msgtypes.templates import float64_template, results_template
         batch = python_tick.batch
         names = [p.name for p in python_tick.pollers]
@@ -1019,8 +1020,12 @@ class Compiler:
             if split_meta(path) is not None:
                 # The loop has no message-time state yet; the Python tick computes it.
                 raise plans.Unsupported(f"message time ('{path}') is not compiled yet")
-            if parse_path(path)[0] not in names:
+            root, steps = parse_path(path)
+            if root not in names:
                 raise plans.Unsupported(f"input path '{path}' has no poller")
+            if any(isinstance(step, ByName) for step in steps):
+                # The plans read names; the loop does not count missing ones yet.
+                raise plans.Unsupported(f"index by name ('{path}') is not compiled yet")
         if any(output._now is not None for output in python_tick.typed) and (
                 self._node.get_parameter('use_sim_time').value):
             raise plans.Unsupported("a typed output stamped 'now' under use_sim_time")
