@@ -221,7 +221,7 @@ def _latency_bench(env, seconds, rounds, stop_event, say):
 
     warmup = min(3.0, max(0.5, seconds / 3))
     say('latency benchmark: Imu at %s Hz -> the result reflecting each message, %g s per '
-        'subject after %g s of warm-up, %d interleaved round%s; ROS_DOMAIN_ID %s, %d CPUs, %s '
+        'subject after %.1f s of warm-up, %d interleaved round%s; ROS_DOMAIN_ID %s, %d CPUs, %s '
         'at the start' % (' and '.join('%g' % r for r in RATES), seconds, warmup, rounds,
                           's' if rounds > 1 else '', env['ROS_DOMAIN_ID'], os.cpu_count() or 0,
                           load_average()))
@@ -258,7 +258,7 @@ def _latency_bench(env, seconds, rounds, stop_event, say):
     rows = [_median_row(r) for r in measured.values()]
     _table(rows, say)
     if rounds > 1:
-        say('p50 us / CPU %% of every round (the table shows the round of median p50):')
+        say('p50 us / CPU % of every round (the table shows the round of median p50):')
         for (label, rate), got in measured.items():
             if all('p50' in r for r in got):
                 say('  %-34s %5g Hz  %s' % (label, rate, '  '.join(
