@@ -107,9 +107,9 @@ def _build_node(config, results_topic, trigger=None):
     from rclpy.node import Node
     from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
+    from ..msgtypes.inputs import qos_profile
     from ..ros.diagnostics import DiagnosticsReport
-    from ..ros.inputs import qos_profile
-    from ..ros.loop import LoopStats
+    from ..rt.loop import LoopStats
 
     evaluator = NaiveEvaluator(list(config.expressions), list(config.inputs))
     if trigger is not None and trigger not in config.inputs:
@@ -163,7 +163,7 @@ def _main(args, stop_event):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from ..ros.config import load_params_file
+    from ..params.config import load_params_file
 
     parser = argparse.ArgumentParser(prog='arena_eval.tools.naive_node')
     parser.add_argument('params_file')
