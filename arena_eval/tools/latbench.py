@@ -41,7 +41,7 @@ import numpy as np
 
 from .bench import default_statements, load_average
 from .procbench import _sayer, Child, ros_environment, STARTUP_TIMEOUT
-from ..ros.config import NODE_NAME
+from ..params.config import NODE_NAME
 
 RATES = (200.0, 1000.0)
 # A first start may compile the kernel (cached afterwards), on a loaded machine slowly.
@@ -97,7 +97,7 @@ def write_params(path, trigger=None):
 
 def node_accepts_trigger(triggered_params):
     """Return None when the node takes `trigger` from this params file, else why not."""
-    from ..ros.config import load_node_params
+    from ..params.config import load_node_params
 
     loaded = load_node_params([('file', triggered_params)], '/' + NODE_NAME)
     for problem in loaded.errors + loaded.warnings:
