@@ -23,7 +23,7 @@ setup(
     version='0.1.0',
     packages=find_packages(exclude=['test']),
     # The C floor of `bench --node`, compiled at bench time (tools/cfloor.py).
-    package_data={'arena_eval.tools': ['cfloor.c']},
+    package_data={'arena_eval.tools': ['cfloor.c', 'latprobe.c', 'rclkit.h']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml', 'README.md']),

@@ -22,6 +22,7 @@ Installed as the console script `arena_eval` (replay also as `arena_eval_replay`
     python -m arena_eval bench [--quick]        # engine: arena vs tree walker, Python eval, ExprTk
     python -m arena_eval bench --node 10        # node CPU vs the C floor and a naive rclpy node
     python -m arena_eval bench --rates 10       # the node at 2, 5 and 10 kHz
+    python -m arena_eval bench --latency 10     # message sent -> its result: node, C, naive
     python -m arena_eval bench --startup 3      # start to first result, cold and cached
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
     python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
@@ -79,6 +80,9 @@ def _parser():
                            'SECONDS per subject')
     mode.add_argument('--rates', type=float, metavar='SECONDS',
                       help='the node at rate_hz 2000, 5000, 10000 beside the simulator')
+    mode.add_argument('--latency', type=float, metavar='SECONDS',
+                      help='Imu sent -> the result reflecting it, p50/p99/max, for the node, '
+                           'the C program (periodic, triggered) and a per-message rclpy node')
     mode.add_argument('--startup', type=int, metavar='ROUNDS',
                       help='start to first result: empty numba cache, then ROUNDS cached')
     mode.add_argument('--soak', type=float, metavar='MINUTES',
@@ -94,7 +98,7 @@ def _parser():
                       help="replay's reading side and sinks over a synthetic HOURS-long bag "
                            'at 1 kHz: peak RSS')
     bench.add_argument('--rounds', type=int, default=1,
-                       help='--node: interleaved rounds (the table shows the median)')
+                       help='--node, --latency: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
     bench.add_argument('--bag', default=None,
@@ -192,6 +196,9 @@ def cmd_bench(args):
     if args.rates is not None:
         from .tools import procbench
         return procbench.rates_bench(args.rates, params_file=args.params_file)
+    if args.latency is not None:
+        from .tools import latbench
+        return latbench.latency_bench(args.latency, rounds=args.rounds)
     if args.startup is not None:
         from .tools import procbench
         return procbench.startup_bench(args.startup, params_file=args.params_file)

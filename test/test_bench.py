@@ -252,3 +252,42 @@ def test_typed_bench_compares_typed_outputs_with_the_results_publish():
                 '3 typed outputs, every: 10', 'patching alone'):
         assert re.search(re.escape(row) + r'.*?\d+\.\d+ us', report), (row, report)
     assert 'numba NRT allocations over the timed calls: 0' in report
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_latency_bench_prints_every_subject_at_both_rates():
+    if cfloor.compiler() is None:
+        pytest.skip('no C compiler here: the latency probe is C')
+    done = subprocess.run([sys.executable, '-m', 'arena_eval', 'bench', '--latency', '0.5'],
+                          capture_output=True, text=True, timeout=900, cwd=ROOT)
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    for rate in ('200', '1000'):
+        for subject in ('node, periodic 1 kHz', 'C program, periodic 1 kHz',
+                        'C program, triggered (rcl_wait)', 'C program, triggered (callback)',
+                        'naive rclpy node, per message'):
+            row = re.search(r'^%s\s+%s\s+(\d+)\s+(\d+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$'
+                            % (re.escape(subject), rate), out, re.M)
+            assert row, (subject, rate, out)
+            # Every subject evaluated messages and sent results back (no speed claim).
+            assert 0 < float(row.group(1)) <= float(row.group(3)) and float(row.group(4)) > 0
+        # The node triggered: measured once the node has `trigger`, announced before.
+        assert re.search(r'^node, triggered \(trigger: imu\)\s+%s\s+(\d+\s+\d+\s+\d+\s|not '
+                         r'available: )' % rate, out, re.M), out
+    assert re.search(r'^1000 Hz: C program, triggered \(callback\): p50 [\d.]+x, CPU [\d.]+x '
+                     r'the C program triggered \(rcl_wait\)$', out, re.M), out
+
+
+def test_naive_evaluator_reads_the_stamp_and_rejects_other_message_time():
+    from arena_eval.tools.naive_node import NaiveEvaluator
+    from sensor_msgs.msg import Imu
+
+    evaluator = NaiveEvaluator(['sent = stamp(imu)', 'z = imu.linear_acceleration.z'], ['imu'])
+    msg = Imu()
+    msg.header.stamp.sec, msg.header.stamp.nanosec = 12, 500_000_000
+    msg.linear_acceleration.z = 9.81
+    evaluator.set_message('imu', msg)
+    assert evaluator.step(0.001) == [12.5, 9.81]
+    with pytest.raises(ValueError, match='does not implement fresh'):
+        NaiveEvaluator(['f = fresh(imu)'], ['imu'])

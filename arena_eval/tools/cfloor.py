@@ -13,9 +13,11 @@
 # limitations under the License.
 
 """
-The C floor of `bench --node`: build `cfloor.c` against the installed rcl, at bench time.
+The benchmarks' C programs: build them against the installed rcl, at bench time.
 
-`build(directory)` compiles the C file shipped beside this module with the system C compiler
+`cfloor.c` is the C floor of `bench --node` and the C subjects of `bench --latency`;
+`latprobe.c` the latency bench's endpoints. `build(directory, source)` compiles one of them
+(with `rclkit.h`, which they share) with the system C compiler
 (`$CC`, else `cc`, `gcc`, `clang`) against the rcl headers and libraries of the running
 Python's ROS installation, and returns the executable's path; or raises `Unavailable` with one
 line saying why (no compiler, no headers, a failed build). Nothing built is ever written into
@@ -40,6 +42,8 @@ import sys
 import sysconfig
 
 SOURCE = pathlib.Path(__file__).with_name('cfloor.c')
+# The benchmarks' other C program: the latency bench's publisher and subscriber.
+PROBE_SOURCE = SOURCE.with_name('latprobe.c')
 LIBRARIES = ('rcl', 'rcutils', 'rmw', 'sensor_msgs__rosidl_typesupport_c',
              'std_msgs__rosidl_typesupport_c')
 
@@ -66,7 +70,7 @@ def prefixes():
             .exists()]
 
 
-def _command(cc, output, prefix):
+def _command(cc, source, output, prefix):
     include = prefix / 'include'
     # ament installs each package's headers in include/<package>/ (Humble on), older ones flat.
     includes = ['-I' + str(include)] + ['-I' + str(d) for d in sorted(include.iterdir())
@@ -76,29 +80,34 @@ def _command(cc, output, prefix):
                               if d]
     python_lib = sysconfig.get_config_var('LIBDIR')
     python_so = 'python' + sysconfig.get_config_var('LDVERSION')
-    return ([cc, '-O2', '-o', str(output), str(SOURCE)] + includes
+    # -I the source's folder: the programs share rclkit.h; -pthread: latprobe has two threads.
+    return ([cc, '-O2', '-pthread', '-o', str(output), str(source), '-I' + str(source.parent)]
+            + includes
             + ['-L' + str(lib)] + ['-l' + name for name in LIBRARIES]
             + ['-Wl,-rpath-link,' + d for d in link_dirs]
             + ['-Wl,-rpath,' + str(lib)]
             # Linked even though the program calls none of it: rcl's libraries need it.
-            + ['-L' + python_lib, '-Wl,--no-as-needed', '-l' + python_so, '-Wl,--as-needed'])
+            + ['-L' + python_lib, '-Wl,--no-as-needed', '-l' + python_so, '-Wl,--as-needed',
+               '-lm'])
 
 
-def build(directory):
-    """Compile the C floor into `directory`; return the executable's path."""
+def build(directory, source=SOURCE):
+    """Compile the C floor (or another program beside it) into `directory`; return its path."""
+    source = pathlib.Path(source)
     cc = compiler()
     if cc is None:
         raise Unavailable('no C compiler found (set CC, or install cc/gcc/clang)')
     found = prefixes()
     if not found:
         raise Unavailable('no rcl headers found under %s or AMENT_PREFIX_PATH' % sys.prefix)
-    output = pathlib.Path(directory) / 'cfloor'
+    output = pathlib.Path(directory) / source.stem
     errors = []
     for prefix in found:
-        result = subprocess.run(_command(cc, output, prefix), capture_output=True, text=True)
+        result = subprocess.run(_command(cc, source, output, prefix), capture_output=True,
+                                text=True)
         if result.returncode == 0:
             return str(output)
         lines = [ln for ln in result.stderr.splitlines() if 'error' in ln] or [
             result.stderr.strip()]
         errors.append('%s: %s' % (prefix, lines[0] if lines else 'failed'))
-    raise Unavailable('the C floor did not build: ' + '; '.join(errors))
+    raise Unavailable('%s did not build: %s' % (source.name, '; '.join(errors)))

@@ -18,12 +18,17 @@ The naive peer of the node for `bench --node`: the same job done the plain rclpy
 A 1 kHz executor timer, one subscription callback per input keeping the latest message, and each
 expression compiled once to a Python code object and `eval`-ed over the message objects
 themselves (`imu.linear_acceleration.x` is attribute access on the latest `Imu`; stateful
-functions are closures, as in `baselines.PyEval`). It publishes the same `Float64MultiArray` on
-the same results topic and its loop statistics on `/diagnostics` through the node's own
-`loop.LoopStats` and `diagnostics.DiagnosticsReport`, so the benchmark reads both the same way.
-It reads the same params file as the node and is never used outside benchmarks.
+functions are closures, as in `baselines.PyEval`; `stamp(imu)` is the latest message's header
+stamp in seconds). With `--trigger INPUT` there is no timer: the batch is evaluated and published
+in that input's subscription callback, once per message (the per-message peer of `bench
+--latency`). It publishes the same `Float64MultiArray` (its dimension labelled with the output
+names, as the node labels it) on the same results topic and its loop statistics on
+`/diagnostics` through the node's own `loop.LoopStats` and `diagnostics.DiagnosticsReport`, so
+the benchmarks read both the same way. It reads the same params file as the node and is never
+used outside benchmarks.
 
     python -m arena_eval.tools.naive_node config/default.yaml [--results-topic /arena_eval/results]
+    python -m arena_eval.tools.naive_node config/default.yaml --trigger imu
 
 An expression whose input has no message yet, or that raises (1/0), gives nan for that tick.
 A tick counts as an overrun when the timer fired more than one period late (a missed tick).
@@ -54,9 +59,14 @@ class NaiveEvaluator:
         ns = python_namespace()
         ns.update(dict.fromkeys(roots))
         ns.update(dict.fromkeys(names.values(), float('nan')))
-        ns.update(dt=0.0, t=0.0)
+        ns.update(dt=0.0, t=0.0, _stamp=_stamp)
 
         def ref(name):
+            root, _, meta = name.partition('.@')
+            if meta == 'stamp':
+                return '_stamp(%s)' % root
+            if meta:
+                raise ValueError('the naive node does not implement %s(%s)' % (meta, root))
             # Input paths are valid Python as they are: attribute access and indexing.
             return names.get(name, name)
 
@@ -88,29 +98,34 @@ class NaiveEvaluator:
         return [ns[name] for name in self._order]
 
 
-def _build_node(config, results_topic):
+def _stamp(msg):
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def _build_node(config, results_topic, trigger=None):
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.node import Node
-    from std_msgs.msg import Float64MultiArray
+    from std_msgs.msg import Float64MultiArray, MultiArrayDimension
 
     from ..msgtypes.inputs import qos_profile
     from ..ros.diagnostics import DiagnosticsReport
     from ..rt.loop import LoopStats
 
-    node = Node(NODE_NAME)
     evaluator = NaiveEvaluator(list(config.expressions), list(config.inputs))
+    if trigger is not None and trigger not in config.inputs:
+        raise ValueError('--trigger %s: no such input (inputs: %s)'
+                         % (trigger, ', '.join(config.inputs)))
+    node = Node(NODE_NAME)
     results = node.create_publisher(Float64MultiArray, results_topic, 10)
     diag = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
-    for name, spec in config.inputs.items():
-        node.create_subscription(spec.msg_type, spec.topic,
-                                 lambda msg, name=name: evaluator.set_message(name, msg),
-                                 qos_profile(spec))
-
     period_ns = int(round(1e9 / config.rate_hz))
     stats = LoopStats()
     report = DiagnosticsReport(NODE_NAME)
     last = [0]
     msg = Float64MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=','.join(evaluator.outputs),
+                                          size=len(evaluator.outputs),
+                                          stride=len(evaluator.outputs))]
 
     def tick():
         start = time.monotonic_ns()
@@ -123,12 +138,23 @@ def _build_node(config, results_topic):
             stats.count_overrun()
         stats.record(start, end, gap, max(0, gap - period_ns), period_ns)
 
+    def on_message(name, message):
+        evaluator.set_message(name, message)
+        if name == trigger:
+            tick()
+
+    for name, spec in config.inputs.items():
+        node.create_subscription(spec.msg_type, spec.topic,
+                                 lambda message, name=name: on_message(name, message),
+                                 qos_profile(spec))
+
     def publish_diagnostics():
         snap = stats.snapshot(config.rate_hz, since_ticks=report.since_ticks)
         status = report.loop_status(snap, expressions=len(evaluator.outputs))
         diag.publish(report.array(node.get_clock().now().to_msg(), [status]))
 
-    node.create_timer(period_ns / 1e9, tick)
+    if trigger is None:
+        node.create_timer(period_ns / 1e9, tick)
     node.create_timer(float(getattr(config, 'diagnostics_period', 1.0)), publish_diagnostics)
     return node
 
@@ -142,13 +168,19 @@ def _main(args, stop_event):
     parser = argparse.ArgumentParser(prog='arena_eval.tools.naive_node')
     parser.add_argument('params_file')
     parser.add_argument('--results-topic', default=DEFAULT_RESULTS_TOPIC)
+    parser.add_argument('--trigger', metavar='INPUT',
+                        help='evaluate once per message of this input instead of on a timer')
     opts = parser.parse_args(args[1:])
     config, errors, _ = load_params_file(opts.params_file)
     if errors or config is None:
         for e in errors:
             print(e.one_line(), file=sys.stderr)
         return 2
-    node = _build_node(config, opts.results_topic)
+    try:
+        node = _build_node(config, opts.results_topic, opts.trigger)
+    except ValueError as e:
+        print('%s: %s' % (opts.params_file, e), file=sys.stderr)
+        return 2
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     try:
