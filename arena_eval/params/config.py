@@ -55,7 +55,8 @@ from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from ..language.parse import parse_expression, statement_name
 from ..msgtypes.inputs import check_path, InputError, resolve_type, type_name
-from ..msgtypes.outputs import check_fields, OutputConfig, parse_field
+from ..msgtypes.outputs import (check_fields, check_stale_fields, ON_STALE, OutputConfig,
+                                parse_field)
 
 __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
            'OutputConfig', 'ParamSpec', 'LoadedParams', 'ParamsFileError',
@@ -139,6 +140,14 @@ PARAMETERS = (
               "header.frame_id ('' leaves it empty)."),
     ParamSpec('outputs.<name>.every', 'integer', 1,
               'Publish on every Nth tick (1: every tick).', value_range=(1, 1000000)),
+    ParamSpec('outputs.<name>.on_stale', 'string', 'skip',
+              "A due tick while an input the fields' values depend on is stale or missing: "
+              "'skip' publishes nothing (a consumer's timeout fires), 'stale_fields' publishes "
+              "stale_fields' constants (other numbers zero), 'publish' what the expressions "
+              'give.', choices=ON_STALE),
+    ParamSpec('outputs.<name>.stale_fields', 'string_array', (),
+              "With on_stale 'stale_fields': 'field.path = constant' per element (a number, "
+              'true or false), published while an input is stale.'),
 )
 
 GROUPS = ('inputs', 'outputs')
@@ -412,12 +421,28 @@ def build_batch(config):
     The typed outputs' hidden statements come after the expressions, so the batch's first
     `len(config.expressions)` outputs are the user's, in order.
     """
+    return _compile(config.expressions, config.sources, config.outputs.values(),
+                    _input_checker(config.inputs), config.stale_policy, config.stale_state)
+
+
+def _compile(texts, sources, outputs, check_input, stale_policy, stale_state='hold'):
+    """
+    Compile the expressions and the typed outputs' hidden statements into one batch.
+
+    Errors are named after what the user wrote: an error in a hidden statement names its
+    typed output's field (`outputs.tilt.fields[2]`), never the statement's own name.
+    """
     from ..engine.arena import compile_batch
-    statements, sources, _ = _with_hidden(config.expressions, config.sources,
-                                          config.outputs.values())
-    return compile_batch(statements, sources=sources,
-                         check_input=_input_checker(config.inputs),
-                         stale_policy=config.stale_policy, stale_state=config.stale_state)
+    statements, sources, labels = _with_hidden(texts, sources, outputs)
+    try:
+        return compile_batch(statements, sources=sources, check_input=check_input,
+                             stale_policy=stale_policy, stale_state=stale_state)
+    except ExpressionError as exc:
+        for error in exc.errors if isinstance(exc, BatchErrors) else [exc]:
+            error.name = labels.get(error.name, error.name)
+        if not isinstance(exc, BatchErrors):
+            exc.name = labels.get(exc.name, exc.name)
+        raise
 
 
 def one_lines(errors):
@@ -647,19 +672,9 @@ class _Checker:
                 continue
             settings, msg_type = self._entry_settings('outputs', name, entry)
             fields = entry['fields']
-            items = []
+            items = self._field_items(name, settings, fields, 'fields', parse=True)
+            stale_items = self._field_items(name, settings, fields, 'stale_fields')
             if isinstance(settings['fields'], tuple | list):
-                for item in fields['fields'].items:
-                    source = item.source or Source(item.value, item.pos.file, item.pos.line,
-                                                   item.pos.col)
-                    try:
-                        assign = parse_field(item.value, source)
-                        if assign.constant is None:
-                            parse_expression(assign.text, assign.source, f'{name}.{assign.path}')
-                        items.append(assign)
-                    except ExpressionError as exc:
-                        exc.name = exc.name or name
-                        self.errors.append(exc)
                 if not fields['fields'].items:
                     self.error(f"output '{name}' sets no fields", fields['fields'].pos,
                                "fields: ['data = ...']")
@@ -677,13 +692,38 @@ class _Checker:
             found = check_fields(name, msg_type, items, stamp, frame_id, stamp_at, frame_at,
                                  input_types)
             self.errors.extend(found)
+            on_stale = settings['on_stale']
+            self.errors.extend(check_stale_fields(
+                name, msg_type, on_stale, stale_items,
+                fields['on_stale'].pos if 'on_stale' in fields else None,
+                fields['stale_fields'].pos if 'stale_fields' in fields else entry['key_pos']))
             if any(error.pos == stamp_at for error in found):
                 stamp = ''  # reported once here, not again by the compiler
             # Kept even with errors, so the batch's own errors are found too.
             result[name] = OutputConfig(name, topic, type_name(msg_type), msg_type,
                                         tuple(items), stamp, frame_id,
-                                        int(settings['every']), stamp_at)
+                                        int(settings['every']), on_stale,
+                                        tuple(stale_items), stamp_at)
         return result
+
+    def _field_items(self, name, settings, fields, key, parse=False):
+        """Split the `key` list ('fields', 'stale_fields') into `FieldAssign`s, noting errors."""
+        items = []
+        if not isinstance(settings[key], tuple | list) or key not in fields:
+            return items
+        for k, item in enumerate(fields[key].items):
+            source = item.source or Source(item.value, item.pos.file, item.pos.line,
+                                           item.pos.col)
+            try:
+                assign = parse_field(item.value, source)
+                if parse and assign.constant is None:
+                    parse_expression(assign.text, assign.source,
+                                     f'outputs.{name}.{key}[{k}]')
+                items.append(assign)
+            except ExpressionError as exc:
+                exc.name = exc.name or name
+                self.errors.append(exc)
+        return items
 
     def _input_name_ok(self, name, pos, noun='input'):
         problem = None
@@ -738,20 +778,10 @@ class _Checker:
         return texts, sources
 
     def _compile(self, texts, sources, inputs, policy, outputs):
-        from ..engine.arena import compile_batch
         try:
-            statements, sources, labels = _with_hidden(texts, sources, outputs.values())
+            _compile(texts, sources, outputs.values(), _input_checker(inputs), policy)
         except ExpressionError as exc:
-            self.errors.append(exc)
-            return
-        try:
-            compile_batch(statements, sources=sources, check_input=_input_checker(inputs),
-                          stale_policy=policy)
-        except ExpressionError as exc:
-            for error in exc.errors if isinstance(exc, BatchErrors) else [exc]:
-                # A hidden statement's error is named after the typed output field.
-                error.name = labels.get(error.name, error.name)
-                self.errors.append(error)
+            self.errors.extend(exc.errors if isinstance(exc, BatchErrors) else [exc])
 
 
 def _with_hidden(texts, sources, outputs):

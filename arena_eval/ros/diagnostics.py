@@ -46,6 +46,8 @@ import math
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from ..msgtypes.templates import SEND, SEND_STALE, SKIP
+
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
 ERROR = DiagnosticStatus.ERROR
@@ -62,6 +64,11 @@ LOOP_KEYS = (
     'Loop time max (us)', 'Period jitter p99 (us)', 'Overruns', 'Kernel allocations',
     'Heap blocks delta', 'Expressions', 'Program ops',
 )
+
+
+# What a typed output does while stale, by `templates.ON_STALE_CODES` value.
+_STALE_DOES = {SEND: 'publishing what the expressions give', SEND_STALE:
+               'publishing stale_fields', SKIP: 'not publishing'}
 
 
 def input_level(facts, topic=None):
@@ -246,11 +253,16 @@ class DiagnosticsReport:
             statuses.append(self.input_status(name, level, message, pairs))
         for typed in tick.typed:
             nans, saturated = typed.template.counts
+            level, message = OK, f'{typed.published} published on {typed.topic}'
+            if typed.stale:
+                level = WARN
+                message = (f'an input it depends on is stale: {_STALE_DOES[typed.on_stale]} '
+                           f'({typed.published} published on {typed.topic})')
             statuses.append(make_status(
-                f'{self.node_name}: output {typed.name}', OK,
-                f'{typed.published} published on {typed.topic}',
+                f'{self.node_name}: output {typed.name}', level, message,
                 [('Topic', typed.topic), ('Type', typed.type_name), ('Every', typed.every),
                  ('Messages published', typed.published),
+                 ('Stale ticks', typed.stale_ticks),
                  ('NaN into integer or bool', nans), ('Saturated', saturated)],
                 self.hardware_id))
         return statuses

@@ -311,7 +311,7 @@ def _typed_writers(writer, typestore, typed, batch):
             return lambda: writer.write(conn, clock[0], bytes(raw))
 
         output = TypedOutput(config, batch, publisher_for, now=lambda c=clock: c[0], topic=topic)
-        output.template.bind(arena)
+        output.bind(arena)
         outputs.append((output, clock))
     return outputs, arena, warnings
 
