@@ -37,6 +37,7 @@ accepted for a double parameter (`rate_hz: 1000` is 1000.0), as the node accepts
 from dataclasses import dataclass, field
 import difflib
 import keyword
+import math
 import os
 import re
 
@@ -60,7 +61,8 @@ from ..msgtypes.outputs import (check_fields, check_stale_fields, ON_STALE, Outp
 
 __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
            'OutputConfig', 'ParamSpec', 'LoadedParams', 'ParamsFileError',
-           'build_batch', 'check_file', 'config_from_parameters', 'entry_parameter_names',
+           'build_batch', 'check_file', 'config_from_parameters', 'declared_value',
+           'entry_parameter_names',
            'input_parameter_names', 'load_node_params',
            'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
            'spec_for']
@@ -182,6 +184,25 @@ def entry_parameter_names(group, entry_name):
 def input_parameter_names(input_name):
     """Return the concrete parameter names of one input: `inputs.<name>.topic`, ..."""
     return tuple(f'inputs.{input_name}.{field_}' for field_ in _INPUT_FIELDS)
+
+
+def declared_value(spec, value):
+    """
+    Return `value` (as rcl typed it) as the parameter `spec` declares it; else unchanged.
+
+    The one retyping rule, for params files, the node's declared values and `ros2 param set`:
+    an integer for a double is that double (rcl types `1000` as an integer); a nan or infinite
+    double for a string is its word ('nan', 'inf', '-inf'), since `ros2 param dump` writes the
+    string 'nan' unquoted (PyYAML does not read `nan` as a number) and rcl reads it back as a
+    double, so a dump loads back as the same program.
+    """
+    if spec is None or isinstance(value, bool):
+        return value
+    if spec.ros_type == 'double' and isinstance(value, int):
+        return float(value)
+    if spec.ros_type == 'string' and isinstance(value, float) and not math.isfinite(value):
+        return 'nan' if math.isnan(value) else 'inf' if value > 0 else '-inf'
+    return value
 
 
 def parameter_descriptor(spec, name=None):
@@ -553,10 +574,11 @@ class _Checker:
         """Return the value of `value` as `spec` says, or _MISSING after recording an error."""
         kind = value.kind
         want = spec.ros_type
-        if want == 'double' and kind == 'integer':
-            # rclpy types `1000` as an integer; the node re-describes such a parameter as a
-            # double (set_descriptor with the value as a double), so it is one here too.
-            kind = 'double'
+        given = value.value
+        if kind in ('integer', 'double'):
+            # The node re-describes such a parameter with the retyped value, so it is one here.
+            given = declared_value(spec, value.value)
+            kind = {float: 'double', str: 'string'}.get(type(given), kind)
         if want == 'string_array':
             ok = kind == 'array' and all(item.kind == 'string' for item in value.items)
         else:
@@ -570,7 +592,7 @@ class _Checker:
             self.error(f'{label} must be {_KIND_NAMES[want]}, got {_describe(value)}',
                        value.pos, hint)
             return self._MISSING
-        result = float(value.value) if want == 'double' else value.value
+        result = float(given) if want == 'double' else given
         low, high = spec.value_range or (None, None)
         if low is not None and not low <= result <= high:
             self.error(f'{label} must be between {low:g} and {high:g}, got {result:g}',
