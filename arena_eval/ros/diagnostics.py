@@ -43,6 +43,7 @@ overrun is normal on a non-real-time kernel; its count is still in the message a
 """
 
 import math
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
@@ -272,3 +273,41 @@ class DiagnosticsReport:
         msg = DiagnosticArray(status=list(statuses))
         msg.header.stamp = stamp
         return msg
+
+
+class TransitionLog:
+    """
+    Log each input's and typed output's status changes from the reports, once per change.
+
+    A status leaving OK (stale, an index out of range, a typed output not publishing) is a
+    warning with its message; back to OK is an info line. Rate-limited per status: at most one
+    line every `min_interval_s`; a change within it is logged when the interval is over if the
+    status still differs from what was last logged (so a flapping input logs once, not every
+    report). A status first seen is taken as it is, silently.
+    """
+
+    def __init__(self, log, min_interval_s=5.0, clock=time.monotonic):
+        self._log = log
+        self._min_interval_s = min_interval_s
+        self._clock = clock
+        self._logged = {}  # status name: (level, monotonic s when logged)
+
+    def see(self, statuses):
+        """Log what changed in `statuses` (the `tick_statuses` of one report)."""
+        now = self._clock()
+        for status in statuses:
+            if ': input ' not in status.name and ': output ' not in status.name:
+                continue
+            level = as_level(status.level)
+            last = self._logged.get(status.name)
+            if last is None:
+                self._logged[status.name] = (level, -math.inf)
+                continue
+            if level == last[0] or now - last[1] < self._min_interval_s:
+                continue
+            self._logged[status.name] = (level, now)
+            name = status.name.split(': ', 1)[1]
+            if level == OK:
+                self._log.info(f'{name}: ok again')
+            else:
+                self._log.warning(f'{name}: {status.message}')
