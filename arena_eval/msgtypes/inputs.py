@@ -30,7 +30,7 @@ imu (sensor_msgs/msg/Imu) has no field 'linear_acceleraton' / did you mean 'line
 >>> check_path({'imu': cls}, 'imu.angular_velocity.z') is None
 True
 
-Semantics the README documents:
+Semantics docs/topics.md and docs/language.md document:
 - An input slot is valid (`input_valid[i] == 1.0`) when its input has a message, the message
   is not older than the input's `timeout` (receive time, not header stamp; 0 = never stale),
   and every index of the path is inside the current message's sequences.
