@@ -122,6 +122,7 @@ def test_an_estop_whose_imu_stops_goes_silent_or_publishes_its_stale_value(tmp_p
     for name, msg_type in (('estop', Bool), ('estop_latched', Bool), ('count', Int16)):
         probe.node.create_subscription(msg_type, STALE_OUTPUTS[name]['topic'], recorder(name),
                                        1000)
+
     def last_is(name, value):
         with lock:
             return bool(seen[name]) and seen[name][-1] is value

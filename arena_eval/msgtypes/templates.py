@@ -475,7 +475,7 @@ class TypedOutput:
 
     @property
     def stale(self):
-        """True while an input its values depend on is stale (as of its last due tick)."""
+        """Say whether an input its values depend on was stale on its last due tick."""
         return bool(self.state[STALE_NOW])
 
     @property

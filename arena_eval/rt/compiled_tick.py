@@ -963,7 +963,7 @@ class CompiledTyped:
 
     @property
     def stale(self):
-        """True while an input its values depend on is stale (the loop writes it)."""
+        """Say whether an input its values depend on was stale on its last due tick."""
         return self._output.stale
 
     @property
