@@ -23,7 +23,8 @@ loop's ticks in the same diagnostics message) and the per-output diagnostics.
 import math
 import threading
 
-from node_harness import DEFAULT_INPUTS, EXPECTED, NodeProcess, Probe, write_params
+from node_harness import (DEFAULT_EXPRESSIONS, DEFAULT_INPUTS, EXPECTED, NodeProcess, Probe,
+                          write_params)
 import pytest
 
 pytestmark = [pytest.mark.ros]
@@ -129,7 +130,9 @@ def test_an_estop_whose_imu_stops_goes_silent_or_publishes_its_stale_value(tmp_p
 
     # A longer timeout than the harness's, so a loaded machine's late message is no gap.
     inputs = {name: dict(spec, timeout=0.5) for name, spec in DEFAULT_INPUTS.items()}
-    node = NodeProcess(tmp_path, write_params(tmp_path / 'p.yaml', inputs=inputs,
+    # Without the message-time q2_rate, so the compiled loop runs (it has no message time yet).
+    expressions = [e for e in DEFAULT_EXPRESSIONS if not e.startswith('q2_rate')]
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'p.yaml', expressions, inputs,
                                               outputs=STALE_OUTPUTS))
     try:
         probe.stream_inputs()
@@ -137,6 +140,7 @@ def test_an_estop_whose_imu_stops_goes_silent_or_publishes_its_stale_value(tmp_p
         probe.wait_for(lambda: all(len(v) >= 5 for v in seen.values()), 20.0,
                        'messages on every typed topic')
         probe.wait_status('output estop', 0)
+        assert probe.status('loop')[2]['Tick'] == 'compiled'
         probe.wait_for(lambda: last_is('estop', False) and last_is('estop_latched', False),
                        10.0, 'False on both estops while the IMU streams')
         probe.stop_stream('imu')
