@@ -98,7 +98,7 @@ class OutputConfig:
         for k, item in enumerate(self.fields):
             if item.constant is not None:
                 continue
-            tree = parse_expression(item.text, item.source, name=self.label(k))
+            tree = parse_expression(item.text, item.source, name=self.where(k))
             name = f'__{self.name}_{k}'
             hidden.append(Statement(name, tree, tree.pos, item.source))
             targets[item.steps] = ('output', name)
@@ -113,13 +113,17 @@ class OutputConfig:
                 targets[('header', 'stamp', part)] = ('input', path)
         return hidden, targets
 
-    def label(self, k):
-        """Name field item `k` in messages as the user wrote it: `outputs.tilt.fields[2]`."""
+    def label(self, item):
+        """Name a field by its path, for columns: `tilt.vector.x`."""
+        return f'{self.name}.{item.path}'
+
+    def where(self, k):
+        """Name field item `k` in errors as the user wrote it: `outputs.tilt.fields[2]`."""
         return f'outputs.{self.name}.fields[{k}]'
 
     def hidden_labels(self):
         """Return {hidden statement name: label} to rename compiler errors."""
-        labels = {f'__{self.name}_{k}': self.label(k) for k in range(len(self.fields))}
+        labels = {f'__{self.name}_{k}': self.where(k) for k in range(len(self.fields))}
         labels.update({f'__{self.name}_stamp_{part}': f'outputs.{self.name}.stamp'
                        for part in ('sec', 'nanosec')})
         return labels
