@@ -69,7 +69,7 @@ DEFAULT_BATCH = [
     'imu.linear_acceleration.z))',
     'tilt_deg = deg(acos(clamp(imu.linear_acceleration.z / accel_norm, -1, 1)))',
     'yaw_rate_f = lowpass(imu.angular_velocity.z, 0.02)',
-    'q2_rate = ddt(joints.position[2])',
+    'q2_rate = ddt_msg(joints.position[2])',
     'joint_power = joints.velocity[0] * joints.effort[0] + joints.velocity[1] * '
     'joints.effort[1] + joints.velocity[2] * joints.effort[2]',
 ]

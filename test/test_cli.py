@@ -173,3 +173,19 @@ def test_demo_runs_shows_a_summary_and_leaves_no_process():
     ranges = [re.search(r'yaw_rate_f (\S+)\.\.(\S+)', line) for line in live]
     assert any(r and float(r.group(1)) < float(r.group(2)) for r in ranges), out
     assert 'Traceback' not in done.stderr
+
+
+def test_errors_name_what_the_user_wrote_and_never_suggest_a_hidden_name(tmp_path):
+    """The shipped config without its tilt_deg line: the typed outputs' fields are named."""
+    lines = open(DEFAULT_PARAMS).read().splitlines(keepends=True)
+    [tilt] = [k for k, line in enumerate(lines) if '"tilt_deg = ' in line]
+    path = tmp_path / 'no_tilt.yaml'
+    path.write_text(''.join(lines[:tilt] + lines[tilt + 1:]))
+    result = cli('check', str(path))
+    assert result.returncode == 2
+    errors = result.stdout.splitlines() + result.stderr.splitlines()
+    errors = [line for line in errors if ': error: ' in line]
+    assert len(errors) == 2, errors
+    assert "unknown name 'tilt_deg' [outputs.tilt.fields[2]]" in errors[0], errors
+    assert "unknown name 'tilt_deg' [outputs.tipping.fields[0]]" in errors[1], errors
+    assert not any('__' in line for line in errors), errors

@@ -163,7 +163,7 @@ def test_default_batch_rows():
     program = compile_program(DEFAULT_BATCH)
     assert program.n_exec == 19  # 17 rows and the stale guards of its two stateful calls
     assert program.n_ops == 26
-    assert len(program.inputs) == 11
+    assert len(program.inputs) == 12  # 11 fields and joints.@mdt (ddt_msg's message time)
 
 
 def test_source_map_points_at_the_call():

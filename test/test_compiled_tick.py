@@ -34,7 +34,7 @@ import time
 from arena_eval.engine import native
 from arena_eval.engine.arena import compile_batch
 from arena_eval.msgtypes.inputs import InputBindings, parse_path, qos_profile
-from arena_eval.params.config import build_batch, default_params_file, load_params_file
+from arena_eval.params.config import build_batch, default_params_file, load_params_text
 from arena_eval.rt import compiled_tick as ct
 from hypothesis import given, settings, strategies as st
 from node_harness import EXPECTED, Probe
@@ -45,7 +45,9 @@ from sensor_msgs.msg import Imu, JointState
 
 
 def default_config():
-    config, errors, _ = load_params_file(default_params_file())
+    """Return the shipped config with its message-time q2_rate as tick-time ddt (not compiled)."""
+    text = open(default_params_file()).read().replace('ddt_msg(', 'ddt(')
+    config, errors, _ = load_params_text(text, 'default.yaml')
     assert not errors
     return config
 
@@ -246,9 +248,10 @@ def _wait_tick(probe, prefix):
 
 @pytest.mark.ros
 def test_node_runs_the_compiled_tick_and_stops_on_sigint(tmp_path):
-    from node_harness import assert_outputs_close, NodeProcess, write_params
+    from node_harness import (assert_outputs_close, COMPILED_EXPRESSIONS, NodeProcess,
+                              write_params)
     probe = Probe()
-    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml'))
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', COMPILED_EXPRESSIONS))
     try:
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)
@@ -271,10 +274,10 @@ def test_node_runs_the_compiled_tick_and_stops_on_sigint(tmp_path):
 @pytest.mark.ros
 @pytest.mark.parametrize('why', ['env', 'plan'])
 def test_node_falls_back_to_the_python_tick_and_says_why(tmp_path, why):
-    from node_harness import (assert_outputs_close, DEFAULT_EXPRESSIONS, DEFAULT_INPUTS,
+    from node_harness import (assert_outputs_close, COMPILED_EXPRESSIONS, DEFAULT_INPUTS,
                               NodeProcess, write_params)
     env = None
-    inputs, expressions = DEFAULT_INPUTS, DEFAULT_EXPRESSIONS
+    inputs, expressions = DEFAULT_INPUTS, COMPILED_EXPRESSIONS
     if why == 'env':
         from arena_eval.tools import procs
         env = procs.ros_env()
@@ -282,7 +285,7 @@ def test_node_falls_back_to_the_python_tick_and_says_why(tmp_path, why):
         reason = f'python ({ct.TICK_ENV}=python)'
     else:
         # Paths through arrays of messages compile now; indices by name not yet.
-        expressions = DEFAULT_EXPRESSIONS + ["pj = joints.position['j1']"]
+        expressions = COMPILED_EXPRESSIONS + ["pj = joints.position['j1']"]
         reason = "python (index by name ('joints.position['j1']') is not compiled yet)"
     probe = Probe()
     node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions, inputs),
@@ -338,7 +341,10 @@ def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
     from arena_eval.params.config import default_params_file
     from node_harness import NodeProcess
     probe = Probe()
-    node = NodeProcess(tmp_path, default_params_file())
+    # The shipped file, its q2_rate as the compiled loop runs it (no message time yet).
+    params = tmp_path / 'default.yaml'
+    params.write_text(open(default_params_file()).read().replace('ddt_msg(', 'ddt('))
+    node = NodeProcess(tmp_path, params)
     try:
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)

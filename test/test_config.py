@@ -114,8 +114,8 @@ EXPECTED = {
         "'system_default', got 'best_effort'",
         '5:78: error: inputs.imu.depth must be between 1 and 1000, got 0',
     ],
-    'unquoted_nan.yaml': [
-        "3:19: error: stale_policy must be a string, got the double nan (quote it: 'nan')",
+    'unquoted_on.yaml': [
+        "3:19: error: stale_policy must be a string, got the bool on (quote it: 'on')",
     ],
     'no_node.yaml': [
         "1:1: error: no parameters for node '/arena_eval' (is 'arena_evl' a typo of "
@@ -294,10 +294,16 @@ def test_params_file_scalar_rules_follow_rcl():
     for value in ('hold', "'hold'", '"hold"'):
         config, errors, _ = load(value)
         assert errors == [] and config.stale_policy == 'hold'
-    for value in ('yes', 'On', 'Y', '1.5', '.inf', 'NaN', '010', '0x1f'):
+    for value in ('yes', 'On', 'Y', '1.5', '010', '0x1f'):
         config, errors, _ = load(value)
         assert config is None
         assert 'stale_policy must be a string' in errors[0].message, value
+    # rcl reads an unquoted nan or inf as a double; a string parameter takes it as its word
+    # (`ros2 param dump` writes the string 'nan' unquoted), as the node does.
+    config, errors, _ = load('NaN')
+    assert errors == [] and config.stale_policy == 'nan'
+    config, errors, _ = load('.inf')
+    assert errors[0].message == "stale_policy must be one of 'nan', 'hold', got 'inf'"
     for value, expected in (('1e3', 1000.0), ('1.', 1.0), ('+50.0', 50.0)):
         config, errors, _ = load(value, 'rate_hz')
         assert errors == [] and config.rate_hz == expected, value

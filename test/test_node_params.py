@@ -225,3 +225,20 @@ def test_an_old_loop_mode_override_changes_nothing(tmp_path, probe):
         assert code == 0 and seconds < 1.0, node.output()
     finally:
         node.close()
+
+
+def test_a_refused_update_names_the_typed_output_field_not_a_hidden_name(tmp_path, probe):
+    from node_harness import DEFAULT_EXPRESSIONS
+    outputs = {'estop': {'topic': '/hidden_estop', 'type': 'std_msgs/msg/Bool',
+                         'fields': ['data = tilt_deg > 30']}}
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', outputs=outputs))
+    try:
+        probe.wait_results(1, node=node)
+        without = [e for e in DEFAULT_EXPRESSIONS if not e.startswith('tilt_deg')]
+        [result] = probe.set_parameters({'expressions': without})
+        assert not result.successful
+        assert "unknown name 'tilt_deg' [outputs.estop.fields[0]]" in result.reason, \
+            result.reason
+        assert '__' not in result.reason, result.reason
+    finally:
+        node.close()

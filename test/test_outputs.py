@@ -117,7 +117,7 @@ FLOAT = '      o: {topic: /o, type: std_msgs/msg/Float64, '
      'fields: ["data = 2"]}\n', '/o', 2,
      "error: topic '/o' is used by outputs 'o' and 'p' (give each output its topic)"),
     (FLOAT + 'fields: ["data = rol + 1"]}\n', 'rol', 1,
-     "error: unknown name 'rol' [o.data] (did you mean 'roll'?)"),
+     "error: unknown name 'rol' [outputs.o.fields[0]] (did you mean 'roll'?)"),
     (FLOAT + 'every: 0, fields: ["data = 1"]}\n', '0', 1,
      'error: outputs.o.every must be between 1 and 1e+06, got 0'),
     ('      o: {topic: /o, type: std_msgs/msg/Float64}\n', 'o', 1,
@@ -129,7 +129,7 @@ def test_load_time_errors_have_exact_positions(outputs_yaml, needle, nth, messag
 
 def test_a_syntax_error_in_a_field_is_positioned_inside_it():
     line = one_error(FLOAT + 'fields: ["data = (1 +"]}\n')
-    assert line.startswith('p.yaml:10:') and line.endswith('[o.data]'), line
+    assert line.startswith('p.yaml:10:') and line.endswith('[outputs.o.fields[0]]'), line
     assert int(line.split(':')[2]) > len(FLOAT + 'fields: ["data = '), line
 
 

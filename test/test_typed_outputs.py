@@ -141,9 +141,55 @@ def test_a_sequence_sized_by_its_highest_index_with_names_set_to_constants():
 
 
 def test_a_stale_input_makes_nan_which_integer_fields_count():
-    params = {'topic': '/u', 'type': 'std_msgs/msg/UInt16',
+    params = {'topic': '/u', 'type': 'std_msgs/msg/UInt16', 'on_stale': 'publish',
               'fields': ['data = imu.linear_acceleration.x + 1']}
     tick, taker, sinks, _ = rig({'u': params})
     tick(MS, 0.001)
     assert sinks['u'].messages(UInt16)[0].data == 0
     assert tick.typed[0].template.counts == (1, 0)
+
+
+ESTOP = {'topic': '/estop', 'type': 'std_msgs/msg/Bool', 'fields': ['data = roll > 0.5']}
+
+
+@pytest.mark.parametrize('on_stale, while_stale', [
+    ({}, []),                                    # the default: nothing, so timeouts fire
+    ({'on_stale': 'stale_fields', 'stale_fields': ['data = true']}, [True]),
+    ({'on_stale': 'publish'}, [False]),          # nan > 0.5 is false: what it used to do
+])
+def test_an_output_on_a_missing_input_does_what_on_stale_says(on_stale, while_stale):
+    tick, taker, sinks, _ = rig({'estop': {**ESTOP, **on_stale}})
+    tick(MS, 0.001)  # no IMU yet
+    assert [m.data for m in sinks['estop'].messages(Bool)] == while_stale
+    assert tick.typed[0].stale and tick.typed[0].stale_ticks == 1
+    taker.push(imu(y=0.0, z=1.0))
+    tick(2 * MS, 0.001)
+    assert sinks['estop'].messages(Bool)[-1].data is False and not tick.typed[0].stale
+
+
+def test_the_fresh_idiom_is_no_dependency_so_it_publishes_while_stale():
+    tick, _, sinks, _ = rig({'estop': {**ESTOP, 'fields': [
+        'data = roll > 0.5 or not fresh(imu)']}})
+    tick(MS, 0.001)
+    assert [m.data for m in sinks['estop'].messages(Bool)] == [True]
+    assert not tick.typed[0].stale
+
+
+@pytest.mark.parametrize('extra, message', [
+    ({'on_stale': 'stale_fields'},
+     "on_stale is 'stale_fields' but stale_fields is empty [estop]"),
+    ({'stale_fields': ['data = true']}, "stale_fields is set but on_stale is 'skip' [estop]"),
+    ({'on_stale': 'stale_fields', 'stale_fields': ['data = maybe']},
+     "stale field 'data': 'maybe' is not a number or true/false [estop]"),
+    ({'on_stale': 'stale_fields', 'stale_fields': ['dta = 1']},
+     "std_msgs/msg/Bool has no field 'dta' [estop]"),
+    ({'on_stale': 'never'}, "outputs.estop.on_stale must be one of 'skip', 'stale_fields', "
+                            "'publish', got 'never'"),
+])
+def test_on_stale_mistakes_are_one_line_errors(extra, message):
+    params = {'inputs.imu.topic': '/imu', 'inputs.imu.type': 'sensor_msgs/msg/Imu',
+              'expressions': ['roll = imu.linear_acceleration.y'],
+              **{f'outputs.estop.{k}': v for k, v in {**ESTOP, **extra}.items()}}
+    config, errors, _ = config_from_parameters(params)
+    assert config is None and len(errors) == 1, [e.one_line() for e in errors]
+    assert message in errors[0].one_line(), errors[0].one_line()

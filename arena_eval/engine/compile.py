@@ -274,8 +274,11 @@ class _Compiler:
         roots = {path_root(p): p for p in self.inputs}
         if name in roots:
             return f"'{name}' is an input; use one of its fields, like {roots[name]}"
+        # Names starting with '__' are hidden statements (typed outputs' fields): no user
+        # can write them, so none is suggested.
         close = difflib.get_close_matches(
-            name, list(self.index) + list(CONSTANTS) + list(BUILTINS), n=1)
+            name, [n for n in self.index if not n.startswith('__')] + list(CONSTANTS)
+            + list(BUILTINS), n=1)
         if close:
             return f"did you mean '{close[0]}'?"
         return 'input fields are written as paths, like imu.angular_velocity.z'

@@ -28,6 +28,13 @@ batch's named outputs), or a quoted string constant for a string field:
         every: 10           # publish on every 10th tick
         fields: ["vector.x = roll", "vector.y = pitch", "vector.z = atan2(imu.a.x, imu.a.z)"]
 
+While an input its fields' values depend on is stale or missing (a sequence too short for an
+index counts too), `on_stale` decides what a due tick does: 'skip' (the default) publishes
+nothing, so a consumer's own timeout fires; 'stale_fields' publishes the message with the
+constants of `stale_fields` (`["data = true"]` for an e-stop), every other number zero, strings
+and stamp as usual; 'publish' publishes what the expressions give under the stale policy (for
+expressions that handle staleness themselves with `fresh()`, which then is no dependency).
+
 Each expression that is not just a batch output's name becomes a hidden statement of the batch
 (`__<output>_<k>`, a name users cannot write), compiled with the rest, so typed outputs cost
 no second kernel call. `ros/templates.py` turns the result into pre-serialized bytes.
@@ -46,6 +53,8 @@ _NAME = r'[A-Za-z_][A-Za-z0-9_]*'
 _LHS = re.compile(rf'\s*({_NAME}(?:\s*(?:\.\s*{_NAME}|\[\s*\d+\s*\]))*)\s*=(?!=)')
 _STRING = re.compile(r"""\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*\Z""")
 NOW = 'now'
+ON_STALE = ('skip', 'stale_fields', 'publish')
+_TRUE_FALSE = {'true': True, 'false': False}
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,8 @@ class OutputConfig:
     stamp: str = ''
     frame_id: str | None = None
     every: int = 1
+    on_stale: str = 'skip'
+    stale_fields: tuple = ()   # `FieldAssign`s of constants, for on_stale 'stale_fields'
 
     stamp_at: object = field(compare=False, default=None)  # `Pos` of the stamp value
 
@@ -87,7 +98,7 @@ class OutputConfig:
         for k, item in enumerate(self.fields):
             if item.constant is not None:
                 continue
-            tree = parse_expression(item.text, item.source, name=self.label(item))
+            tree = parse_expression(item.text, item.source, name=self.where(k))
             name = f'__{self.name}_{k}'
             hidden.append(Statement(name, tree, tree.pos, item.source))
             targets[item.steps] = ('output', name)
@@ -103,15 +114,24 @@ class OutputConfig:
         return hidden, targets
 
     def label(self, item):
-        """Name a field in messages: `tilt.vector.x`."""
+        """Name a field by its path, for columns: `tilt.vector.x`."""
         return f'{self.name}.{item.path}'
+
+    def where(self, k):
+        """Name field item `k` in errors as the user wrote it: `outputs.tilt.fields[2]`."""
+        return f'outputs.{self.name}.fields[{k}]'
 
     def hidden_labels(self):
         """Return {hidden statement name: label} to rename compiler errors."""
-        labels = {f'__{self.name}_{k}': self.label(item) for k, item in enumerate(self.fields)}
-        labels.update({f'__{self.name}_stamp_{part}': f'{self.name}.stamp'
+        labels = {f'__{self.name}_{k}': self.where(k) for k in range(len(self.fields))}
+        labels.update({f'__{self.name}_stamp_{part}': f'outputs.{self.name}.stamp'
                        for part in ('sec', 'nanosec')})
         return labels
+
+    def stale_values(self):
+        """Return {steps: value} of `stale_fields`, typed for rclpy (bool, int or float)."""
+        return {item.steps: stale_constant(field_kind(self.msg_type, item.steps), item.text)
+                for item in self.stale_fields}
 
     def strings(self):
         """Return {steps: constant} of the string fields, frame_id included."""
@@ -227,6 +247,77 @@ def check_fields(name, msg_type, items, stamp, frame_id, stamp_pos, frame_pos, i
             errors.append(ExpressionError(
                 f"field '{item.path}' is a {kind}: set it to an expression, not a string",
                 pos, name=name))
+    return errors
+
+
+def stale_constant(kind, text):
+    """
+    Return the value of a `stale_fields` constant for a field of `kind`; raise ValueError.
+
+    A number (`0`, `-1.5`, `nan`) or `true` / `false`; integers must be whole and in range.
+    """
+    word = text.strip()
+    if word.lower() in _TRUE_FALSE:
+        value = float(_TRUE_FALSE[word.lower()])
+    else:
+        try:
+            value = float(word)
+        except ValueError:
+            raise ValueError(f"'{word}' is not a number or true/false") from None
+    if kind == 'boolean':
+        return value != 0.0
+    if kind in ('double', 'float'):
+        return value
+    low, high = _INT_RANGE.get(kind, (None, None))
+    if low is None or not value.is_integer() or not low <= value <= high:
+        raise ValueError(f"'{word}' is no {kind} value")
+    return int(value)
+
+
+_INT_RANGE = {kind: (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) for kind, bits in
+              (('int8', 8), ('int16', 16), ('int32', 32), ('int64', 64))}
+_INT_RANGE.update({kind: (0, (1 << bits) - 1) for kind, bits in
+                   (('uint8', 8), ('octet', 8), ('char', 8), ('uint16', 16), ('uint32', 32),
+                    ('uint64', 64))})
+
+
+def check_stale_fields(name, msg_type, on_stale, items, on_stale_pos, anchor):
+    """
+    Check `on_stale` against `stale_fields` and each item against the type; return errors.
+
+    `anchor` positions an error about the whole list (its `stale_fields` value, or the output).
+    """
+    errors = []
+    if on_stale == 'stale_fields' and not items:
+        errors.append(ExpressionError(
+            "on_stale is 'stale_fields' but stale_fields is empty", on_stale_pos or anchor,
+            name=name, hint="e.g. stale_fields: ['data = true']"))
+    elif on_stale != 'stale_fields' and items:
+        errors.append(ExpressionError(
+            f"stale_fields is set but on_stale is '{on_stale}'", anchor, name=name,
+            hint='set on_stale: stale_fields to publish them while an input is stale'))
+    seen = set()
+    for item in items:
+        pos = item.source.pos(1, 1)
+        try:
+            kind = field_kind(msg_type, item.steps)
+        except InputError as exc:
+            errors.append(ExpressionError(exc.message, item.at, name=name, hint=exc.hint))
+            continue
+        if item.steps in seen:
+            errors.append(ExpressionError(f"stale field '{item.path}' is set twice", item.at,
+                                          name=name, hint='set each field once'))
+        seen.add(item.steps)
+        if kind == 'string' or item.constant is not None:
+            errors.append(ExpressionError(
+                f"stale field '{item.path}' must be a number field set to a number or "
+                'true/false', pos, name=name))
+            continue
+        try:
+            stale_constant(kind, item.text)
+        except ValueError as exc:
+            errors.append(ExpressionError(f"stale field '{item.path}': {exc}", pos, name=name,
+                                          hint='a constant: a number, true or false'))
     return errors
 
 

@@ -62,6 +62,38 @@ _TWO_64 = 18446744073709551616.0
 ROW = 3
 
 
+# What a typed output does on a due tick (`decide`); `on_stale` codes are the stale actions.
+SEND, SEND_STALE, SKIP = 0, 1, 2
+ON_STALE_CODES = {'publish': SEND, 'stale_fields': SEND_STALE, 'skip': SKIP}
+# A typed output's state words: [0] 1 while stale (as of its last due tick), [1] due ticks
+# it was stale on.
+STALE_NOW, STALE_TICKS = 0, 1
+STATE_WORDS = 2
+
+
+@njit('int64(int64, int64, int64, int64, int64)', cache=True, nogil=True, boundscheck=False,
+      error_model='numpy')
+def decide(deps_addr, n_deps, arena_addr, on_stale, state_addr):
+    """
+    Return SEND, SEND_STALE or SKIP for a typed output's due tick, and note its staleness.
+
+    The one rule for every publisher (the compiled loop, the Python tick, replay's bag
+    writer): the output is stale when any of its `n_deps` arena valid flags (slots at
+    `deps_addr`) is 0.0; then `on_stale` (an `ON_STALE_CODES` value) is the answer.
+    """
+    stale = 0
+    for i in range(n_deps):
+        if native.load_f64(arena_addr + 8 * native.load_i64(deps_addr + 8 * i)) == 0.0:
+            stale = 1
+            break
+    native.store_i64(state_addr + 8 * STALE_NOW, stale)
+    if stale == 0:
+        return SEND
+    native.store_i64(state_addr + 8 * STALE_TICKS,
+                     native.load_i64(state_addr + 8 * STALE_TICKS) + 1)
+    return on_stale
+
+
 @njit('void(int64, int64, int64, int64, int64, int64)', cache=True, nogil=True,
       boundscheck=False, error_model='numpy')
 def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
@@ -357,7 +389,21 @@ class TypedOutput:
                    for steps, (where, name) in targets.items()}
         probe = _NOW_FIELDS if config.stamp == NOW else ()
         self.template = Template.build(config.msg_type, numeric, config.strings(), probe)
-        self.template.bind(batch.arena)
+        # The message published while stale ('stale_fields'): its constants, the stamp as usual.
+        self.stale_template = None
+        if config.on_stale == 'stale_fields':
+            stamp = {steps: slot for steps, slot in numeric.items()
+                     if targets[steps][0] == 'input'}
+            self.stale_template = Template.build(
+                config.msg_type, stamp, {**config.strings(), **config.stale_values()}, probe)
+        # The valid flags of the inputs the fields' values depend on (a stamp is no value).
+        valid_base = batch.program.layout.valid_base
+        self.deps = np.array(sorted({
+            valid_base + batch.inputs.index(path) for where, name in targets.values()
+            if where == 'output' for path in batch.output_inputs[name]}), np.int64)
+        self.on_stale = ON_STALE_CODES[config.on_stale]
+        self.state = np.zeros(STATE_WORDS, np.int64)  # see STATE_WORDS; written on due ticks
+        self.bind(batch.arena)
         self.name = config.name
         self.topic = topic or config.topic
         self.type_name = config.type_name
@@ -365,19 +411,48 @@ class TypedOutput:
         self.published = 0
         self._count = config.every - 1
         self._publish = publisher_for(self.template.raw)
+        self._publish_stale = (publisher_for(self.stale_template.raw)
+                               if self.stale_template is not None else None)
         self._now = now if probe else None
         self._now_at = self.template.offsets.get(_NOW_FIELDS[0])
+        self._stale_now_at = (self.stale_template.offsets.get(_NOW_FIELDS[0])
+                              if self.stale_template is not None else None)
+
+    def bind(self, arena):
+        """Read values and valid flags from the float64 `arena` from now on; keep it alive."""
+        self.template.bind(arena)
+        if self.stale_template is not None:
+            self.stale_template.bind(arena)
+        self._decide = (self.deps.ctypes.data, len(self.deps), arena.ctypes.data, self.on_stale,
+                        self.state.ctypes.data)
+
+    @property
+    def stale(self):
+        """Say whether an input its values depend on was stale on its last due tick."""
+        return bool(self.state[STALE_NOW])
+
+    @property
+    def stale_ticks(self):
+        """Due ticks on which it was stale."""
+        return int(self.state[STALE_TICKS])
 
     def tick(self):
-        """Patch and publish when this tick is one of every `every`."""
+        """Patch and publish when this tick is one of every `every` (and `decide` says so)."""
         self._count += 1
         if self._count < self.every:
             return
         self._count = 0
+        action = decide(*self._decide)
+        if action == SKIP:
+            return
+        template, publish, now_at = self.template, self._publish, self._now_at
+        if action == SEND_STALE:
+            template, publish, now_at = (self.stale_template, self._publish_stale,
+                                         self._stale_now_at)
         if self._now is not None:
-            _STAMP.pack_into(self.template.raw, self._now_at, *divmod(self._now(), 1_000_000_000))
-        self.template.patch()
-        self._publish()
+            _STAMP.pack_into(template.raw, now_at, *divmod(self._now(), 1_000_000_000))
+        template.patch()
+        publish()
         self.published += 1
 
 

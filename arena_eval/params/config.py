@@ -37,6 +37,7 @@ accepted for a double parameter (`rate_hz: 1000` is 1000.0), as the node accepts
 from dataclasses import dataclass, field
 import difflib
 import keyword
+import math
 import os
 import re
 
@@ -56,11 +57,13 @@ from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from ..language.parse import parse_expression, statement_name
 from ..msgtypes.inputs import check_path, InputError, resolve_type, type_name
-from ..msgtypes.outputs import check_fields, OutputConfig, parse_field
+from ..msgtypes.outputs import (check_fields, check_stale_fields, ON_STALE, OutputConfig,
+                                parse_field)
 
 __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
            'OutputConfig', 'ParamSpec', 'LoadedParams', 'ParamsFileError',
-           'build_batch', 'check_file', 'config_from_parameters', 'entry_parameter_names',
+           'build_batch', 'check_file', 'config_from_parameters', 'declared_value',
+           'entry_parameter_names',
            'input_parameter_names', 'load_node_params',
            'load_params_file', 'load_params_text', 'one_lines', 'parameter_descriptor',
            'spec_for']
@@ -140,6 +143,14 @@ PARAMETERS = (
               "header.frame_id ('' leaves it empty)."),
     ParamSpec('outputs.<name>.every', 'integer', 1,
               'Publish on every Nth tick (1: every tick).', value_range=(1, 1000000)),
+    ParamSpec('outputs.<name>.on_stale', 'string', 'skip',
+              "A due tick while an input the fields' values depend on is stale or missing: "
+              "'skip' publishes nothing (a consumer's timeout fires), 'stale_fields' publishes "
+              "stale_fields' constants (other numbers zero), 'publish' what the expressions "
+              'give.', choices=ON_STALE),
+    ParamSpec('outputs.<name>.stale_fields', 'string_array', (),
+              "With on_stale 'stale_fields': 'field.path = constant' per element (a number, "
+              'true or false), published while an input is stale.'),
 )
 
 GROUPS = ('inputs', 'outputs')
@@ -174,6 +185,25 @@ def entry_parameter_names(group, entry_name):
 def input_parameter_names(input_name):
     """Return the concrete parameter names of one input: `inputs.<name>.topic`, ..."""
     return tuple(f'inputs.{input_name}.{field_}' for field_ in _INPUT_FIELDS)
+
+
+def declared_value(spec, value):
+    """
+    Return `value` (as rcl typed it) as the parameter `spec` declares it; else unchanged.
+
+    The one retyping rule, for params files, the node's declared values and `ros2 param set`:
+    an integer for a double is that double (rcl types `1000` as an integer); a nan or infinite
+    double for a string is its word ('nan', 'inf', '-inf'), since `ros2 param dump` writes the
+    string 'nan' unquoted (PyYAML does not read `nan` as a number) and rcl reads it back as a
+    double, so a dump loads back as the same program.
+    """
+    if spec is None or isinstance(value, bool):
+        return value
+    if spec.ros_type == 'double' and isinstance(value, int):
+        return float(value)
+    if spec.ros_type == 'string' and isinstance(value, float) and not math.isfinite(value):
+        return 'nan' if math.isnan(value) else 'inf' if value > 0 else '-inf'
+    return value
 
 
 def parameter_descriptor(spec, name=None):
@@ -414,12 +444,28 @@ def build_batch(config):
     The typed outputs' hidden statements come after the expressions, so the batch's first
     `len(config.expressions)` outputs are the user's, in order.
     """
+    return _compile(config.expressions, config.sources, config.outputs.values(),
+                    _input_checker(config.inputs), config.stale_policy, config.stale_state)
+
+
+def _compile(texts, sources, outputs, check_input, stale_policy, stale_state='hold'):
+    """
+    Compile the expressions and the typed outputs' hidden statements into one batch.
+
+    Errors are named after what the user wrote: an error in a hidden statement names its
+    typed output's field (`outputs.tilt.fields[2]`), never the statement's own name.
+    """
     from ..engine.arena import compile_batch
-    statements, sources, _ = _with_hidden(config.expressions, config.sources,
-                                          config.outputs.values())
-    return compile_batch(statements, sources=sources,
-                         check_input=_input_checker(config.inputs),
-                         stale_policy=config.stale_policy, stale_state=config.stale_state)
+    statements, sources, labels = _with_hidden(texts, sources, outputs)
+    try:
+        return compile_batch(statements, sources=sources, check_input=check_input,
+                             stale_policy=stale_policy, stale_state=stale_state)
+    except ExpressionError as exc:
+        for error in exc.errors if isinstance(exc, BatchErrors) else [exc]:
+            error.name = labels.get(error.name, error.name)
+        if not isinstance(exc, BatchErrors):
+            exc.name = labels.get(exc.name, exc.name)
+        raise
 
 
 def one_lines(errors):
@@ -530,10 +576,11 @@ class _Checker:
         """Return the value of `value` as `spec` says, or _MISSING after recording an error."""
         kind = value.kind
         want = spec.ros_type
-        if want == 'double' and kind == 'integer':
-            # rclpy types `1000` as an integer; the node re-describes such a parameter as a
-            # double (set_descriptor with the value as a double), so it is one here too.
-            kind = 'double'
+        given = value.value
+        if kind in ('integer', 'double'):
+            # The node re-describes such a parameter with the retyped value, so it is one here.
+            given = declared_value(spec, value.value)
+            kind = {float: 'double', str: 'string'}.get(type(given), kind)
         if want == 'string_array':
             ok = kind == 'array' and all(item.kind == 'string' for item in value.items)
         else:
@@ -547,7 +594,7 @@ class _Checker:
             self.error(f'{label} must be {_KIND_NAMES[want]}, got {_describe(value)}',
                        value.pos, hint)
             return self._MISSING
-        result = float(value.value) if want == 'double' else value.value
+        result = float(given) if want == 'double' else given
         low, high = spec.value_range or (None, None)
         if low is not None and not low <= result <= high:
             self.error(f'{label} must be between {low:g} and {high:g}, got {result:g}',
@@ -649,19 +696,9 @@ class _Checker:
                 continue
             settings, msg_type = self._entry_settings('outputs', name, entry)
             fields = entry['fields']
-            items = []
+            items = self._field_items(name, settings, fields, 'fields', parse=True)
+            stale_items = self._field_items(name, settings, fields, 'stale_fields')
             if isinstance(settings['fields'], tuple | list):
-                for item in fields['fields'].items:
-                    source = item.source or Source(item.value, item.pos.file, item.pos.line,
-                                                   item.pos.col)
-                    try:
-                        assign = parse_field(item.value, source)
-                        if assign.constant is None:
-                            parse_expression(assign.text, assign.source, f'{name}.{assign.path}')
-                        items.append(assign)
-                    except ExpressionError as exc:
-                        exc.name = exc.name or name
-                        self.errors.append(exc)
                 if not fields['fields'].items:
                     self.error(f"output '{name}' sets no fields", fields['fields'].pos,
                                "fields: ['data = ...']")
@@ -679,13 +716,38 @@ class _Checker:
             found = check_fields(name, msg_type, items, stamp, frame_id, stamp_at, frame_at,
                                  input_types)
             self.errors.extend(found)
+            on_stale = settings['on_stale']
+            self.errors.extend(check_stale_fields(
+                name, msg_type, on_stale, stale_items,
+                fields['on_stale'].pos if 'on_stale' in fields else None,
+                fields['stale_fields'].pos if 'stale_fields' in fields else entry['key_pos']))
             if any(error.pos == stamp_at for error in found):
                 stamp = ''  # reported once here, not again by the compiler
             # Kept even with errors, so the batch's own errors are found too.
             result[name] = OutputConfig(name, topic, type_name(msg_type), msg_type,
                                         tuple(items), stamp, frame_id,
-                                        int(settings['every']), stamp_at)
+                                        int(settings['every']), on_stale,
+                                        tuple(stale_items), stamp_at)
         return result
+
+    def _field_items(self, name, settings, fields, key, parse=False):
+        """Split the `key` list ('fields', 'stale_fields') into `FieldAssign`s, noting errors."""
+        items = []
+        if not isinstance(settings[key], tuple | list) or key not in fields:
+            return items
+        for k, item in enumerate(fields[key].items):
+            source = item.source or Source(item.value, item.pos.file, item.pos.line,
+                                           item.pos.col)
+            try:
+                assign = parse_field(item.value, source)
+                if parse and assign.constant is None:
+                    parse_expression(assign.text, assign.source,
+                                     f'outputs.{name}.{key}[{k}]')
+                items.append(assign)
+            except ExpressionError as exc:
+                exc.name = exc.name or name
+                self.errors.append(exc)
+        return items
 
     def _input_name_ok(self, name, pos, noun='input'):
         problem = None
@@ -740,20 +802,10 @@ class _Checker:
         return texts, sources
 
     def _compile(self, texts, sources, inputs, policy, outputs):
-        from ..engine.arena import compile_batch
         try:
-            statements, sources, labels = _with_hidden(texts, sources, outputs.values())
+            _compile(texts, sources, outputs.values(), _input_checker(inputs), policy)
         except ExpressionError as exc:
-            self.errors.append(exc)
-            return
-        try:
-            compile_batch(statements, sources=sources, check_input=_input_checker(inputs),
-                          stale_policy=policy)
-        except ExpressionError as exc:
-            for error in exc.errors if isinstance(exc, BatchErrors) else [exc]:
-                # A hidden statement's error is named after the typed output field.
-                error.name = labels.get(error.name, error.name)
-                self.errors.append(error)
+            self.errors.extend(exc.errors if isinstance(exc, BatchErrors) else [exc])
 
 
 def _with_hidden(texts, sources, outputs):

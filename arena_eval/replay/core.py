@@ -372,10 +372,13 @@ class Replay:
         block = batch._block
         mem = batch._mem
         n_results = len(self.config.expressions)
-        # The expressions' outputs first (the results), then the typed outputs' hidden ones
-        # and the inputs, which their templates may read (stamps).
+        # The expressions' outputs first (the results), then the typed outputs' hidden ones,
+        # the inputs, which their templates may read (stamps), and the inputs' valid flags,
+        # which decide whether a typed output is stale (`templates.decide`).
         record = np.array([batch.output_slot(n) for n in batch.outputs]
-                          + [batch.input_slot(p) for p in batch.inputs], np.int64)
+                          + [batch.input_slot(p) for p in batch.inputs]
+                          + [layout.valid_base + i for i in range(len(batch.inputs))],
+                          np.int64)
         out = np.empty((self.n_ticks, len(record)))
         fresh = np.empty((self.n_ticks, len(self.tracks)), np.uint8)
         cursor = a['msg_off'][:-1] - 1

@@ -63,8 +63,9 @@ class Block:
     times_ns: np.ndarray    # int64[capacity]: the tick's bag log time (ns since the epoch)
     values: np.ndarray      # float64[capacity, k]: one column per output (batch.outputs order)
     count: int
-    # float64[capacity, m]: input slots (batch.inputs order), for typed outputs' templates
-    # (stamps); None when none needs them
+    # float64[capacity, 2m]: input slots (batch.inputs order), for typed outputs' templates
+    # (stamps), then their valid flags (whether a typed output is stale); None when none
+    # needs them
     inputs: np.ndarray = None
 
 
@@ -270,8 +271,10 @@ class BagSink(_Sink):
         self.typed, self.arena, self.warnings = _typed_writers(self.writer, typestore, typed,
                                                                batch)
         if self.typed:
+            valid = batch.program.layout.valid_base
             self.slots = np.array([batch.output_slot(n) for n in batch.outputs]
-                                  + [batch.input_slot(p) for p in batch.inputs], np.int64)
+                                  + [batch.input_slot(p) for p in batch.inputs]
+                                  + [valid + i for i in range(len(batch.inputs))], np.int64)
             self.n_out = len(batch.outputs)
 
     def write(self, block):
@@ -327,7 +330,7 @@ def _typed_writers(writer, typestore, typed, batch):
         clock = [0]  # the tick's bag time, for the write and for a stamp of 'now'
         output = TypedOutput(config, batch, _publisher_for(writer, conn, clock),
                              now=_clock_reader(clock), topic=topic)
-        output.template.bind(arena)
+        output.bind(arena)  # its values and the valid flags `templates.decide` reads
         outputs.append((output, clock))
     return outputs, arena, warnings
 
@@ -346,7 +349,8 @@ def blocks_of(result, n_outputs, rows=BLOCK_ROWS):
     """
     Yield a replay result's rows as `Block`s of at most `rows` (views: nothing is copied).
 
-    `n_outputs`: len(batch.outputs) (the recorded columns after them are the input slots). The
+    `n_outputs`: len(batch.outputs) (the recorded columns after them are the input slots, then
+    their valid flags). The
     bridge from today's in-memory result to the sinks; the streaming tick hands its own blocks
     to the sinks the same way.
     """

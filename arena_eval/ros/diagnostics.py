@@ -43,8 +43,11 @@ overrun is normal on a non-real-time kernel; its count is still in the message a
 """
 
 import math
+import time
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+
+from ..msgtypes.templates import SEND, SEND_STALE, SKIP
 
 OK = DiagnosticStatus.OK
 WARN = DiagnosticStatus.WARN
@@ -62,6 +65,11 @@ LOOP_KEYS = (
     'Loop time max (us)', 'Period jitter p99 (us)', 'Overruns', 'Kernel allocations',
     'Heap blocks delta', 'Expressions', 'Program ops',
 )
+
+
+# What a typed output does while stale, by `templates.ON_STALE_CODES` value.
+_STALE_DOES = {SEND: 'publishing what the expressions give', SEND_STALE:
+               'publishing stale_fields', SKIP: 'not publishing'}
 
 
 def input_level(facts, topic=None):
@@ -245,11 +253,16 @@ class DiagnosticsReport:
             statuses.append(self.input_status(name, level, message, pairs))
         for typed in tick.typed:
             nans, saturated = typed.template.counts
+            level, message = OK, f'{typed.published} published on {typed.topic}'
+            if typed.stale:
+                level = WARN
+                message = (f'an input it depends on is stale: {_STALE_DOES[typed.on_stale]} '
+                           f'({typed.published} published on {typed.topic})')
             statuses.append(make_status(
-                f'{self.node_name}: output {typed.name}', OK,
-                f'{typed.published} published on {typed.topic}',
+                f'{self.node_name}: output {typed.name}', level, message,
                 [('Topic', typed.topic), ('Type', typed.type_name), ('Every', typed.every),
                  ('Messages published', typed.published),
+                 ('Stale ticks', typed.stale_ticks),
                  ('NaN into integer or bool', nans), ('Saturated', saturated)],
                 self.hardware_id))
         return statuses
@@ -259,3 +272,41 @@ class DiagnosticsReport:
         msg = DiagnosticArray(status=list(statuses))
         msg.header.stamp = stamp
         return msg
+
+
+class TransitionLog:
+    """
+    Log each input's and typed output's status changes from the reports, once per change.
+
+    A status leaving OK (stale, an index out of range, a typed output not publishing) is a
+    warning with its message; back to OK is an info line. Rate-limited per status: at most one
+    line every `min_interval_s`; a change within it is logged when the interval is over if the
+    status still differs from what was last logged (so a flapping input logs once, not every
+    report). A status first seen is taken as it is, silently.
+    """
+
+    def __init__(self, log, min_interval_s=5.0, clock=time.monotonic):
+        self._log = log
+        self._min_interval_s = min_interval_s
+        self._clock = clock
+        self._logged = {}  # status name: (level, monotonic s when logged)
+
+    def see(self, statuses):
+        """Log what changed in `statuses` (the `tick_statuses` of one report)."""
+        now = self._clock()
+        for status in statuses:
+            if ': input ' not in status.name and ': output ' not in status.name:
+                continue
+            level = as_level(status.level)
+            last = self._logged.get(status.name)
+            if last is None:
+                self._logged[status.name] = (level, -math.inf)
+                continue
+            if level == last[0] or now - last[1] < self._min_interval_s:
+                continue
+            self._logged[status.name] = (level, now)
+            name = status.name.split(': ', 1)[1]
+            if level == OK:
+                self._log.info(f'{name}: ok again')
+            else:
+                self._log.warning(f'{name}: {status.message}')

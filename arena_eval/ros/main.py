@@ -77,6 +77,7 @@ def _main(argv, stopper):
         file_warnings = [w.one_line() for w in loaded.warnings]
     if stopper.requested:
         return 0
+    _import_node(args.fully_qualified_name)
     from .node import run_node
     try:
         return run(lambda args, stop_event: run_node(args, stop_event, file_warnings, stopper),
@@ -91,6 +92,21 @@ def _main(argv, stopper):
         given = f" (params files: {', '.join(args.params_files)})" if args.params_files else ''
         print(f'error: {str(exc).splitlines()[0]}{given}', file=sys.stderr)
         return 2
+
+
+def _import_node(node_name):
+    """Import the node, saying so when that compiles the loop (a first start: seconds)."""
+    import time
+
+    from ..rt.cache import loop_cached
+    if loop_cached():
+        return
+    from rclpy.logging import get_logger
+    log = get_logger(node_name.lstrip('/').replace('/', '.'))
+    log.info('compiling the kernel (first start; cached after)')
+    started = time.monotonic()
+    from . import node  # noqa: F401 - the import compiles
+    log.info(f'kernel compiled in {time.monotonic() - started:.1f} s')
 
 
 if __name__ == '__main__':

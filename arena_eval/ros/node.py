@@ -66,7 +66,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from .diagnostics import DiagnosticsReport
+from .diagnostics import DiagnosticsReport, TransitionLog
 from .entities import EntityPool, load_rcl
 from .graph import GraphWatch
 from .params_bridge import ParameterBridge
@@ -151,6 +151,7 @@ class ArenaEvalNode(Node):
         self._config = None
         # Fully qualified: two robots' nodes of the same name must not collide on /diagnostics.
         self._report = DiagnosticsReport(self.get_fully_qualified_name())
+        self._transitions = TransitionLog(self.get_logger())
         self._graph = GraphWatch(self)
         # The diagnostics timer runs on the steady clock: a ROS-time timer never fires under
         # use_sim_time until /clock is published, and /diagnostics must not depend on it.
@@ -186,7 +187,8 @@ class ArenaEvalNode(Node):
         typed = ', '.join(f'{t.name} -> {t.topic} ({t.type_name}, every {t.every})'
                           for t in tick.typed)
         self._log.info(
-            f'{what}: {len(tick.results)} expressions ({", ".join(tick.results)}), '
+            f'{what}: {len(tick.results)} expression{"" if len(tick.results) == 1 else "s"} '
+            f'({", ".join(tick.results)}), '
             f'{batch.n_ops} ops, at {config.rate_hz:g} Hz; inputs: {inputs or "none"}; '
             f'results on {self._results_pub.topic_name}'
             + (' and ~/out/<name>' if config.publish_individual else '')
@@ -298,7 +300,12 @@ class ArenaEvalNode(Node):
 
     def shutdown(self):
         """Stop ticking (before the node's entities are destroyed); True when stopped."""
-        return self.loop.stop(timeout=1.0) if self.loop is not None else True
+        if self.loop is None:
+            return True
+        stopped = self.loop.stop(timeout=1.0)
+        self._log.info(f'shutting down: stopped after {self.loop.snapshot().ticks} ticks'
+                       if stopped else 'shutting down: the tick did not stop within 1 s')
+        return stopped
 
     @property
     def failed(self):
@@ -324,6 +331,7 @@ class ArenaEvalNode(Node):
         if self.context.ok():
             self._diagnostics_pub.publish(
                 self._report.array(self.get_clock().now().to_msg(), statuses))
+        self._transitions.see(statuses)
 
 
 def run_node(args, stop_event, file_warnings=None, stopper=None, **node_options):

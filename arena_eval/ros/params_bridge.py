@@ -27,13 +27,14 @@ declared (a new input), an unset parameter (a removed input), a value outside th
 descriptor's range. So a pre-set callback (rclpy >= Iron) sees every update first: it turns an
 integer for a double parameter into that double, and when the update cannot be applied it
 keeps the reason and hands rclpy a harmless stand-in (the current `rate_hz`), which the on-set
-callback then refuses with that reason. Refusals are logged as warnings, applied updates at
-info level.
+callback then refuses with that reason. Values are retyped by the config's one rule
+(`config.declared_value`: an integer for a double, nan for a string), as files are. Refusals
+are logged as warnings, applied updates at info level.
 """
 
 import difflib
 
-from rcl_interfaces.msg import ParameterType, ParameterValue, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.parameter import Parameter
 
 from ..language.errors import ExpressionError, Pos
@@ -64,6 +65,10 @@ def declare_parameters(node):
         descriptor = cfg.parameter_descriptor(spec, name)
         if node.has_parameter(name):
             _describe(node, name, spec, descriptor)
+        elif spec.default == () and not spec.required:
+            # Left undeclared: a parameter declared without a value (NOT_SET) is dumped by
+            # `ros2 param dump` as `null`, which does not load back.
+            continue
         elif spec.default is None or spec.default == ():
             node.declare_parameter(name, _UNINITIALIZED[spec.ros_type], descriptor)
         else:
@@ -72,11 +77,10 @@ def declare_parameters(node):
 
 def _describe(node, name, spec, descriptor):
     value = node.get_parameter(name).value
+    retyped = cfg.declared_value(spec, value)
     alternative = None
-    if spec is not None and spec.ros_type == 'double' and isinstance(value, int) \
-            and not isinstance(value, bool):
-        alternative = ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
-                                     double_value=float(value))
+    if retyped is not value:
+        alternative = Parameter(name, value=retyped).get_parameter_value()
     try:
         node.set_descriptor(name, descriptor, alternative)
     except Exception:  # noqa: B902 - a wrong type: config_from_parameters says which
@@ -194,9 +198,6 @@ class ParameterBridge:
 
 
 def _as_declared_type(param):
-    """Turn an integer for a double parameter into that double (as params files do)."""
-    spec = cfg.spec_for(param.name)
-    if (spec is not None and spec.ros_type == 'double'
-            and param.type_ == Parameter.Type.INTEGER):
-        return Parameter(param.name, Parameter.Type.DOUBLE, float(param.value))
-    return param
+    """Retype a value as its parameter is declared (`config.declared_value`, as files are)."""
+    retyped = cfg.declared_value(cfg.spec_for(param.name), param.value)
+    return param if retyped is param.value else Parameter(param.name, value=retyped)

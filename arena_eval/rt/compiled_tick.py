@@ -169,7 +169,13 @@ TY_PUBLISHER = 6
 TY_MSG = 7
 TY_PUBLISHED = 8
 TY_NOW_AT = 9       # byte offset of header.stamp for a 'now' stamp, else -1
-TY_WORDS = 10
+# The message published while stale (on_stale 'stale_fields'): ROWS .. NOW_AT again from here.
+TY_STALE_SET = 10
+TY_DEPS = 20        # address of the int64 arena slots of the valid flags the values depend on
+TY_NDEPS = 21
+TY_ON_STALE = 22    # templates.ON_STALE_CODES
+TY_STATE = 23       # address of the TypedOutput's state words (templates.STATE_WORDS)
+TY_WORDS = 24
 
 _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
@@ -384,17 +390,22 @@ def publish(config):
         if typed[row + TY_COUNT] < typed[row + TY_EVERY]:
             continue
         typed[row + TY_COUNT] = 0
-        raw = typed[row + TY_RAW]
-        if typed[row + TY_NOW_AT] >= 0:
+        action = templates.decide(typed[row + TY_DEPS], typed[row + TY_NDEPS], config[T_ARENA],
+                                  typed[row + TY_ON_STALE], typed[row + TY_STATE])
+        if action == templates.SKIP:
+            continue
+        s = row + TY_STALE_SET if action == templates.SEND_STALE else row
+        raw = typed[s + TY_RAW]
+        if typed[s + TY_NOW_AT] >= 0:
             ts = config[T_TIMESPEC]
             native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
-            at = raw + typed[row + TY_NOW_AT]
+            at = raw + typed[s + TY_NOW_AT]
             native.store_i32(at, np.int32(native.load_i64(ts)))
             native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
-        templates.patch_rows(typed[row + TY_ROWS], typed[row + TY_NROWS], config[T_ARENA],
-                             config[T_NARENA], raw, typed[row + TY_WORK])
+        templates.patch_rows(typed[s + TY_ROWS], typed[s + TY_NROWS], config[T_ARENA],
+                             config[T_NARENA], raw, typed[s + TY_WORK])
         code = native.call_i32_ppp(config[T_PUBLISH], typed[row + TY_PUBLISHER],
-                                   typed[row + TY_MSG], 0)
+                                   typed[s + TY_MSG], 0)
         if code != native.RCL_RET_OK:
             return code
         typed[row + TY_PUBLISHED] += 1
@@ -614,19 +625,19 @@ class TickConfig:
         self.typed = tuple(typed)
         self.typed_table = np.zeros(max(len(self.typed), 1) * TY_WORDS, np.int64)
         for t, (output, publisher) in enumerate(self.typed):
-            template = output.template
-            pointer, array, message = self._message(publisher, template.raw)
             row = t * TY_WORDS
-            self.typed_table[row + TY_ROWS] = template.rows.ctypes.data
-            self.typed_table[row + TY_NROWS] = len(template.rows)
-            self.typed_table[row + TY_RAW] = ctypes.addressof(array)
-            self.typed_table[row + TY_WORK] = template.work.ctypes.data
+            pointer = self._typed_set(row, publisher, output.template,
+                                      output._now_at if output._now is not None else None)
+            if output.stale_template is not None:
+                self._typed_set(row + TY_STALE_SET, publisher, output.stale_template,
+                                output._stale_now_at if output._now is not None else None)
             self.typed_table[row + TY_EVERY] = output.every
             self.typed_table[row + TY_COUNT] = output.every - 1  # the first tick publishes
             self.typed_table[row + TY_PUBLISHER] = pointer
-            self.typed_table[row + TY_MSG] = message.ctypes.data
-            now_at = output._now_at if output._now is not None else None
-            self.typed_table[row + TY_NOW_AT] = -1 if now_at is None else now_at
+            self.typed_table[row + TY_DEPS] = output.deps.ctypes.data
+            self.typed_table[row + TY_NDEPS] = len(output.deps)
+            self.typed_table[row + TY_ON_STALE] = output.on_stale
+            self.typed_table[row + TY_STATE] = output.state.ctypes.data
         self._timespec = np.zeros(2, np.int64)
         self._captured = None
         self.carry = np.zeros(3, np.int64)
@@ -683,6 +694,17 @@ class TickConfig:
         self.block[T_CARRY] = self.carry.ctypes.data
         self.block[T_NCARRY] = len(rows)
         return len(plan)
+
+    def _typed_set(self, at, publisher, template, now_at):
+        """Fill one message's words (TY_ROWS .. TY_NOW_AT) at `at`; return the publisher."""
+        pointer, array, message = self._message(publisher, template.raw)
+        self.typed_table[at + TY_ROWS] = template.rows.ctypes.data
+        self.typed_table[at + TY_NROWS] = len(template.rows)
+        self.typed_table[at + TY_RAW] = ctypes.addressof(array)
+        self.typed_table[at + TY_WORK] = template.work.ctypes.data
+        self.typed_table[at + TY_MSG] = message.ctypes.data
+        self.typed_table[at + TY_NOW_AT] = -1 if now_at is None else now_at
+        return pointer
 
     def _message(self, publisher, raw):
         """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
@@ -935,8 +957,19 @@ class CompiledTyped:
         self.topic = output.topic
         self.type_name = output.type_name
         self.every = output.every
+        self.on_stale = output.on_stale
+        self._output = output
         self._tick_config = tick_config
         self._index = index
+
+    @property
+    def stale(self):
+        """Say whether an input its values depend on was stale on its last due tick."""
+        return self._output.stale
+
+    @property
+    def stale_ticks(self):
+        return self._output.stale_ticks
 
     @property
     def published(self):
