@@ -112,8 +112,8 @@ def _parser():
 
 
 def cmd_check(args):
-    from .ros import config
-    from .ros.ros_args import fully_qualified, NODE_NAME
+    from .params import config
+    from .params.ros_args import fully_qualified, NODE_NAME
 
     if args.node is not None:
         node = args.node if args.node.startswith('/') else '/' + args.node
@@ -129,7 +129,7 @@ def cmd_check(args):
         batch = config.build_batch(cfg)
         print(batch.disassemble())
         if cfg.outputs:
-            from .ros.templates import describe
+            from .msgtypes.templates import describe
             for output in cfg.outputs.values():
                 print('\n'.join(describe(output, batch)))
     else:

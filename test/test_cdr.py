@@ -25,8 +25,8 @@ import importlib
 import math
 import struct
 
-from arena_eval.ros.cdr import Decoder, Unsupported
-from arena_eval.ros.inputs import _read_plan
+from arena_eval.msgtypes.cdr import Decoder, Unsupported
+from arena_eval.msgtypes.inputs import _read_plan
 from hypothesis import given, HealthCheck, settings, strategies as st
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message

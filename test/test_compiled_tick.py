@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The compiled tick (`arena_eval.ros.compiled_tick`) against the Python tick, and over real DDS.
+The compiled tick (`arena_eval.rt.compiled_tick`) against the Python tick, and over real DDS.
 
 In-process, the same serialized messages go to the compiled tick (walked by its plans) and to
 the Python tick's own parts (rclpy's deserialization, `InputBindings`, `Batch.step`): random
@@ -31,10 +31,11 @@ import subprocess
 import sys
 import time
 
+from arena_eval.engine import native
 from arena_eval.engine.arena import compile_batch
-from arena_eval.ros import compiled_tick as ct, native
-from arena_eval.ros.config import build_batch, default_params_file, load_params_file
-from arena_eval.ros.inputs import InputBindings, parse_path, qos_profile
+from arena_eval.msgtypes.inputs import InputBindings, parse_path, qos_profile
+from arena_eval.params.config import build_batch, default_params_file, load_params_file
+from arena_eval.rt import compiled_tick as ct
 from hypothesis import given, settings, strategies as st
 from node_harness import EXPECTED, Probe
 import numpy as np
@@ -152,7 +153,7 @@ class Rig:
         from rclpy.context import Context
         from std_msgs.msg import Float64MultiArray
 
-        from arena_eval.ros.tick import results_template
+        from arena_eval.msgtypes.templates import results_template
 
         self.results_template = results_template
         self.context = Context()
@@ -220,7 +221,7 @@ def test_compiled_loop_over_dds_publishes_swaps_and_stops():
 
 
 def test_a_new_process_loads_the_loop_from_the_cache():
-    script = ('from arena_eval.ros import compiled_tick as ct; '
+    script = ('from arena_eval.rt import compiled_tick as ct; '
               'print(sum(ct.tick_loop.stats.cache_hits.values()), '
               'sum(ct.tick_loop.stats.cache_misses.values()), ct.RECOMPILED)')
     subprocess.run([sys.executable, '-c', script], check=True, timeout=600)
@@ -334,7 +335,7 @@ def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_pa
 
 @pytest.mark.ros
 def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
-    from arena_eval.ros.config import default_params_file
+    from arena_eval.params.config import default_params_file
     from node_harness import NodeProcess
     probe = Probe()
     node = NodeProcess(tmp_path, default_params_file())

@@ -23,9 +23,17 @@ import dataclasses
 import math
 from pathlib import Path
 
-from arena_eval.ros.config import (build_batch, check_file, config_from_parameters,
-                                   input_parameter_names, load_params_file, load_params_text,
-                                   parameter_descriptor, PARAMETERS, spec_for)
+from arena_eval.params.config import (
+    build_batch,
+    check_file,
+    config_from_parameters,
+    input_parameter_names,
+    load_params_file,
+    load_params_text,
+    parameter_descriptor,
+    PARAMETERS,
+    spec_for,
+)
 import pytest
 
 HERE = Path(__file__).resolve().parent

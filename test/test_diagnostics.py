@@ -14,9 +14,17 @@
 
 """Tests of the diagnostics report: names, keys, values and levels from known statistics."""
 
-from arena_eval.ros.diagnostics import (as_level, DiagnosticsReport, ERROR, LOOP_KEYS, OK, STALE,
-                                        values, WARN)
-from arena_eval.ros.loop import LoopStats
+from arena_eval.ros.diagnostics import (
+    as_level,
+    DiagnosticsReport,
+    ERROR,
+    LOOP_KEYS,
+    OK,
+    STALE,
+    values,
+    WARN,
+)
+from arena_eval.rt.loop import LoopStats
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 import pytest

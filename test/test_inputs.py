@@ -22,10 +22,17 @@ subscription callbacks do.
 import math
 import tracemalloc
 
-from arena_eval.ros.config import build_batch, config_from_parameters
+from arena_eval.msgtypes.inputs import (
+    ByName,
+    check_path,
+    InputBindings,
+    InputError,
+    parse_path,
+    qos_profile,
+    resolve_type,
+)
+from arena_eval.params.config import build_batch, config_from_parameters
 from arena_eval.ros.diagnostics import ERROR, input_levels, OK, STALE, WARN
-from arena_eval.ros.inputs import (ByName, check_path, InputBindings, InputError, parse_path,
-                                   qos_profile, resolve_type)
 import pytest
 from sensor_msgs.msg import Imu, JointState, PointCloud
 from std_msgs.msg import Bool, Byte, Char

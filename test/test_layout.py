@@ -13,7 +13,10 @@
 # limitations under the License.
 
 """
-The package's layout: imports flow one way, tools -> ros -> engine -> language, with no cycles.
+The package's layout: imports flow one way, with no cycles.
+
+tools -> replay -> ros -> rt -> params -> msgtypes -> engine -> language; nothing outside `ros/`
+and `tools/` imports rclpy at module level (replay and `check` run without a ROS context).
 
 Every module's imports are read from its source (`ast`, imports inside functions included), so a
 late import cannot hide an upward dependency.
@@ -26,7 +29,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / 'arena_eval'
 # Lower layers first; a module may import its own layer and the layers below it.
-LAYERS = ('language', 'engine', 'ros', 'tools')
+LAYERS = ('language', 'engine', 'msgtypes', 'params', 'rt', 'ros', 'replay', 'tools')
 # The CLI sits above everything.
 TOP = ('__main__',)
 
@@ -72,7 +75,7 @@ ALL = dict(modules())
 EDGES = {m: sorted({i for i in imported(m, p) if i in ALL and i != m}) for m, p in ALL.items()}
 
 
-def test_the_four_layers_exist():
+def test_the_layers_exist():
     assert {layer(m) for m in ALL} >= set(LAYERS)
 
 
@@ -88,6 +91,26 @@ def test_language_and_engine_never_import_ros(module):
     foreign = [i for i in imported(module, ALL[module])
                if i.split('.')[0] in ('rclpy', 'rosbags', 'std_msgs', 'sensor_msgs')]
     assert not foreign, f'{module} imports {foreign}'
+
+
+def module_level_imports(path):
+    """Yield the top-level names a module imports at module level (not inside functions)."""
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if isinstance(node, ast.Import):
+            yield from (alias.name.split('.')[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.module.split('.')[0]
+
+
+@pytest.mark.parametrize('module', sorted(m for m in ALL if layer(m) not in ('ros', 'tools')))
+def test_only_the_node_room_imports_rclpy_at_module_level(module):
+    assert 'rclpy' not in set(module_level_imports(ALL[module])), module
+
+
+def test_the_rclpy_check_sees_a_module_level_import(tmp_path):
+    path = tmp_path / 'm.py'
+    path.write_text('import os\nfrom rclpy.node import Node\n\ndef f():\n    import std_msgs\n')
+    assert set(module_level_imports(path)) == {'os', 'rclpy'}
 
 
 def test_no_import_cycles():

@@ -25,7 +25,7 @@ import threading
 import time
 import tracemalloc
 
-from arena_eval.ros.loop import Handover, LoopStats, set_timer_slack, TickLoop
+from arena_eval.rt.loop import Handover, LoopStats, set_timer_slack, TickLoop
 import pytest
 
 PERIOD_NS = 1_000_000

@@ -27,8 +27,8 @@ import math
 from arena_eval.engine.compile import compile_program
 from arena_eval.engine.disassemble import disassemble
 from arena_eval.language.errors import ExpressionError
-from arena_eval.ros.config import build_batch, config_from_parameters
-from arena_eval.ros.inputs import InputBindings
+from arena_eval.msgtypes.inputs import InputBindings
+from arena_eval.params.config import build_batch, config_from_parameters
 from arena_eval.ros.tick import BytesTaker, Poller, Tick
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message

@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-C entry points passed to compiled code at run time (`arena_eval.ros.native`).
+C entry points passed to compiled code at run time (`arena_eval.engine.native`).
 
 A cached `@njit(nogil=True)` function calls libc's clock_gettime through an address it receives
 as an argument, and a new process loads it from numba's cache (an address frozen into the code
@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 
-from arena_eval.ros import native
+from arena_eval.engine import native
 import numpy as np
 import pytest
 
@@ -40,7 +40,7 @@ def test_compiled_code_calls_clock_gettime_by_address():
 
 
 def test_a_new_process_loads_the_call_by_address_from_the_cache():
-    script = ('import numpy as np; from arena_eval.ros import native; '
+    script = ('import numpy as np; from arena_eval.engine import native; '
               't = np.zeros(2, np.int64); '
               'native.monotonic_ns(native.symbols().clock_gettime, t.ctypes.data); '
               's = native.monotonic_ns.stats; '

@@ -24,7 +24,7 @@ import math
 from arena_eval.engine.arena import compile_batch
 from arena_eval.language.errors import ExpressionError
 from arena_eval.language.parse import parse_expression
-from arena_eval.ros.config import load_params_text
+from arena_eval.params.config import load_params_text
 from hypothesis import given, strategies as st
 import pytest
 

@@ -19,7 +19,7 @@ Every load-time error the issue names is provoked once and its `file:line:col` a
 file compiles into one batch whose first outputs are the user's expressions, in order.
 """
 
-from arena_eval.ros.config import build_batch, config_from_parameters, load_params_text
+from arena_eval.params.config import build_batch, config_from_parameters, load_params_text
 import pytest
 
 HEAD = """/**:

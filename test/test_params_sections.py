@@ -21,9 +21,9 @@ with what `load_node_params` merged.
 """
 
 from arena_eval.__main__ import main as cli
-from arena_eval.ros import ros_args
-from arena_eval.ros.config import load_node_params, load_params_text
-from arena_eval.ros.params_yaml import node_key_matches
+from arena_eval.params import ros_args
+from arena_eval.params.config import load_node_params, load_params_text
+from arena_eval.params.params_yaml import node_key_matches
 import pytest
 
 BODY = ('  ros__parameters:\n'

@@ -190,7 +190,7 @@ def test_unknown_function_suggests_a_close_name(text, hint):
 
 
 def test_unknown_function_without_close_name_still_hints():
-    assert error('zzzzzz(x)').hint == 'see the list of functions in the README'
+    assert error('zzzzzz(x)').hint == 'see the list of functions in docs/language.md'
 
 
 def test_keyword_arguments_are_rejected_at_the_keyword():
@@ -316,7 +316,7 @@ def test_statement_may_be_indented_span_lines_and_carry_a_comment():
 
 
 def test_the_default_batch_is_config_default_yaml():
-    from arena_eval.ros.config import default_params_file
+    from arena_eval.params.config import default_params_file
     from arena_eval.tools.bench import default_statements
     assert default_statements(default_params_file()) == reference.DEFAULT_BATCH
 

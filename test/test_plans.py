@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Decode plans (`arena_eval.ros.plans`) against rclpy's own deserialization, in-process.
+Decode plans (`arena_eval.msgtypes.plans`) against rclpy's own deserialization, in-process.
 
 For every message type of std_msgs, sensor_msgs, geometry_msgs and nav_msgs, random messages
 (random values of every numeric field type, strings of random lengths, sequences of random
@@ -30,7 +30,7 @@ import inspect
 import math
 import random
 
-from arena_eval.ros import cdr, plans
+from arena_eval.msgtypes import cdr, plans
 from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
@@ -247,7 +247,8 @@ def test_unsupported_paths_match_the_cdr_views():
 def test_walk_loads_from_the_cache_in_a_new_process():
     import subprocess
     import sys
-    script = ('from arena_eval.ros import plans, native; import numpy as np; '
+    script = ('from arena_eval.engine import native; from arena_eval.msgtypes import plans; '
+              'import numpy as np; '
               'from sensor_msgs.msg import Imu; from rclpy.serialization import serialize_message;'
               'p = plans.build_plan(Imu, [(0, ("linear_acceleration", "z"))]);'
               'b = np.frombuffer(serialize_message(Imu()), np.uint8); v = np.zeros(3);'

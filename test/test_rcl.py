@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-Taking and publishing CDR bytes through rcl directly (`arena_eval.ros.rcl`), over real DDS.
+Taking and publishing CDR bytes through rcl directly (`arena_eval.rt.rcl`), over real DDS.
 
 What the direct take returns deserializes (by rclpy) to the message rclpy published, and decodes
 (by the node's CDR view) to the same field values; what the direct publisher sends is what an
@@ -27,10 +27,11 @@ import math
 import os
 import time
 
-from arena_eval.ros import rcl
+from arena_eval.msgtypes.templates import results_template
 from arena_eval.ros.entities import load_rcl
 from arena_eval.ros.node import ArenaEvalNode
-from arena_eval.ros.tick import make_decoder, results_template
+from arena_eval.ros.tick import make_decoder
+from arena_eval.rt import rcl
 from node_harness import assert_outputs_close, EXPECTED, Probe, write_params
 import pytest
 import rclpy

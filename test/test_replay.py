@@ -383,9 +383,9 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=N
     from rclpy.serialization import deserialize_message
     from std_msgs.msg import Float64MultiArray
 
-    from arena_eval.ros.config import build_batch
-    from arena_eval.ros.inputs import InputBindings
-    from arena_eval.ros.replay import open_bag, topic_name
+    from arena_eval.msgtypes.inputs import InputBindings
+    from arena_eval.params.config import build_batch
+    from arena_eval.replay.core import open_bag, topic_name
     from arena_eval.ros.tick import BytesTaker, Poller, Tick
 
     batch = build_batch(config)
@@ -432,8 +432,8 @@ def bits(a):
 
 @pytest.mark.parametrize('policy', ['nan', 'hold'])
 def test_replay_equals_the_node_tick(tmp_path, edge_bags, policy):
-    from arena_eval.ros import config as cfg
-    from arena_eval.ros.replay import Replay
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
 
     config, errors, _ = cfg.load_params_file(params_file(tmp_path, rate=1000.0, policy=policy,
                                                          timeout=0.0043))
@@ -446,8 +446,8 @@ def test_replay_equals_the_node_tick(tmp_path, edge_bags, policy):
 
 
 def test_replay_equals_the_node_tick_on_the_ros1_recording():
-    from arena_eval.ros import config as cfg
-    from arena_eval.ros.replay import _ros1_converter, open_bag, Replay
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import _ros1_converter, open_bag, Replay
 
     config, errors, _ = cfg.load_params_file(HUSKY_PARAMS)
     assert not errors
@@ -473,7 +473,7 @@ def test_ros1_conversion_matches_rosbags_migration():
     from rosbags.convert.converter import migrate_bytes
     from rosbags.typesys import get_typestore, Stores
 
-    from arena_eval.ros.replay import _ros1_converter, open_bag
+    from arena_eval.replay.core import _ros1_converter, open_bag
 
     reader = open_bag(HUSKY_BAG)
     convert = _ros1_converter(reader)
@@ -550,9 +550,9 @@ def test_types_the_cdr_view_cannot_read_go_through_rclpy(tmp_path):
     from nav_msgs.msg import Path as PathMsg
     from rclpy.serialization import serialize_message
 
-    from arena_eval.ros import config as cfg
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
     from arena_eval.ros.tick import make_decoder
-    from arena_eval.ros.replay import Replay
 
     def path_cdr(xs):
         msg = PathMsg()
@@ -650,7 +650,7 @@ def test_the_output_bag_holds_the_bytes_the_tick_publishes(capsys, tmp_path, edg
 
     from rosbags.highlevel import AnyReader
 
-    from arena_eval.ros import config as cfg
+    from arena_eval.params import config as cfg
 
     params = params_file(tmp_path, rate=1000.0, policy='hold', timeout=0.0043)
     out = tmp_path / 'tick.mcap'
@@ -691,7 +691,7 @@ def test_typed_outputs_in_the_bag_are_what_the_tick_publishes(capsys, tmp_path, 
     from rclpy.serialization import deserialize_message
     from rosbags.highlevel import AnyReader
 
-    from arena_eval.ros import config as cfg
+    from arena_eval.params import config as cfg
 
     params = tmp_path / 'typed.yaml'
     params.write_text(PARAMS.format(rate=1000.0, policy='nan', timeout=0.0043) + TYPED)
@@ -766,8 +766,8 @@ def test_replay_equals_the_node_tick_on_message_time(tmp_path, policy):
     from rclpy.serialization import serialize_message
     from std_msgs.msg import Float64
 
-    from arena_eval.ros import config as cfg
-    from arena_eval.ros.replay import Replay
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
 
     imu_ms = [0.2, 1.1, 2.9, 3.0, 3.95, 5.5, 6.1, 7.0, 15.0, 16.0, 17.2, 18.0, 19.0, 20.5]
     stamps = [round(5e9 + t * MS) for t in imu_ms]

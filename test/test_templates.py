@@ -23,7 +23,7 @@ expected value of each field follows the documented conversion rules, computed h
 from fractions import Fraction
 import math
 
-from arena_eval.ros.templates import numeric_leaves, Template
+from arena_eval.msgtypes.templates import numeric_leaves, Template
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Twist, Vector3Stamped
 import numpy as np

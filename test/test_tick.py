@@ -24,9 +24,9 @@ No DDS: the publishers are plain sinks of the bytes the tick hands them.
 
 import math
 
-from arena_eval.ros.config import build_batch, config_from_parameters
+from arena_eval.msgtypes.inputs import InputBindings
+from arena_eval.params.config import build_batch, config_from_parameters
 from arena_eval.ros.diagnostics import ERROR, input_levels, OK
-from arena_eval.ros.inputs import InputBindings
 from arena_eval.ros.tick import BytesTaker, PhaseTimes, Poller, Tick
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message

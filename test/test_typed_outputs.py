@@ -23,8 +23,8 @@ their counts, and that `~/results` still carries only the batch's own expression
 
 import math
 
-from arena_eval.ros.config import build_batch, config_from_parameters
-from arena_eval.ros.inputs import InputBindings
+from arena_eval.msgtypes.inputs import InputBindings
+from arena_eval.params.config import build_batch, config_from_parameters
 from arena_eval.ros.tick import BytesTaker, Poller, Tick
 from geometry_msgs.msg import Vector3Stamped
 import pytest

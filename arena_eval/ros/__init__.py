@@ -12,4 +12,4 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
-"""The ROS 2 side: node, parameters, params files, bindings, CDR, rcl, tick, diagnostics, sim."""
+"""The rclpy room: the node, its entities, graph watch, parameters, diagnostics, process, sim."""

@@ -15,7 +15,7 @@
 """
 Statistics and input statuses -> `diagnostic_msgs/msg/DiagnosticArray`, diagnostic_updater style.
 
-It measures nothing itself: the node hands it loop snapshots (`arena_eval.ros.loop.LoopSnapshot`),
+It measures nothing itself: the node hands it loop snapshots (`arena_eval.rt.loop.LoopSnapshot`),
 allocation counts it read, and the running tick, whose bindings (`InputBindings.facts`) and
 pollers say how each input is doing. One status named `<node>: loop` and one
 `<node>: input <name>` per input, hardware_id the node name; the levels are DiagnosticStatus's.
@@ -32,7 +32,7 @@ Loop level: ERROR when no tick ran since the previous report, WARN when the actu
 below 90% of the target or more than 1% of the period's ticks overran, else OK (an occasional
 overrun is normal on a non-real-time kernel; its count is still in the message and the keys).
 
->>> from arena_eval.ros.loop import LoopStats
+>>> from arena_eval.rt.loop import LoopStats
 >>> stats = LoopStats(16)
 >>> for i in range(10):
 ...     stats.record(i * 1_000_000, i * 1_000_000 + 5_000, 1_000_000, 0, 1_000_000)

@@ -18,7 +18,7 @@ The node's entity pool: subscriptions, publishers, their retirement after a prog
 Input subscriptions become the tick's `Poller`s; per-output publishers are kept by name.
 
 Subscriptions sit in a callback group no executor runs: the tick polls them itself, taking CDR
-bytes through rcl directly (`arena_eval.ros.rcl`, into one reused buffer per input) or, when
+bytes through rcl directly (`arena_eval.rt.rcl`, into one reused buffer per input) or, when
 that cannot be set up, through rclpy's `take_message(raw=True)`. A new configuration keeps the
 subscriptions whose topic, type and QoS are unchanged; those it replaces, and the per-output
 publishers it no longer needs, are destroyed only once the loop has taken a tick that no longer
@@ -30,9 +30,9 @@ import time
 from rclpy.callback_groups import CallbackGroup
 from std_msgs.msg import Float64
 
-from . import rcl
-from .inputs import qos_profile
 from .tick import Poller
+from ..msgtypes.inputs import qos_profile
+from ..rt import rcl
 
 RCL_TRANSPORT = 'rcl (ctypes)'
 

@@ -27,7 +27,7 @@ they are gone.
 
 from rclpy.qos import qos_check_compatible, QoSCompatibility
 
-from .inputs import qos_profile
+from ..msgtypes.inputs import qos_profile
 
 
 def describe_qos(qos):

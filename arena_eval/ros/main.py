@@ -18,7 +18,7 @@ The node's command: `arena_eval_node` and `python -m arena_eval.ros.node`.
 Installs the signal handlers first, then checks what the params files give this node (one
 `file:line:col: error:` line per problem, exit code 2): the sections rcl applies to the node's
 fully qualified name after `-r __node:=`/`-r __ns:=` remaps, merged with the `-p` values in
-command-line order (`arena_eval.ros.ros_args`, `config.load_node_params`); then runs the node
+command-line order (`arena_eval.params.ros_args`, `config.load_node_params`); then runs the node
 (`arena_eval.ros.node.run_node`) inside the rclpy context (`arena_eval.ros.process.run`).
 SIGINT/SIGTERM stop it cleanly with code 0 (a watchdog ends it with code 1 if the clean path
 ever takes longer than 0.8 s); the tick raising ends it with its traceback and code 1.
@@ -59,9 +59,9 @@ def main(argv=None, *, fast_exit=None):
 
 
 def _main(argv, stopper):
-    from . import config as cfg
-    from . import ros_args
     from .process import run
+    from ..params import config as cfg
+    from ..params import ros_args
 
     argv = list(sys.argv if argv is None else argv)
     # What rcl will give the node: its sections of every params file and the -p values, in

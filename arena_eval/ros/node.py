@@ -18,7 +18,7 @@ The `arena_eval` ROS 2 node: the node class and its wiring.
     python -m arena_eval.ros.node --ros-args --params-file config/default.yaml
     ros2 run arena_eval arena_eval_node --ros-args --params-file config/default.yaml
 
-Every tick (a dedicated thread with absolute deadlines, `arena_eval.ros.loop`) runs the current
+Every tick (a dedicated thread with absolute deadlines, `arena_eval.rt.loop`) runs the current
 `arena_eval.ros.tick.Tick`: take the messages that arrived on each input as CDR bytes, decode
 only the fields the batch reads, copy the latest fields into the arena, ONE kernel call
 (`batch.step(dt)`, dt = the measured time since the previous tick), publish `~/results`
@@ -66,17 +66,18 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
-from . import config as cfg
-from . import native, plans
-from .compiled_tick import Compiler, TickRunner
 from .diagnostics import DiagnosticsReport
 from .entities import EntityPool, load_rcl
 from .graph import GraphWatch
-from .inputs import InputBindings
 from .params_bridge import ParameterBridge
 from .process import Stopper
 from .tick import Tick
+from ..engine import native
 from ..language.errors import ExpressionError
+from ..msgtypes import plans
+from ..msgtypes.inputs import InputBindings
+from ..params import config as cfg
+from ..rt.compiled_tick import Compiler, TickRunner
 
 # The executor wakes at least this often to notice a stop request and retire old entities.
 # Each wake-up costs CPU (DESIGN.md: ~1 point of a core at 0.05 s, ~0.35 at 0.5 s); services and

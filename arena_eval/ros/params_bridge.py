@@ -15,7 +15,7 @@
 """
 The parameter bridge: the node's ROS parameters <-> `NodeConfig`.
 
-Declares every parameter from the one table (`arena_eval.ros.config.PARAMETERS`) with its
+Declares every parameter from the one table (`arena_eval.params.config.PARAMETERS`) with its
 descriptor, so `ros2 param describe` shows ranges and choices; reads the declared values into a
 checked `NodeConfig`; and, on `ros2 param set`, validates the merged values and hands a good
 config to the node's `apply`, answering with `SetParametersResult(successful, reason)` whose
@@ -36,8 +36,8 @@ import difflib
 from rcl_interfaces.msg import ParameterType, ParameterValue, SetParametersResult
 from rclpy.parameter import Parameter
 
-from . import config as cfg
 from ..language.errors import ExpressionError, Pos
+from ..params import config as cfg
 
 # rclpy's own parameters, which the config does not check.
 _ROS_OWNED = ('use_sim_time', 'start_type_description_service')

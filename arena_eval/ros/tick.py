@@ -28,7 +28,7 @@ path), so it can be built and run in-process on serialized messages, without DDS
 >>> tick(time.monotonic_ns(), 0.001)   # results_publisher.publish(<Float64MultiArray CDR>)
 
 Messages are taken raw: building a Python message costs 20-90 us, decoding the few fields a
-batch reads from the bytes 2-4 us (`arena_eval.ros.cdr`; rclpy deserializes what that cannot).
+batch reads from the bytes 2-4 us (`arena_eval.msgtypes.cdr`; rclpy deserializes what that cannot).
 A message's receive time is the tick that took it. `~/results` is pre-serialized once and
 published as CDR bytes with only the doubles rewritten.
 
@@ -40,15 +40,14 @@ from collections import deque
 import time
 
 import numpy as np
-from rclpy.serialization import deserialize_message, serialize_message
-from std_msgs.msg import Float64, Float64MultiArray, MultiArrayDimension
+from rclpy.serialization import deserialize_message
 
-from .cdr import Decoder, Unsupported
-from .inputs import ByName, decode_steps
-from .rcl import RawPublisher, Unavailable
-from .templates import TypedOutput
 from ..engine.arena import state_plan
 from ..engine.compile import path_root
+from ..msgtypes.cdr import Decoder, Unsupported
+from ..msgtypes.inputs import ByName, decode_steps
+from ..msgtypes.templates import float64_template, results_template, TypedOutput
+from ..rt.rcl import RawPublisher, Unavailable
 
 
 class BytesTaker:
@@ -135,10 +134,10 @@ def make_decoder(msg_type, paths):
     """
     Return `decode(raw) -> message-like or None` for the paths (steps) a batch reads.
 
-    A CDR view when `arena_eval.ros.cdr` handles the type and paths, else rclpy's deserialization;
-    a message the view cannot read (another encoding) is deserialized too, and one nothing can
-    read gives None. With no paths the bytes themselves stand for the message: the bindings
-    only need to know that it arrived.
+    A CDR view when `arena_eval.msgtypes.cdr` handles the type and paths, else rclpy's
+    deserialization; a message the view cannot read (another encoding) is deserialized too, and
+    one nothing can read gives None. With no paths the bytes themselves stand for the message:
+    the bindings only need to know that it arrived.
     """
     if not paths:
         return lambda raw: raw
@@ -166,29 +165,6 @@ def make_decoder(msg_type, paths):
             return typed(raw)
     decode.cdr_view = True
     return decode
-
-
-def _raw_template(msg, n_doubles):
-    """Serialize `msg` once; return (bytearray, float64 view of its trailing `n_doubles`)."""
-    raw = bytearray(serialize_message(msg))
-    view = np.frombuffer(raw, np.float64, n_doubles, len(raw) - 8 * n_doubles)
-    return raw, view
-
-
-def results_template(outputs):
-    """Return the `~/results` message as CDR bytes and the view of its `data` doubles."""
-    n = len(outputs)
-    msg = Float64MultiArray()
-    msg.layout.dim = [MultiArrayDimension(label=','.join(outputs), size=n, stride=n)]
-    msg.layout.data_offset = 0
-    msg.data = [0.0] * n
-    # `data` is the message's last field, so its doubles are the CDR's last 8 * n bytes.
-    return _raw_template(msg, n)
-
-
-def float64_template():
-    """Return a `std_msgs/msg/Float64` as CDR bytes and the view of its one double."""
-    return _raw_template(Float64(data=0.0), 1)
 
 
 class PhaseTimes:

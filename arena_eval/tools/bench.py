@@ -46,7 +46,7 @@ import time
 import tracemalloc
 
 from .baselines import PEERS
-from ..ros.config import default_params_file
+from ..params.config import default_params_file
 
 DT = 0.001
 TOLERANCE = 1e-9
@@ -74,7 +74,7 @@ _BLOCK = (
 
 def default_statements(params_file=None):
     """Return the `name = expression` strings of the default params file, in file order."""
-    from ..ros.config import load_params_file
+    from ..params.config import load_params_file
 
     path = params_file or default_params_file()
     cfg, errors, _ = load_params_file(path)

@@ -31,7 +31,7 @@ import time
 
 from .procbench import Child, ros_environment, STARTUP_TIMEOUT
 from .procbench import Watcher
-from ..ros.config import default_params_file, NODE_NAME
+from ..params.config import default_params_file, NODE_NAME
 
 # Results shown on the live line, when the batch has them (else its first outputs).
 SHOWN = ('accel_norm', 'tilt_deg', 'yaw_rate_f')
@@ -42,7 +42,7 @@ TYPED_STATUS = '/' + NODE_NAME + ': output '
 
 def output_names(params_file):
     """Return the output names of a params file's batch, in statement order."""
-    from ..ros.config import load_params_file
+    from ..params.config import load_params_file
 
     config, errors, _ = load_params_file(params_file)
     if errors or config is None:

@@ -93,9 +93,9 @@ def _build_node(config, results_topic):
     from rclpy.node import Node
     from std_msgs.msg import Float64MultiArray
 
+    from ..msgtypes.inputs import qos_profile
     from ..ros.diagnostics import DiagnosticsReport
-    from ..ros.inputs import qos_profile
-    from ..ros.loop import LoopStats
+    from ..rt.loop import LoopStats
 
     node = Node(NODE_NAME)
     evaluator = NaiveEvaluator(list(config.expressions), list(config.inputs))
@@ -137,7 +137,7 @@ def _main(args, stop_event):
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
-    from ..ros.config import load_params_file
+    from ..params.config import load_params_file
 
     parser = argparse.ArgumentParser(prog='arena_eval.tools.naive_node')
     parser.add_argument('params_file')

@@ -48,7 +48,7 @@ import numpy as np
 
 from . import procs
 from .bench import load_average
-from ..ros.config import default_params_file, NODE_NAME
+from ..params.config import default_params_file, NODE_NAME
 
 RESULTS_TOPIC = '/arena_eval/results'
 DIAGNOSTICS_TOPIC = '/diagnostics'

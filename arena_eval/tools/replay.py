@@ -20,7 +20,7 @@ The replay front end: a params file over a recorded bag, written as CSV, a bag, 
     python -m arena_eval replay run.db3 --params robot.yaml --out results.mcap --plot out.png
     arena_eval_replay run.bag --params robot.yaml --start 10 --duration 30 --remap imu=/imu/raw
 
-The replay itself (bag reading, decoding, the compiled tick loop) is `arena_eval.ros.replay`.
+The replay itself (bag reading, decoding, the compiled tick loop) is `arena_eval.replay.core`.
 Outputs: `.csv` (time in seconds from the bag's start, then one column per output in batch
 order, values printed exactly: `%.17g`); `.mcap` (one MCAP file) or any other path (a rosbag2
 folder, sqlite3 storage) holding `/arena_eval/results` (`std_msgs/msg/Float64MultiArray`, the
@@ -132,8 +132,8 @@ class _Progress:
 
 def run(args):
     """Run the `replay` command from parsed `args`; return the exit code."""
-    from ..ros import config as cfg
-    from ..ros.replay import Replay, ReplayError
+    from ..params import config as cfg
+    from ..replay.core import Replay, ReplayError
 
     try:
         _require('rosbags', 'reading bags')
@@ -198,7 +198,7 @@ def _require(module, what):
 
 
 def replay_topic(replay, name):
-    from ..ros.replay import topic_name
+    from ..replay.core import topic_name
     return topic_name((replay.remap or {}).get(name, replay.config.inputs[name].topic))
 
 
@@ -242,7 +242,7 @@ def write_bag(path, result, storage='sqlite3', individual=False, typed=None, bat
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import get_typestore, Stores
 
-    from ..ros.tick import float64_template, results_template
+    from ..msgtypes.templates import float64_template, results_template
 
     typestore = get_typestore(Stores.ROS2_KILTED)
     raw, view = results_template(result.outputs)
@@ -288,8 +288,8 @@ def _typed_writers(writer, typestore, typed, batch):
     """
     import numpy as np
 
-    from ..ros.config import NODE_NAME
-    from ..ros.templates import TypedOutput
+    from ..msgtypes.templates import TypedOutput
+    from ..params.config import NODE_NAME
 
     outputs, warnings = [], []
     arena = np.zeros(len(batch.arena)) if typed else None

@@ -50,7 +50,7 @@ DEFAULT_PARAMS = os.path.join(_HERE, 'test', 'data', 'husky.yaml')
 
 def python_ticks(replay, n_ticks):
     """Run the first `n_ticks` as a Python loop over the decoded tracks; return the outputs."""
-    from ..ros.config import build_batch
+    from ..params.config import build_batch
 
     batch = build_batch(replay.config)
     batch.input_valid[:] = 0.0
@@ -83,8 +83,8 @@ def python_ticks(replay, n_ticks):
 
 def run(params_file=None, bag=None, out=None):
     """Print the benchmark; return 0, or 1 when the compiled and Python ticks disagree."""
-    from ..ros import config as cfg
-    from ..ros.replay import Replay, ReplayError
+    from ..params import config as cfg
+    from ..replay.core import Replay, ReplayError
 
     def say(text=''):
         print(text, file=out, flush=True)

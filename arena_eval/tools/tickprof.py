@@ -36,7 +36,7 @@ def run(seconds, params_file=None, out=sys.stdout):
     import rclpy
 
     from . import procs
-    from ..ros.config import default_params_file
+    from ..params.config import default_params_file
     from ..ros.node import run_node
     from ..ros.tick import PhaseTimes
 

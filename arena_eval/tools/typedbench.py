@@ -27,7 +27,7 @@ import statistics
 import time
 
 from .bench import load_average
-from ..ros.config import config_from_parameters, default_params_file, load_params_file
+from ..params.config import config_from_parameters, default_params_file, load_params_file
 
 CALLS = 2000
 TYPED = {
@@ -70,10 +70,10 @@ def run(rounds=5, params_file=None, out=print):
     from rclpy.qos import qos_profile_sensor_data
     from std_msgs.msg import Float64MultiArray
 
-    from ..ros import rcl
-    from ..ros.config import build_batch
-    from ..ros.templates import TypedOutput
-    from ..ros.tick import results_template
+    from ..msgtypes.templates import TypedOutput
+    from ..msgtypes.templates import results_template
+    from ..params.config import build_batch
+    from ..rt import rcl
 
     config = _config(params_file or default_params_file())
     batch = build_batch(config)

@@ -50,8 +50,8 @@ import zlib
 from numba import njit
 import numpy as np
 
-from .inputs import META_BEFORE
 from ..engine import kernel
+from ..msgtypes.inputs import META_BEFORE
 
 # Ticks per compiled call: progress is reported between calls.
 CHUNK_TICKS = 200_000
@@ -341,10 +341,10 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     Messages before `t_start_ns` only matter through the newest of each input (what the first
     tick sees), so only that one is decoded. `progress(n)` is called with message counts.
     """
-    from .inputs import decode_steps, has_stamp, InputBindings, META_ORDER, stamp_seconds
-    from .tick import make_decoder
     from ..engine.compile import path_root
     from ..language.functions import split_meta
+    from ..msgtypes.inputs import decode_steps, has_stamp, InputBindings, META_ORDER, stamp_seconds
+    from ..ros.tick import make_decoder
 
     selected = select_connections(reader, config, remap)
     convert = _ros1_converter(reader)
@@ -447,7 +447,7 @@ class Replay:
 
     def __init__(self, config, bag, *, rate_hz=None, start=None, duration=None, remap=None,
                  batch=None):
-        from . import config as cfg
+        from ..params import config as cfg
 
         self.config = config
         self.rate_hz = float(rate_hz if rate_hz is not None else config.rate_hz)

@@ -47,8 +47,8 @@ arrays. Reading through an array or sequence of messages, wide strings and `long
 from numba import njit
 import numpy as np
 
-from . import native
 from .cdr import _fields, _kind, _message_class, _PRIMITIVES, Unsupported
+from ..engine import native
 
 # Opcodes, each followed by its operands (words).
 OP_ALIGN = 1    # a: pos = align(pos, a)

@@ -40,15 +40,22 @@ import keyword
 import os
 import re
 
-from .inputs import check_path, InputError, resolve_type, type_name
-from .outputs import check_fields, OutputConfig, parse_field
-from .params_yaml import (ConfigWarning, merge_sections, missing_section_hint,
-                          parameter_text_value, ParamsFileError, python_value, Section,
-                          YamlReader)
+from .params_yaml import (
+    ConfigWarning,
+    merge_sections,
+    missing_section_hint,
+    parameter_text_value,
+    ParamsFileError,
+    python_value,
+    Section,
+    YamlReader,
+)
 from .ros_args import fully_qualified
 from ..language.errors import BatchErrors, ExpressionError, Pos, Source
 from ..language.functions import BUILTINS, CALLABLE, CONSTANTS, RESERVED
 from ..language.parse import parse_expression, statement_name
+from ..msgtypes.inputs import check_path, InputError, resolve_type, type_name
+from ..msgtypes.outputs import check_fields, OutputConfig, parse_field
 
 __all__ = ['GROUPS', 'PARAMETERS', 'ConfigDiff', 'ConfigWarning', 'InputConfig', 'NodeConfig',
            'OutputConfig', 'ParamSpec', 'LoadedParams', 'ParamsFileError',

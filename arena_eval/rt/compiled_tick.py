@@ -55,9 +55,9 @@ from numba import njit
 import numpy as np
 
 from . import loop as loop_
-from . import native, plans, templates
 from .rcl import RclError
-from ..engine import kernel, program as pg
+from ..engine import kernel, native, program as pg
+from ..msgtypes import plans, templates
 
 # ----- the control block (one per loop; int64) --------------------------------------------
 C_STOP = 0          # nonzero: leave the loop (executor side writes)
@@ -176,9 +176,7 @@ _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
 def _fingerprint_of_sources():
     """CRC of the other sources compiled into the loop and of the kernel's constants."""
-    here = pathlib.Path(__file__).parent
-    sources = (here.parent / 'engine' / 'kernel.py', here / 'plans.py', here / 'native.py',
-               here / 'templates.py')
+    sources = (pathlib.Path(module.__file__) for module in (kernel, plans, native, templates))
     text = b''.join(path.read_bytes() for path in sources)
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
@@ -897,7 +895,7 @@ class CompiledBindings:
     """`InputBindings.facts`, `set_type_mismatch` and `set_qos_mismatch` over a `TickConfig`."""
 
     def __init__(self, config, batch, tick_config):
-        from .inputs import parse_path
+        from ..msgtypes.inputs import parse_path
         self.config = config
         self.names = tuple(config.inputs)
         self.paths = tuple(batch.inputs)
@@ -915,7 +913,7 @@ class CompiledBindings:
 
     def facts(self, now_ns):
         """Per input, an `inputs.InputFacts` (read without a lock: may be one tick behind)."""
-        from .inputs import InputFacts
+        from ..msgtypes.inputs import InputFacts
         tc = self._tick_config
         result = []
         for i, name in enumerate(self.names):
@@ -1021,9 +1019,9 @@ class Compiler:
 
     def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
         """Return the `CompiledTick` running what `python_tick` runs."""
-        from .inputs import parse_path
-        from .tick import float64_template, results_template
         from ..language.functions import split_meta
+        from ..msgtypes.inputs import parse_path
+        from ..msgtypes.templates import float64_template, results_template
         batch = python_tick.batch
         names = [p.name for p in python_tick.pollers]
         for path in batch.inputs:

@@ -46,7 +46,7 @@ import struct
 from numba import njit
 import numpy as np
 
-from . import native
+from ..engine import native
 
 # Field kinds in a patch row.
 F64, F32, I8, U8, I16, U16, I32, U32, I64, U64, BOOL = range(11)
@@ -426,3 +426,29 @@ class TypedOutput:
         self.template.patch()
         self._publish()
         self.published += 1
+
+
+def _raw_template(msg, n_doubles):
+    """Serialize `msg` once; return (bytearray, float64 view of its trailing `n_doubles`)."""
+    from rclpy.serialization import serialize_message
+    raw = bytearray(serialize_message(msg))
+    view = np.frombuffer(raw, np.float64, n_doubles, len(raw) - 8 * n_doubles)
+    return raw, view
+
+
+def results_template(outputs):
+    """Return the `~/results` message as CDR bytes and the view of its `data` doubles."""
+    n = len(outputs)
+    from std_msgs.msg import Float64MultiArray, MultiArrayDimension
+    msg = Float64MultiArray()
+    msg.layout.dim = [MultiArrayDimension(label=','.join(outputs), size=n, stride=n)]
+    msg.layout.data_offset = 0
+    msg.data = [0.0] * n
+    # `data` is the message's last field, so its doubles are the CDR's last 8 * n bytes.
+    return _raw_template(msg, n)
+
+
+def float64_template():
+    """Return a `std_msgs/msg/Float64` as CDR bytes and the view of its one double."""
+    from std_msgs.msg import Float64
+    return _raw_template(Float64(data=0.0), 1)

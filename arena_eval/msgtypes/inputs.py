@@ -30,7 +30,7 @@ imu (sensor_msgs/msg/Imu) has no field 'linear_acceleraton' / did you mean 'line
 >>> check_path({'imu': cls}, 'imu.angular_velocity.z') is None
 True
 
-Semantics the README documents:
+Semantics docs/topics.md and docs/language.md document:
 - An input slot is valid (`input_valid[i] == 1.0`) when its input has a message, the message
   is not older than the input's `timeout` (receive time, not header stamp; 0 = never stale),
   and every index of the path is inside the current message's sequences.
@@ -456,7 +456,7 @@ class InputBindings:
     report may be one tick behind. `set_type_mismatch` and `set_qos_mismatch` are the writes
     from the executor thread, to slots only `facts` reads.
 
-    >>> from arena_eval.ros.config import config_from_parameters  # doctest: +SKIP
+    >>> from arena_eval.params.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP
     >>> bindings.on_message('imu', msg, time.monotonic_ns())    # doctest: +SKIP
     >>> bindings.copy_latest(time.monotonic_ns()); batch.step(0.001)  # doctest: +SKIP

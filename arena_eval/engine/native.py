@@ -41,7 +41,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 import numpy as np
 
-from ..engine.pointers import f64_ptr as _f64_pointer, i64_ptr as _i64_pointer
+from .pointers import f64_ptr as _f64_pointer, i64_ptr as _i64_pointer
 
 CLOCK_REALTIME = 0
 CLOCK_MONOTONIC = 1
