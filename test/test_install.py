@@ -45,8 +45,8 @@ HUSKY_PARAMS = ROOT / 'test' / 'data' / 'husky.yaml'
 SCRIPTS = ('arena_eval', 'arena_eval_node', 'arena_eval_sim', 'arena_eval_replay')
 # What the node and replay load at start: (folder, module, cached function).
 CACHED = [('engine', 'fastcall', '_fastcall'), ('engine', 'kernel', 'run'),
-          ('engine', 'kernel', 'run_holding_gil'), ('ros', 'compiled_tick', 'tick_loop'),
-          ('ros', 'replay', '_replay_ticks')]
+          ('engine', 'kernel', 'run_holding_gil'), ('rt', 'compiled_tick', 'tick_loop'),
+          ('replay', 'core', '_replay_ticks')]
 
 
 def _editable():
