@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The command line: `python -m arena_eval {check,eval,bench,demo,replay}`.
+The command line: `python -m arena_eval {check,eval,bench,demo,replay,warm}`.
 
 Installed as the console script `arena_eval` (replay also as `arena_eval_replay`).
 
@@ -29,6 +29,7 @@ Installed as the console script `arena_eval` (replay also as `arena_eval_replay`
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
     python -m arena_eval replay run.bag --params robot.yaml [--out results.csv] [--plot out.png]
     python -m arena_eval bench --replay         # replay ticks/s and real-time factor
+    python -m arena_eval warm                   # fill numba's cache (install time)
 
 Exit codes: 0 success, 1 a benchmark verdict or a process failed, 2 a user error (bad file,
 bad expression, bad argument), printed as one line (and a caret under expressions), never as a
@@ -108,6 +109,9 @@ def _parser():
     demo.add_argument('--seconds', type=float, default=10.0)
     demo.add_argument('--params-file', default=None,
                       help='params file (default: config/default.yaml)')
+
+    sub.add_parser('warm', help='fill the numba cache beside the package, so the first start '
+                                'does not compile (make setup and colcon build run it)')
 
     from .tools.replay import add_arguments
     add_arguments(sub.add_parser(
@@ -235,8 +239,13 @@ def cmd_replay(args):
     return replay.run(args)
 
 
+def cmd_warm(args):
+    from .tools import warm
+    return warm.run()
+
+
 COMMANDS = {'check': cmd_check, 'eval': cmd_eval, 'bench': cmd_bench, 'demo': cmd_demo,
-            'replay': cmd_replay}
+            'replay': cmd_replay, 'warm': cmd_warm}
 
 
 def main(argv=None):

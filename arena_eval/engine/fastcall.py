@@ -179,6 +179,19 @@ def _compile_entry(flush=False):
 entry = _compile_entry(flush=kernel.RECOMPILED)
 
 
+def warm():
+    """
+    Install-time warm-up: `entry` is compiled (or loaded from the cache) at import.
+
+    Binding checks that the cached entry froze this kernel's fingerprint and recompiles it if not
+    (a cache left by another kernel.py, which numba's own check of fastcall.py cannot see), so
+    the cache a warm-up leaves is one the node can use.
+    """
+    if fastcall_supported():
+        _bind_fastcall(np.zeros(1, dtype=np.int64))  # the fingerprint call never reads the block
+    return entry
+
+
 def refresh_entry():
     """Recompile `entry` from source, for a cache that froze another fingerprint; return it."""
     global entry

@@ -610,3 +610,9 @@ def _ensure_fresh(expected=FINGERPRINT):
 
 
 RECOMPILED = _ensure_fresh()
+
+
+def warm():
+    """Compile (or load from the cache) what is compiled here on first use (install time)."""
+    for dispatcher in (run, run_holding_gil):
+        dispatcher.compile(SIGNATURE)

@@ -178,6 +178,17 @@ def _ensure_fresh():
 RECOMPILED = _ensure_fresh()
 
 
+def warm():
+    """
+    Compile (or load from the cache) `_replay_ticks` for the argument types `Replay.run` passes.
+
+    No tick runs (k0 == k1), so the empty arrays and the null block are never read.
+    """
+    i64, f64, u8 = (np.zeros(0, t) for t in (np.int64, np.float64, np.uint8))
+    _replay_ticks(0, f64, 0, 0, 0, 1, 0.001, i64, i64, i64, i64, i64, i64, i64, f64, u8, i64,
+                  0, 0, i64, np.zeros((0, 1)), np.zeros((0, 1), np.uint8), f64, i64)
+
+
 # ----- reading the bag: arena_eval.replay.source ----------------------------------------------
 
 def _check_layout(convert, msgtype, msg_class):

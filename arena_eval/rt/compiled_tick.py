@@ -529,6 +529,15 @@ def _ensure_fresh(expected=FINGERPRINT):
 RECOMPILED = _ensure_fresh()
 
 
+def warm():
+    """
+    Install-time warm-up of what the node compiles here: `tick_loop`, compiled at import.
+
+    `tick_once`, `feed` and `copy_and_step` serve the tests and stay compiled on first use.
+    """
+    return tick_loop
+
+
 # ----- the Python side ----------------------------------------------------------------------
 class CompiledInput:
     """
