@@ -58,6 +58,7 @@ KEYS = {
     'psutil': 'python3-psutil',
     'pytest': 'python3-pytest',
     'rosbags': 'python3-rosbags-pip',  # a pip key: no distribution packages rosbags
+    'backports': 'python3-rosbags-pip',  # backports.zstd: rosbags' own zstd before Python 3.14
     'tqdm': 'python3-tqdm',
     'yaml': 'python3-yaml',
     'cexprtk': None,
@@ -93,7 +94,7 @@ def imports(*folders):
             for node in ast.walk(tree):
                 for name in _imported_name(node):
                     top = name.split('.')[0]
-                    if top in sys.stdlib_module_names or top in ('arena_eval', '__future__'):
+                    if top in sys.stdlib_module_names or top in ('arena_eval', '__future__', 'compression'):
                         continue
                     if folder == 'test' and top in LOCAL:
                         continue

@@ -713,7 +713,8 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
             return -1
 
 
-@njit(cache=True, nogil=True, **_OPTIONS)
+# Every argument is an address or a count: the signature compiles it at import (and `warm`).
+@njit('int64(int64, int64, int64, int64, int64, int64)', cache=True, nogil=True, **_OPTIONS)
 def walk(plan_address, buf, length, values, ok, lengths):
     """
     Walk a plan over CDR bytes: 0, or -1 for bytes it cannot read.
