@@ -1232,7 +1232,7 @@ class Compiler:
         return compiled
 
     def _clock_input(self, subscription):
-        """The loop's own take of `/clock` (use_sim_time: ROS time), made once."""
+        """Return the loop's own take of `/clock` (use_sim_time: ROS time), made once."""
         if self._clock is None:
             self._clock = CompiledInput(self.symbols, subscription, 1, 'clock')
         return self._clock
