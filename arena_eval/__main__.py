@@ -93,6 +93,10 @@ def _parser():
                        help='--node: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
+    bench.add_argument('--program', default='default',
+                       choices=('default', 'msgtime', 'estop', 'names'),
+                       help='--node: the params file plus the message-time, e-stop or '
+                            'joints-by-name expressions')
     bench.add_argument('--bag', default=None,
                        help='bag for --replay (default: test/data/husky_imu_odom_gps.bag)')
 
@@ -184,7 +188,7 @@ def cmd_bench(args):
     if args.node is not None:
         from .tools import procbench
         return procbench.node_bench(args.node, params_file=args.params_file,
-                                    rounds=args.rounds)
+                                    rounds=args.rounds, program=args.program)
     if args.rates is not None:
         from .tools import procbench
         return procbench.rates_bench(args.rates, params_file=args.params_file)

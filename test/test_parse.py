@@ -190,7 +190,7 @@ def test_unknown_function_suggests_a_close_name(text, hint):
 
 
 def test_unknown_function_without_close_name_still_hints():
-    assert error('zzzzzz(x)').hint == 'see the list of functions in the README'
+    assert error('zzzzzz(x)').hint == 'see the list of functions in docs/language.md'
 
 
 def test_keyword_arguments_are_rejected_at_the_keyword():

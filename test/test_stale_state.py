@@ -21,7 +21,7 @@ ros/inputs.py does) until the publisher returns 5.6 s after it stopped. For ever
 function:
 
 - 'hold' (the default): every output after the gap is bit for bit what a run without the
-  stale ticks gives (no time passed for the call), and a rule stated in the README is checked
+  stale ticks gives (no time passed for the call), and a rule stated in docs/language.md is checked
   by hand on the first fresh tick (integral = before + one tick's trapezoid, ...);
 - 'restart': every output after the gap is what a fresh batch fed only the ticks after the gap
   gives.

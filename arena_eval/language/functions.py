@@ -16,8 +16,8 @@
 The one table of the language's operators and functions: name, arity, opcode, state, docs.
 
 Everything that knows about an operation reads it from `TABLE`: the parser (names, arity, hints),
-the compiler (opcodes, state layout), the kernel (opcode numbers), the disassembler and the
-README's language reference. Opcode numbers are plain ints so the numba kernel can compare against
+the compiler (opcodes, state layout), the kernel (opcode numbers), the disassembler and
+docs/language.md. Opcode numbers are plain ints so the numba kernel can compare against
 them as compile-time constants. What an operation computes is the kernel's alone (its C math
 library defines every result): the engine folds constants by running the kernel's own code, so
 nothing here evaluates anything and the docs only describe it.

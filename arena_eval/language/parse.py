@@ -869,7 +869,7 @@ def _suggest(name, nargs):
             close = difflib.get_close_matches(name, names, n=1)
             if close:
                 return f"did you mean '{close[0]}'?"
-    return 'see the list of functions in the README'
+    return 'see the list of functions in docs/language.md'
 
 
 def _lookalike_hint(text):

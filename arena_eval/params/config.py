@@ -47,6 +47,7 @@ from .params_yaml import (
     parameter_text_value,
     ParamsFileError,
     python_value,
+    RclTable,
     Section,
     YamlReader,
 )
@@ -340,6 +341,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
     """
     node = node if node.startswith('/') else fully_qualified(node)
     sections, errors, warnings, key_positions, names = [], [], [], {}, []
+    table = RclTable()  # rcl reads every file of a command line into one table
     for source in sources:
         if source[0] == 'param':
             _, key, name, text = source
@@ -353,7 +355,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
                 continue
         else:
             file, text = source[1], source[2]
-        reader = YamlReader(text, file, node)
+        reader = YamlReader(text, file, node, table)
         found = reader.sections()
         errors.extend(reader.errors)
         warnings.extend(reader.warnings)

@@ -15,9 +15,9 @@
 """
 The one entry-point pattern for arena_eval's ROS processes: init, run until a signal, shut down.
 
-rclpy's stock SIGINT/SIGTERM handling occasionally crashes on shutdown on this platform (see the
-README's design notes), so rclpy gets no signal handlers: ours only set a stop event, the caller's
-loop returns, and shutdown happens once in `finally`. Used by the node and the simulator.
+rclpy's stock SIGINT/SIGTERM handling occasionally crashes on shutdown on this platform (see
+docs/design.md, "Signals"), so rclpy gets no signal handlers: ours only set a stop event, the
+caller's loop returns, and shutdown happens once in `finally`. Used by the node and the simulator.
 
 The node's process also has a `Stopper` (signals while starting interrupt at once; a watchdog
 ends a shutdown that hangs) and `exit_now` (skip interpreter finalization). This module imports

@@ -27,8 +27,8 @@ path), so it can be built and run in-process on serialized messages, without DDS
 ...             results_publisher)                              # doctest: +SKIP
 >>> tick(time.monotonic_ns(), 0.001)   # results_publisher.publish(<Float64MultiArray CDR>)
 
-Messages are taken raw: building a Python message costs 20-90 us, decoding the few fields a
-batch reads from the bytes 2-4 us (`arena_eval.msgtypes.cdr`; rclpy deserializes what that cannot).
+Messages are taken raw: building a Python message costs 20-90 us; the bindings walk the
+input's decode plan (`arena_eval.msgtypes.plans`) over the bytes instead, the one CDR reader.
 A message's receive time is the tick that took it. `~/results` is pre-serialized once and
 published as CDR bytes with only the doubles rewritten.
 
@@ -40,12 +40,8 @@ from collections import deque
 import time
 
 import numpy as np
-from rclpy.serialization import deserialize_message
 
 from ..engine.arena import state_plan
-from ..engine.compile import path_root
-from ..msgtypes.cdr import Decoder, Unsupported
-from ..msgtypes.inputs import ByName, decode_steps
 from ..msgtypes.templates import float64_template, results_template, TypedOutput
 from ..rt.rcl import RawPublisher, Unavailable
 
@@ -130,43 +126,6 @@ class Poller:
         return last
 
 
-def make_decoder(msg_type, paths):
-    """
-    Return `decode(raw) -> message-like or None` for the paths (steps) a batch reads.
-
-    A CDR view when `arena_eval.msgtypes.cdr` handles the type and paths, else rclpy's
-    deserialization; a message the view cannot read (another encoding) is deserialized too, and
-    one nothing can read gives None. With no paths the bytes themselves stand for the message:
-    the bindings only need to know that it arrived.
-    """
-    if not paths:
-        return lambda raw: raw
-    # Element names need the name[] strings, which the CDR view does not decode.
-    by_name = any(isinstance(step, ByName) for steps in paths for step in steps)
-
-    def typed(raw):
-        try:
-            # Direct takes give a memoryview of a reused buffer; rclpy wants bytes.
-            return deserialize_message(raw if isinstance(raw, bytes) else bytes(raw), msg_type)
-        except Exception:  # noqa: B902 - bytes rclpy cannot read: the message is dropped
-            return None
-
-    if by_name:
-        return typed
-    try:
-        fast = Decoder(msg_type, paths).decode
-    except Unsupported:
-        return typed
-
-    def decode(raw):
-        try:
-            return fast(raw)
-        except Exception:  # noqa: B902 - another encoding, or short bytes
-            return typed(raw)
-    decode.cdr_view = True
-    return decode
-
-
 class PhaseTimes:
     """
     The tick's timing hook: per tick, the ns each phase took, into a preallocated array.
@@ -213,12 +172,7 @@ class Tick:
         self.bindings = bindings
         self.pollers = tuple(pollers)
         self.phases = phases
-        paths = {poller.name: [] for poller in self.pollers}
-        for path in batch.inputs:
-            paths[path_root(path)].append(path)
-        self.decoders = {p.name: make_decoder(p.msg_type, decode_steps(p.msg_type, paths[p.name]))
-                         for p in self.pollers}
-        self._inputs = tuple((p, p.name, self.decoders[p.name]) for p in self.pollers)
+        self._inputs = tuple((p, p.name) for p in self.pollers)
         self._step = batch.step
         # The batch's first `n_results` outputs are the user's expressions; typed outputs'
         # hidden statements come after them and are published only through their templates.
@@ -277,12 +231,10 @@ class Tick:
             old_batch, plan = self._carry
             self.carried = self.batch.adopt_state(old_batch, plan)
             self._carry = None
-        for poller, name, decode in self._inputs:
+        for poller, name in self._inputs:
             if poller.latest is not None:
                 raw, received_ns = poller.latest
-                msg = decode(raw)
-                if msg is not None:
-                    bindings.on_message(name, msg, received_ns)
+                bindings.on_message(name, raw, received_ns)
         self._primed = True
 
     def __call__(self, now_ns, dt):
@@ -314,19 +266,15 @@ class Tick:
         bindings = self.bindings
         if not self._primed:
             self._prime(bindings)
-        for poller, name, decode in self._inputs:
+        for poller, name in self._inputs:
             if phases is None:
                 raw = poller.poll(now_ns)
             else:
                 start = phases.clock()
                 raw = poller.poll(now_ns)
                 phases.take_ns += phases.clock() - start
-            if raw is not None:
-                msg = decode(raw)
-                if msg is not None:
-                    bindings.on_message(name, msg, now_ns)
-                else:
-                    poller.undecodable += 1
+            if raw is not None and not bindings.on_message(name, raw, now_ns):
+                poller.undecodable += 1
 
     def publish(self):
         """Publish the outputs (skipped once the context is shutting down)."""

@@ -57,7 +57,7 @@ import numpy as np
 from . import loop as loop_
 from .rcl import RclError
 from ..engine import kernel, native, program as pg
-from ..msgtypes import plans, templates
+from ..msgtypes import description, plans, templates
 
 # ----- the control block (one per loop; int64) --------------------------------------------
 C_STOP = 0          # nonzero: leave the loop (executor side writes)
@@ -159,7 +159,9 @@ SL_NON_FINITE = 2   # messages with nan/inf in this field
 SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
 SL_NON_FINITE_NOW = 4
 SL_META = 5         # META_* for a message-time slot (written by `_copy_meta`), else -1
-SL_WORDS = 6
+SL_MISSING = 6      # messages whose name[] lacked the element's name (index by name)
+SL_MISSING_NOW = 7
+SL_WORDS = 8
 
 # Message-time kinds: the order of `inputs.META_ORDER` (fresh, age, updated, stamp, mdt).
 META_FRESH, META_AGE, META_UPDATED, META_STAMP, META_MDT = range(5)
@@ -190,7 +192,8 @@ _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
 def _fingerprint_of_sources():
     """CRC of the other sources compiled into the loop and of the kernel's constants."""
-    sources = (pathlib.Path(module.__file__) for module in (kernel, plans, native, templates))
+    sources = (pathlib.Path(module.__file__)
+               for module in (kernel, plans, native, templates, description))
     text = b''.join(path.read_bytes() for path in sources)
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
@@ -382,7 +385,14 @@ def copy_latest(config, now):
         value = latest[s]
         values[s] = value
         valid[s] = 1.0
+        if native.load_i64(config[T_LATEST] + 8 * (2 * n + s)) == plans.MISSING_NAME:
+            # A name missing from the message's name[]: nan, a value (the slot stays valid).
+            if new:
+                slots[srow + SL_MISSING] += 1
+                slots[srow + SL_MISSING_NOW] = 1
+            continue
         if new:
+            slots[srow + SL_MISSING_NOW] = 0
             slots[srow + SL_OOR_LEN] = -1
             bad = value - value != 0.0
             slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
@@ -943,10 +953,16 @@ class TickConfig:
         return int(self.table[row + IN_RECV_NS]) if self.table[row + IN_HAS_MSG] else None
 
     def slot_counters(self, s):
-        """(out of range, non-finite, length when out of range or -1, non-finite now)."""
+        """
+        Return slot `s`'s counters for the diagnostics.
+
+        (out of range, non-finite, length when out of range or -1, non-finite now, names
+        missing, name missing now).
+        """
         row = s * SL_WORDS
         return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
-                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]),
+                int(self.slots[row + SL_MISSING]), bool(self.slots[row + SL_MISSING_NOW]))
 
 
 def _mem_address(batch):
@@ -1143,7 +1159,9 @@ class CompiledBindings:
                 non_finite_now=tuple(self.paths[s] for s, c in counters
                                      if has_message and c[3]),
                 out_of_range=sum(c[0] for _, c in counters),
-                non_finite=sum(c[1] for _, c in counters)))
+                non_finite=sum(c[1] for _, c in counters),
+                missing_now=tuple(self.paths[s] for s, c in counters if has_message and c[5]),
+                missing_name=sum(c[4] for _, c in counters)))
         return result
 
 

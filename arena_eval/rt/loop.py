@@ -47,7 +47,7 @@ import numpy as np
 
 # prctl(2) option: the thread's timer slack in ns. The default 50 us slack lets the kernel delay a
 # 1 ms sleep's wake-up to batch timers; measured here: p50 wake-up 115-130 us late with the
-# default, 60-70 us with 1 us (README, design notes).
+# default, 60-70 us with 1 us (docs/design.md).
 PR_SET_TIMERSLACK = 29
 DEFAULT_TIMER_SLACK_NS = 1000
 DEFAULT_HISTORY = 4096
