@@ -45,6 +45,7 @@ import threading
 import time
 
 import numpy as np
+import yaml
 
 from . import procs
 from .bench import load_average
@@ -297,7 +298,7 @@ RATES = (2000.0, 5000.0, 10000.0)
 PROGRAMS = {
     'default': (),
     'msgtime': ('imu_ok = fresh(imu)', 'imu_age_ms = 1000 * age(imu)',
-                'q2_rate = ddt_msg(joints.position[2])'),
+                'q2_msg_rate = ddt_msg(joints.position[2])'),
     'estop': ('unsafe = tilt_deg > 30 or not fresh(imu)',),
     'names': ("p_j1 = joints.effort['j1'] * joints.velocity['j1']",),
 }
@@ -305,7 +306,6 @@ PROGRAMS = {
 
 def program_params_file(params_file, program, directory):
     """Write `params_file` plus the expressions of `program` (PROGRAMS) under `directory`."""
-    import yaml
     extra = PROGRAMS[program]
     if not extra:
         return params_file
@@ -317,8 +317,20 @@ def program_params_file(params_file, program, directory):
             params['expressions'] = list(params['expressions']) + list(extra)
     path = os.path.join(directory, f'{program}.yaml')
     with open(path, 'w') as f:
-        yaml.safe_dump(document, f, sort_keys=False)
+        yaml.dump(document, f, Dumper=_QuotedStrings, sort_keys=False, width=1000)
     return path
+
+
+def _quoted(dumper, text):
+    # Strings stay strings ('nan' is a stale policy, not a double) as rcl reads the file.
+    return dumper.represent_scalar('tag:yaml.org,2002:str', text, style="'")
+
+
+class _QuotedStrings(yaml.SafeDumper):
+    pass
+
+
+_QuotedStrings.add_representer(str, _quoted)
 
 
 def subjects(params_file, cfloor=None):
