@@ -39,8 +39,6 @@ RESULTS = '/arena_eval/results'
 STARTUP_TIMEOUT = 30.0
 
 DEFAULT_EXPRESSIONS = reference.DEFAULT_BATCH
-# The default batch as the compiled loop runs it until it has message time: tick-time ddt.
-COMPILED_EXPRESSIONS = [e.replace('ddt_msg(', 'ddt(') for e in DEFAULT_EXPRESSIONS]
 DEFAULT_INPUTS = {
     'imu': {'topic': '/imu', 'type': 'sensor_msgs/msg/Imu', 'timeout': 0.1},
     'joints': {'topic': '/joint_states', 'type': 'sensor_msgs/msg/JointState', 'timeout': 0.1},

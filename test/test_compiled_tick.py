@@ -33,7 +33,7 @@ import time
 
 from arena_eval.engine import native
 from arena_eval.engine.arena import compile_batch
-from arena_eval.msgtypes.inputs import InputBindings, parse_path, qos_profile
+from arena_eval.msgtypes.inputs import InputBindings, qos_profile
 from arena_eval.params.config import build_batch, default_params_file, load_params_text
 from arena_eval.rt import compiled_tick as ct
 from hypothesis import given, settings, strategies as st
@@ -65,21 +65,13 @@ class Detached:
         self.single = 0
 
 
-def slot_inputs(config, batch):
-    names = list(config.inputs)
-    result = []
-    for path in batch.inputs:
-        root, steps = parse_path(path)
-        result.append((names.index(root), steps))
-    return result
-
-
 def compiled_side(config):
     symbols = native.symbols()
     batch = build_batch(config)
     inputs = [(Detached(symbols, name), config.inputs[name].timeout, config.inputs[name].msg_type)
               for name in config.inputs]
-    tick = ct.TickConfig(symbols, 0, batch, inputs, slot_inputs(config, batch), [])
+    slots = ct.slot_reads(list(config.inputs), batch.inputs)
+    tick = ct.TickConfig(symbols, 0, batch, inputs, slots, [])
     return tick, batch
 
 
@@ -177,7 +169,7 @@ class Rig:
     def tick_config(self, batch):
         raw, view = self.results_template(batch.outputs)
         data_at = len(raw) - 8 * len(batch.outputs)
-        slots = slot_inputs(self.config, batch)
+        slots = ct.slot_reads(list(self.config.inputs), batch.inputs)
         return ct.TickConfig(self.symbols, self.context.handle.pointer, batch, self.inputs,
                              slots, [(-1, self.results, raw, data_at)])
 
@@ -205,7 +197,7 @@ def test_compiled_loop_over_dds_publishes_swaps_and_stops():
         assert rtsys.get_allocation_stats().alloc == allocations
         snap = rig.loop.snapshot()
         assert snap.ticks > ticks + 100 and snap.loop_mean_us > 0
-        assert rig.inputs[0][0].taken > 0 and rig.inputs[1][0].taken > 0
+        assert rig.inputs[0][0].received > 0 and rig.inputs[1][0].received > 0
         other = compile_batch(['twice_z = 2 * imu.linear_acceleration.z',
                                'n = joints.position[1] + 1'])
         assert rig.loop.swap_from_non_rt(rig.tick_config(other))
@@ -248,10 +240,10 @@ def _wait_tick(probe, prefix):
 
 @pytest.mark.ros
 def test_node_runs_the_compiled_tick_and_stops_on_sigint(tmp_path):
-    from node_harness import (assert_outputs_close, COMPILED_EXPRESSIONS, NodeProcess,
+    from node_harness import (assert_outputs_close, DEFAULT_EXPRESSIONS, NodeProcess,
                               write_params)
     probe = Probe()
-    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', COMPILED_EXPRESSIONS))
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', DEFAULT_EXPRESSIONS))
     try:
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)
@@ -272,42 +264,7 @@ def test_node_runs_the_compiled_tick_and_stops_on_sigint(tmp_path):
 
 
 @pytest.mark.ros
-@pytest.mark.parametrize('why', ['env', 'plan'])
-def test_node_falls_back_to_the_python_tick_and_says_why(tmp_path, why):
-    from node_harness import (assert_outputs_close, COMPILED_EXPRESSIONS, DEFAULT_INPUTS,
-                              NodeProcess, write_params)
-    env = None
-    inputs, expressions = DEFAULT_INPUTS, COMPILED_EXPRESSIONS
-    if why == 'env':
-        from arena_eval.tools import procs
-        env = procs.ros_env()
-        env[ct.TICK_ENV] = 'python'
-        reason = f'python ({ct.TICK_ENV}=python)'
-    else:
-        # Paths through arrays of messages compile now; indices by name not yet.
-        expressions = COMPILED_EXPRESSIONS + ["pj = joints.position['j1']"]
-        reason = "python (index by name ('joints.position['j1']') is not compiled yet)"
-    probe = Probe()
-    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', expressions, inputs),
-                       env=env)
-    try:
-        probe.stream_inputs(200.0)
-        probe.wait_results(5, node=node)
-        assert _wait_tick(probe, 'python') == reason
-        probe.wait_for(lambda: not math.isnan(probe.latest_outputs()['joint_power']), 10.0,
-                       'fresh outputs')
-        time.sleep(0.5)
-        assert_outputs_close(probe.latest_outputs(), EXPECTED, rel=1e-6)
-        assert 'tick: ' + reason in node.output()
-        code, seconds = node.signal_and_wait()
-        assert code == 0 and seconds < 1.0, node.output()
-    finally:
-        node.close()
-        probe.close()
-
-
-@pytest.mark.ros
-def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_path):
+def test_names_and_arrays_of_messages_stay_on_the_compiled_tick_across_a_swap(tmp_path):
     from node_harness import DEFAULT_INPUTS, NodeProcess, write_params
     inputs = dict(DEFAULT_INPUTS, path=PATH_INPUT)
     probe = Probe()
@@ -318,17 +275,13 @@ def test_node_switches_to_the_python_tick_for_a_program_it_cannot_compile(tmp_pa
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)
         assert _wait_tick(probe, 'compiled') == 'compiled'
-        probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[0] == 4.0, 10.0,
-                       'compiled results')
         results = probe.set_parameters({'expressions': [
-            'z3 = 3 * imu.linear_acceleration.z', "pj = joints.position['j1']"]})
+            'z3 = 3 * imu.linear_acceleration.z', "pj = joints.position['j1']",
+            'wx = path.poses[0].pose.position.x']})
         assert results[0].successful, results[0].reason
-        _wait_tick(probe, 'python')
-        probe.wait_for(lambda: probe.label == 'z3,pj' and probe.latest_result()[0] == 6.0,
-                       10.0, 'python results')
-        ticks = int(_loop_value(probe, 'Ticks'))
-        time.sleep(1.2)
-        assert int(_loop_value(probe, 'Ticks')) > ticks  # the same statistics go on
+        probe.wait_for(lambda: probe.label == 'z3,pj,wx' and probe.latest_result()[0] == 6.0
+                       and probe.latest_result()[1] == 0.2, 10.0, 'new results')
+        assert _loop_value(probe, 'Tick') == 'compiled'
         code, seconds = node.signal_and_wait()
         assert code == 0 and seconds < 1.0, node.output()
     finally:
@@ -361,7 +314,7 @@ def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
 
 
 @pytest.mark.ros
-def test_message_time_runs_on_the_python_tick_and_says_why(tmp_path):
+def test_message_time_runs_on_the_compiled_tick(tmp_path):
     from node_harness import NodeProcess, write_params
     probe = Probe()
     node = NodeProcess(tmp_path, write_params(
@@ -369,10 +322,42 @@ def test_message_time_runs_on_the_python_tick_and_says_why(tmp_path):
     try:
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)
-        assert _wait_tick(probe, 'python').startswith('python')
-        assert "message time ('imu.@fresh') is not compiled yet" in _loop_value(probe, 'Tick')
+        assert _wait_tick(probe, 'compiled') == 'compiled'
         probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[1] == 1.0, 10.0,
                        'fresh(imu) = 1')
+    finally:
+        node.close()
+        probe.close()
+
+
+@pytest.mark.ros
+def test_now_stamps_follow_clock_under_use_sim_time_in_the_compiled_tick(tmp_path):
+    from geometry_msgs.msg import Vector3Stamped
+    from node_harness import NodeProcess, write_params
+    from rosgraph_msgs.msg import Clock
+    params = write_params(tmp_path / 'params.yaml', ['z2 = 2 * imu.linear_acceleration.z'],
+                          outputs={'v': {'topic': '/sim_v', 'stamp': 'now',
+                                         'type': 'geometry_msgs/msg/Vector3Stamped',
+                                         'fields': ['vector.z = z2']}})
+    probe = Probe()
+    stamps = []
+    probe.node.create_subscription(
+        Vector3Stamped, '/sim_v',
+        lambda m: stamps.append((m.header.stamp.sec, m.header.stamp.nanosec)), 100)
+    clock = probe.node.create_publisher(Clock, '/clock', 10)
+    clock_msg = Clock()
+    clock_msg.clock.sec, clock_msg.clock.nanosec = 4242, 123_456_789
+    node = NodeProcess(tmp_path, params, ['-p', 'use_sim_time:=true'])
+    try:
+        probe.stream_inputs(200.0)
+        probe.stream('clock', lambda: clock.publish(clock_msg), 50.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'compiled') == 'compiled'
+        # ROS time is /clock's: the loop takes it, as an input, for the 'now' stamps.
+        probe.wait_for(lambda: (4242, 123_456_789) in stamps, 10.0, '/clock stamps')
+        assert all(s in ((0, 0), (4242, 123_456_789)) for s in stamps), set(stamps)
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
     finally:
         node.close()
         probe.close()

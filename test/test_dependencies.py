@@ -94,7 +94,8 @@ def imports(*folders):
             for node in ast.walk(tree):
                 for name in _imported_name(node):
                     top = name.split('.')[0]
-                    if top in sys.stdlib_module_names or top in ('arena_eval', '__future__', 'compression'):
+                    if top in sys.stdlib_module_names or top in ('arena_eval', '__future__',
+                                                                 'compression'):
                         continue
                     if folder == 'test' and top in LOCAL:
                         continue

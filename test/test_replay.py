@@ -361,44 +361,25 @@ def test_command_line_process(tmp_path, edge_bags):
 
 # ----- equivalence with the node's tick --------------------------------------------------------
 
-class Sink:
-    """A publisher's stand-in for the tick: keeps the bytes of each publish."""
-
-    def __init__(self):
-        self.sent = []
-
-    def publish(self, data):
-        self.sent.append(bytes(data))
-
-
 def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=None):
     """
-    Run the node's `Tick` in-process over a bag's messages; return what it published.
+    Run the node's compiled tick in-process over a bag's messages; return what it published.
 
-    Each message's CDR bytes are pushed to its input's `BytesTaker` before the first tick at or
-    after its log time (in log-time order); the tick takes, decodes, copies, steps and
-    publishes `~/results` bytes, deserialized here by rclpy (returned as they are with `raw`).
-    With `typed` (a dict), each typed output's published bytes are put in it by name; their
-    'now' stamps read the tick's bag time.
+    Each message's CDR bytes are queued for its input before the first tick at or after its
+    log time (in log-time order); the tick (`offline_tick.OfflineTick`, the node's compiled
+    tick without rcl) takes the newest, walks its plan, copies, steps; `~/results` is its
+    outputs (as the pre-serialized results message's bytes with `raw`). With `typed` (a
+    dict), each typed output's published bytes are put in it by name; their 'now' stamps read
+    the tick's bag time (a /clock message per tick).
     """
-    from rclpy.serialization import deserialize_message
-    from std_msgs.msg import Float64MultiArray
+    from offline_tick import OfflineTick
+    from rclpy.serialization import serialize_message
+    from rosgraph_msgs.msg import Clock
 
-    from arena_eval.msgtypes.inputs import InputBindings
-    from arena_eval.params.config import build_batch
+    from arena_eval.msgtypes.templates import results_template
     from arena_eval.replay.source import open_bag, topic_name
-    from arena_eval.ros.tick import BytesTaker, Poller, Tick
 
-    batch = build_batch(config)
-    takers = {name: BytesTaker() for name in config.inputs}
-    pollers = [Poller(cfg, takers[name]) for name, cfg in config.inputs.items()]
-    sink = Sink()
-    sinks = {name: Sink() for name in config.outputs}
-    clock = [0]
-    tick = Tick(batch, InputBindings(config, batch), pollers, sink,
-                n_results=len(config.expressions),
-                typed=[(o, sinks[name]) for name, o in config.outputs.items()],
-                now=lambda: clock[0])
+    tick = OfflineTick(config, clock=True)
     topics = {topic_name(cfg.topic): name for name, cfg in config.inputs.items()}
     reader = open_bag(bag).reader
     start = reader.start_time
@@ -412,19 +393,27 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=N
     reader.close()
     queue.sort()
     at = 0
+    rows = []
+    clock = Clock()
     for k in range(n_ticks):
         now = start + k * period
         while at < len(queue) and queue[at][0] <= now:
-            takers[queue[at][2]].push(queue[at][3])
+            tick.push(queue[at][2], queue[at][3])
             at += 1
-        clock[0] = now
+        clock.clock.sec, clock.clock.nanosec = divmod(now, 1_000_000_000)
+        tick.push('clock', serialize_message(clock))
         tick(now, period / 1e9)
-    assert len(sink.sent) == n_ticks
+        rows.append(list(tick.outputs().values()))
     if typed is not None:
-        typed.update({name: s.sent for name, s in sinks.items()})
+        typed.update(tick.sent)
     if raw:
-        return sink.sent
-    return np.array([deserialize_message(raw, Float64MultiArray).data for raw in sink.sent])
+        template, view = results_template(tuple(tick.outputs()))
+        sent = []
+        for row in rows:
+            view[:] = row
+            sent.append(bytes(template))
+        return sent
+    return np.array(rows)
 
 
 def bits(a):

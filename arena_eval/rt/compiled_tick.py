@@ -20,8 +20,9 @@ serialized message of each input (`rcl_take_serialized_message` until empty), wa
 plan (`plans.py`), marks staleness, copies into the arena, runs the kernel step inline (the same
 `kernel._step` as `Batch.step`), writes the outputs into the pre-serialized result messages,
 publishes them (`rcl_publish_serialized_message`), patches and publishes the typed outputs
-(`templates.patch_rows`, every N ticks) and records loop statistics into the
-`loop.LoopStats` arrays, so the diagnostics read them as they read the Python loop's. It never
+(`templates.patch_rows`, every N ticks; 'now' stamps from the system clock, or from `/clock`
+under use_sim_time, taken as one more input) and records loop statistics into the
+`loop.LoopStats` arrays the diagnostics read. It is the node's only tick. It never
 holds the GIL and allocates nothing: every array is reached by address (`native.i64_view`), and
 every C function through an address in the control block, so the compiled code is the same in
 every process and loads from numba's cache.
@@ -29,19 +30,24 @@ every process and loads from numba's cache.
 Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
 templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
 one off the tick and posts its address in the control block (`C_POST`); the loop switches
-between two ticks, primes the new program from the latest bytes of each input (as the Python
-tick does) and acknowledges (`C_ACK`): only then may the old config be released. `C_STOP` stops
-the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl error ends the loop with
-the failing call and code in the control block; `CompiledLoop` turns it into `rcl.RclError`.
+between two ticks, carries the old program's state over, primes the new program from the
+latest bytes of each input and acknowledges (`C_ACK`): only then may the old config be
+released. `C_STOP` stops the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl
+error ends the loop with the failing call and code in the control block; `CompiledLoop`
+turns it into `rcl.RclError`.
 
-The semantics are those of the Python tick (`node.Tick` with `inputs.InputBindings`): the
-message's receive time is the tick that took it; an input is stale past its timeout; an index
-beyond the current sequence invalidates the slot and counts once per message; nan/inf values are
-counted once per message. One difference: bytes the plan cannot read (another encoding) count
-as undecodable, where the Python tick would try rclpy's deserialization.
+The semantics are the retired Python tick's (held to its recorded outputs by
+`test/test_golden_tick.py`): the message's receive time is the tick that took it; an input is
+stale past its timeout (the one stale test, in `copy_latest`); an index beyond the current
+sequence invalidates the slot and counts once per message; a name missing from `name[]` gives
+nan and counts once per message; nan/inf values are counted once per message; message time
+(`fresh`, `age`, `updated`, `stamp`, `mdt`) is written every tick and always valid; bytes the
+plan cannot read count as undecodable. `begin`, `offer` and `tick_offline` run the same tick
+without rcl, on bytes handed in (tests; replay's seam).
 
 numba's cache only tracks this file, so `FINGERPRINT` hashes the sources compiled into the loop
-(`kernel.py`, `plans.py`, `native.py`) and the kernel's constants; a cache compiled from other
+(`kernel.py`, `plans.py`, `description.py`, `native.py`, `templates.py`) and the kernel's
+constants; a cache compiled from other
 sources is recompiled at import, as `kernel.py` does for its own.
 """
 
@@ -116,7 +122,10 @@ T_GETTIME = 21      # clock_gettime, for typed outputs stamped 'now'
 T_TIMESPEC = 22     # 16 bytes of scratch
 T_NCARRY = 23       # state copies to make when the loop takes this config
 T_CARRY = 24        # address of int64 [n, 3]: source address, destination address, words
-CONFIG_WORDS = 25
+T_NSCRATCH = 25     # rows of the slots table: the batch's slots, then hidden ones (stamps)
+T_CLOCK_SLOT = 26   # hidden slot of the ROS clock's sec (nanosec next), -1: the system clock
+T_CLOCK_INPUT = 27  # the input row taking /clock (use_sim_time), -1 when none
+CONFIG_WORDS = 28
 
 # inputs table row
 IN_SUB = 0          # rcl_subscription_t *
@@ -132,7 +141,13 @@ IN_COPIED = 9
 IN_HAS_MSG = 10
 IN_FRESH = 11
 IN_NEW = 12
-IN_WORDS = 13
+IN_STAMP_SLOT = 13  # hidden slot of header.stamp.sec (nanosec next), -1 when not read
+IN_META_SEEN = 14   # IN_RECEIVED when message time last saw a message
+IN_HAS_LAST = 15    # message time has seen a message (its stamp and receive time below)
+IN_LAST_STAMP = 16  # float64 bits: that message's stamp (s)
+IN_LAST_RECV = 17
+IN_META = 18        # 5 words: the batch slots of fresh, age, updated, stamp, mdt (-1 none)
+IN_WORDS = 23
 
 # poll state (per input subscription, shared by configs)
 PS_TAKEN = 0        # messages taken
@@ -149,7 +164,14 @@ SL_OUT_OF_RANGE = 1  # messages whose sequence was too short for the index
 SL_NON_FINITE = 2   # messages with nan/inf in this field
 SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
 SL_NON_FINITE_NOW = 4
-SL_WORDS = 5
+SL_META = 5         # META_* for a message-time slot (written by `_copy_meta`), else -1
+SL_MISSING = 6      # messages whose name[] lacked the element's name (index by name)
+SL_MISSING_NOW = 7
+SL_WORDS = 8
+
+# Message-time kinds: the order of `inputs.META_ORDER` (fresh, age, updated, stamp, mdt).
+META_FRESH, META_AGE, META_UPDATED, META_STAMP, META_MDT = range(5)
+META_HIDDEN = 5     # a hidden slot (a stamp's sec or nanosec), never copied into the batch
 
 # publishers table row: output index (-1: the whole results message), publisher, message, data
 PB_OUTPUT = 0
@@ -220,17 +242,17 @@ def _sleep_until(control, deadline):
 
 
 @njit(**_OPTIONS)
-def _commit(config, row, i):
+def _commit(config, i):
     """Make the walker's values for input `i` its latest message's (the walk succeeded)."""
-    nslots = config[T_NSLOTS]
-    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
-    scratch = native.f64_view(config[T_SCRATCH], 3 * nslots)
-    latest = native.f64_view(config[T_LATEST], 3 * nslots)
-    for s in range(nslots):
+    n = config[T_NSCRATCH]
+    slots = native.i64_view(config[T_SLOTS], n * SL_WORDS)
+    scratch = native.f64_view(config[T_SCRATCH], 3 * n)
+    latest = native.f64_view(config[T_LATEST], 3 * n)
+    for s in range(n):
         if slots[s * SL_WORDS + SL_INPUT] == i:
             latest[s] = scratch[s]
-            latest[nslots + s] = scratch[nslots + s]
-            latest[2 * nslots + s] = scratch[2 * nslots + s]
+            latest[n + s] = scratch[n + s]
+            latest[2 * n + s] = scratch[2 * n + s]
 
 
 @njit(**_OPTIONS)
@@ -244,16 +266,30 @@ def on_bytes(config, i, buf, length, now):
     row = i * IN_WORDS
     plan = inputs[row + IN_PLAN]
     if plan != 0:
-        nslots = config[T_NSLOTS]
+        n = config[T_NSCRATCH]
         scratch = config[T_SCRATCH]
-        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * nslots,
-                           scratch + 16 * nslots) != 0:
+        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * n,
+                           scratch + 16 * n) != 0:
             return False
-        _commit(config, row, i)
+        _commit(config, i)
     inputs[row + IN_RECV_NS] = now
     inputs[row + IN_RECEIVED] += 1
     inputs[row + IN_HAS_MSG] = 1
     return True
+
+
+@njit(**_OPTIONS)
+def _took(config, i, now):
+    """Input `i`'s message struct holds the newest message, taken at `now`: hand it over."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    msg = inputs[row + IN_MSG]
+    poll[PS_HAS_LATEST] = 1
+    poll[PS_LATEST_NS] = now
+    if not on_bytes(config, i, native.load_i64(msg + native.BUFFER_AT),
+                    native.load_i64(msg + native.LENGTH_AT), now):
+        poll[PS_UNDECODABLE] += 1
 
 
 @njit(**_OPTIONS)
@@ -280,12 +316,7 @@ def _take(config, i, now):
         if capacity != poll[PS_CAPACITY]:
             poll[PS_GROWN] += 1
             poll[PS_CAPACITY] = capacity
-        poll[PS_HAS_LATEST] = 1
-        poll[PS_LATEST_NS] = now
-        buf = native.load_i64(msg + native.BUFFER_AT)
-        length = native.load_i64(msg + native.LENGTH_AT)
-        if not on_bytes(config, i, buf, length, now):
-            poll[PS_UNDECODABLE] += 1
+        _took(config, i, now)
     return 0
 
 
@@ -318,17 +349,26 @@ def prime(config):
 
 
 @njit(**_OPTIONS)
+def _begin(config):
+    """Take over a config as the loop does: carry the old state over, then prime."""
+    _carry(config)
+    prime(config)
+
+
+@njit(**_OPTIONS)
 def copy_latest(config, now):
     """Copy the latest fields into the arena with validity and counters (`copy_latest`)."""
     ninputs = config[T_NINPUTS]
     nslots = config[T_NSLOTS]
+    n = config[T_NSCRATCH]
     inputs = native.i64_view(config[T_INPUTS], ninputs * IN_WORDS)
-    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
-    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    slots = native.i64_view(config[T_SLOTS], n * SL_WORDS)
+    latest = native.f64_view(config[T_LATEST], 3 * n)
     values = native.f64_view(config[T_IN_VALUES], nslots)
     valid = native.f64_view(config[T_IN_VALID], nslots)
     for i in range(ninputs):
         row = i * IN_WORDS
+        # The one stale test: fields, fresh(), the diagnostics and replay all read IN_FRESH.
         timeout = inputs[row + IN_TIMEOUT_NS]
         fresh = inputs[row + IN_HAS_MSG] != 0 and (
             timeout == 0 or now - inputs[row + IN_RECV_NS] <= timeout)
@@ -339,34 +379,121 @@ def copy_latest(config, now):
             inputs[row + IN_COPIED] = inputs[row + IN_RECEIVED]
     for s in range(nslots):
         srow = s * SL_WORDS
+        if slots[srow + SL_META] >= 0:
+            continue
         row = slots[srow + SL_INPUT] * IN_WORDS
         if inputs[row + IN_FRESH] == 0:
             valid[s] = 0.0
             continue
         new = inputs[row + IN_NEW] != 0
-        if latest[nslots + s] == 0.0:
+        if latest[n + s] == 0.0:
             valid[s] = 0.0
             if new:
                 slots[srow + SL_OUT_OF_RANGE] += 1
                 # The walker stored the length as an int64 in the float64 array.
                 slots[srow + SL_OOR_LEN] = native.load_i64(
-                    config[T_LATEST] + 8 * (2 * nslots + s))
+                    config[T_LATEST] + 8 * (2 * n + s))
             continue
         value = latest[s]
         values[s] = value
         valid[s] = 1.0
+        if native.load_i64(config[T_LATEST] + 8 * (2 * n + s)) == plans.MISSING_NAME:
+            # A name missing from the message's name[]: nan, a value (the slot stays valid).
+            if new:
+                slots[srow + SL_MISSING] += 1
+                slots[srow + SL_MISSING_NOW] = 1
+            continue
         if new:
+            slots[srow + SL_MISSING_NOW] = 0
             slots[srow + SL_OOR_LEN] = -1
             bad = value - value != 0.0
             slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
             if bad:
                 slots[srow + SL_NON_FINITE] += 1
+    _copy_meta(config, inputs, latest, values, now)
+
+
+@njit(**_OPTIONS)
+def _copy_meta(config, inputs, latest, values, now):
+    """
+    Write the message-time slots (`inputs.InputBindings._copy_meta`); they are always valid.
+
+    On the tick that first sees a message: its stamp, and `mdt` the stamp difference to the
+    previous one (the receive-time difference when stamps do not increase, inf at the first).
+    """
+    for i in range(config[T_NINPUTS]):
+        row = i * IN_WORDS
+        if inputs[row + IN_HAS_MSG] == 0:
+            continue  # the values before the first message hold
+        m = row + IN_META
+        if (inputs[m] < 0 and inputs[m + 1] < 0 and inputs[m + 2] < 0 and inputs[m + 3] < 0
+                and inputs[m + 4] < 0):
+            continue
+        recv = inputs[row + IN_RECV_NS]
+        received = inputs[row + IN_RECEIVED]
+        new = received != inputs[row + IN_META_SEEN]
+        mdt = 0.0
+        if new:
+            inputs[row + IN_META_SEEN] = received
+            at = inputs[row + IN_STAMP_SLOT]
+            stamp = np.nan if at < 0 else latest[at] + latest[at + 1] / 1e9
+            last_at = config[T_INPUTS] + 8 * (row + IN_LAST_STAMP)
+            mdt = np.inf
+            if inputs[row + IN_HAS_LAST] != 0:
+                mdt = stamp - native.load_f64(last_at)
+                if not mdt > 0.0:  # nan (no stamps) too
+                    mdt = (recv - inputs[row + IN_LAST_RECV]) / 1e9
+            native.store_f64(last_at, stamp)
+            inputs[row + IN_LAST_RECV] = recv
+            inputs[row + IN_HAS_LAST] = 1
+            if inputs[m + META_STAMP] >= 0:
+                values[inputs[m + META_STAMP]] = stamp
+        if inputs[m + META_FRESH] >= 0:
+            values[inputs[m + META_FRESH]] = 1.0 if inputs[row + IN_FRESH] != 0 else 0.0
+        if inputs[m + META_AGE] >= 0:
+            values[inputs[m + META_AGE]] = (now - recv) / 1e9
+        if inputs[m + META_UPDATED] >= 0:
+            values[inputs[m + META_UPDATED]] = 1.0 if new else 0.0
+        if inputs[m + META_MDT] >= 0:
+            values[inputs[m + META_MDT]] = mdt
+
+
+@njit(**_OPTIONS)
+def _send(config, publisher, message):
+    """Publish a serialized message through rcl: 0 or the rcl code; offline (tests, replay), 0."""
+    if config[T_PUBLISH] == 0:
+        return 0
+    return native.call_i32_ppp(config[T_PUBLISH], publisher, message, 0)
+
+
+@njit(**_OPTIONS)
+def _stamp_now(config, at):
+    """Write the time now into the header.stamp at `at`: ROS time (/clock) or the system's."""
+    clock = config[T_CLOCK_SLOT]
+    if clock >= 0:
+        sec, nanosec = 0, 0  # ROS time before the first /clock message
+        inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+        if inputs[config[T_CLOCK_INPUT] * IN_WORDS + IN_HAS_MSG] != 0:
+            latest = native.f64_view(config[T_LATEST], config[T_NSCRATCH])
+            sec, nanosec = int(latest[clock]), int(latest[clock + 1])
+        native.store_i32(at, np.int32(sec))
+        native.store_u32(at + 4, np.uint32(nanosec))
+        return
+    ts = config[T_TIMESPEC]
+    if config[T_GETTIME] == 0:  # offline without /clock: no time at all
+        native.store_i64(ts, 0)
+        native.store_i64(ts + 8, 0)
+    else:
+        native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
+    native.store_i32(at, np.int32(native.load_i64(ts)))
+    native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
 
 
 @njit(**_OPTIONS)
 def publish(config):
     """Patch the outputs into the result templates and publish them; 0 or the rcl code."""
-    if native.call_bool_p(config[T_CONTEXT_VALID], config[T_CONTEXT]) == 0:
+    if config[T_PUBLISH] != 0 and native.call_bool_p(config[T_CONTEXT_VALID],
+                                                     config[T_CONTEXT]) == 0:
         return 0
     outputs = native.f64_view(config[T_OUTPUTS], config[T_NOUTPUTS])
     pubs = native.i64_view(config[T_PUBS], config[T_NPUBS] * PB_WORDS)
@@ -379,8 +506,7 @@ def publish(config):
                 native.store_f64(data + 8 * k, outputs[k])
         else:
             native.store_f64(data, outputs[which])
-        code = native.call_i32_ppp(config[T_PUBLISH], pubs[row + PB_PUBLISHER],
-                                   pubs[row + PB_MSG], 0)
+        code = _send(config, pubs[row + PB_PUBLISHER], pubs[row + PB_MSG])
         if code != native.RCL_RET_OK:
             return code
     typed = native.i64_view(config[T_TYPED], config[T_NTYPED] * TY_WORDS)
@@ -397,15 +523,10 @@ def publish(config):
         s = row + TY_STALE_SET if action == templates.SEND_STALE else row
         raw = typed[s + TY_RAW]
         if typed[s + TY_NOW_AT] >= 0:
-            ts = config[T_TIMESPEC]
-            native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
-            at = raw + typed[s + TY_NOW_AT]
-            native.store_i32(at, np.int32(native.load_i64(ts)))
-            native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
+            _stamp_now(config, raw + typed[s + TY_NOW_AT])
         templates.patch_rows(typed[s + TY_ROWS], typed[s + TY_NROWS], config[T_ARENA],
                              config[T_NARENA], raw, typed[s + TY_WORK])
-        code = native.call_i32_ppp(config[T_PUBLISH], typed[row + TY_PUBLISHER],
-                                   typed[s + TY_MSG], 0)
+        code = _send(config, typed[row + TY_PUBLISHER], typed[s + TY_MSG])
         if code != native.RCL_RET_OK:
             return code
         typed[row + TY_PUBLISHED] += 1
@@ -443,7 +564,7 @@ def tick_once(config_address, now, dt):
 
 @njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
 def feed(config_address, i, packed):
-    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests, replay)."""
+    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests)."""
     config = native.i64_view(config_address, CONFIG_WORDS)
     args = native.i64_view(packed, 3)
     return 1 if on_bytes(config, i, args[0], args[1], args[2]) else 0
@@ -456,6 +577,45 @@ def copy_and_step(config_address, now, dt):
     copy_latest(config, now)
     step(config, dt)
     return 0
+
+
+# ----- offline: the same tick fed with bytes instead of rcl takes (tests, replay) ----------
+@njit(cache=True, nogil=True, **_OPTIONS)
+def begin(config_address):
+    """Start running the config at `config_address`, as the loop does when it takes it."""
+    _begin(native.i64_view(config_address, CONFIG_WORDS))
+    return 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def offer(config_address, packed):
+    """
+    Hand input `packed[0]` the newest of `packed[4]` messages taken at `packed[3]`.
+
+    Its `packed[2]` bytes are at `packed[1]`, and stay alive while the config may prime
+    from them.
+    """
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    args = native.i64_view(packed, 5)
+    i = args[0]
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    msg = inputs[row + IN_MSG]
+    native.store_i64(msg + native.BUFFER_AT, args[1])
+    native.store_i64(msg + native.LENGTH_AT, args[2])
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    poll[PS_TAKEN] += args[4]
+    _took(config, i, args[3])
+    return 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def tick_offline(config_address, now, dt):
+    """Run the tick after its takes: copy, step, publish (offline: typed outputs only patched)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    copy_latest(config, now)
+    step(config, dt)
+    return publish(config)
 
 
 @njit('int64(int64)', cache=True, nogil=True, **_OPTIONS)
@@ -475,7 +635,7 @@ def tick_loop(control_address):
     config = native.i64_view(config_address, CONFIG_WORDS)
     control[C_ACK] = config_address
     control[C_STATUS] = STATUS_RUNNING
-    prime(config)
+    _begin(config)
     period = control[C_PERIOD_NS]
     prev_start = _now(control)
     deadline = prev_start + period
@@ -487,8 +647,7 @@ def tick_loop(control_address):
             config_address = posted
             config = native.i64_view(config_address, CONFIG_WORDS)
             control[C_POST] = 0
-            _carry(config)
-            prime(config)
+            _begin(config)
             control[C_ACK] = config_address
             counters[loop_.SWAPS] += 1
         start = _now(control)
@@ -521,7 +680,8 @@ def _ensure_fresh(expected=FINGERPRINT):
     """Recompile what is cached here if it was compiled from other sources; say so."""
     if _fingerprint() == expected:
         return False
-    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step):
+    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step, begin, offer,
+                       tick_offline):
         dispatcher.recompile()
     return True
 
@@ -543,18 +703,21 @@ class CompiledInput:
     """
     One input subscription as the compiled loop takes it: its rcl pointer and take buffer.
 
-    Shared by successive configs while the subscription is unchanged (like `node.Poller`);
-    `poll` holds what survives a program swap (the latest message is the take buffer's bytes).
-    The caller keeps the rclpy subscription alive while a loop uses it.
+    Shared by successive configs while the subscription is unchanged; `poll` holds what
+    survives a program swap (the latest message is the take buffer's bytes). The caller keeps
+    the rclpy subscription alive while a loop uses it. The diagnostics read its counters.
     """
 
-    def __init__(self, symbols, subscription, depth=5, name=''):
-        from .rcl import _pointer, Unavailable as RclUnavailable
+    transport = 'rcl (compiled)'
+
+    def __init__(self, symbols, subscription, depth=5, name='', input_config=None):
+        from .rcl import entity_pointer, Unavailable as RclUnavailable
         try:
-            self.pointer = _pointer(subscription, 'subscription')
+            self.pointer = entity_pointer(subscription, 'subscription')
         except RclUnavailable as exc:
             raise native.Unavailable(str(exc)) from None
         self.name = name
+        self.input_config = input_config
         self.subscription = subscription
         self.buffer = symbols.serialized_buffer()
         self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
@@ -562,8 +725,14 @@ class CompiledInput:
         self.poll[PS_CAPACITY] = self.buffer.capacity
         self.single = 1 if depth == 1 else 0
 
+    def same_subscription(self, input_config):
+        """Whether this subscription serves `input_config` as is (timeout changes don't count)."""
+        a, b = self.input_config, input_config
+        return (a.topic, a.type_name, a.qos, a.depth) == (b.topic, b.type_name, b.qos, b.depth)
+
     @property
-    def taken(self):
+    def received(self):
+        """Messages taken over the subscription's life."""
         return int(self.poll[PS_TAKEN])
 
     @property
@@ -571,11 +740,53 @@ class CompiledInput:
         return int(self.poll[PS_UNDECODABLE])
 
     @property
-    def grown(self):
+    def buffer_grown(self):
         return int(self.poll[PS_GROWN])
 
     def close(self):
         self.buffer.close()
+
+
+class OfflineInput:
+    """
+    An input fed by `offer` instead of rcl takes (tests, replay).
+
+    It has no subscription, and a serialized-message struct that points at the caller's bytes.
+    """
+
+    pointer = 0
+    single = 0
+
+    def __init__(self, name=''):
+        self.name = name
+        self.message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
+        self.address = self.message.ctypes.data
+        self.buffer = self  # the config reads `buffer.address`, as of a `SerializedBuffer`
+        self.info = np.zeros(1, np.int64)
+        self.poll = np.zeros(PS_WORDS, np.int64)
+
+
+def slot_reads(names, paths):
+    """
+    Per batch input path, what the loop reads into its slot: `(input index, steps)`.
+
+    `steps` are the path's steps after the input's name, or a META_* kind for a message-time
+    path (`imu.@fresh`, ...). Raises `plans.Unsupported` for a path naming no input.
+    """
+    from ..language.functions import split_meta
+    from ..msgtypes.inputs import META_ORDER, parse_path
+    result = []
+    for path in paths:
+        meta = split_meta(path)
+        root, steps = (meta[0], META_ORDER[meta[1]]) if meta is not None else parse_path(path)
+        if root not in names:
+            raise plans.Unsupported(f"input path '{path}' has no input '{root}'")
+        result.append((names.index(root), steps))
+    return result
+
+
+_STAMP_STEPS = (('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec'))
+_CLOCK_STEPS = (('clock', 'sec'), ('clock', 'nanosec'))
 
 
 class TickConfig:
@@ -584,30 +795,56 @@ class TickConfig:
 
     - `batch`: the compiled `Batch` (its packed block is stepped in place).
     - `inputs`: `[(CompiledInput, timeout_s, msg_type)]` in the order of `slot_inputs`' indices.
-    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`.
+    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`, steps being
+      a META_* kind for message time (`slot_reads` makes them).
     - `publishers`: `[(output index or -1 for the first `n_results`, rclpy publisher,
       template bytearray, byte offset of its first double)]`.
-    - `typed`: `[(templates.TypedOutput, rclpy publisher)]`, patched and published by the loop
-      from the TypedOutput's own template (its counts stay the diagnostics').
-    Raises `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an
-    entity has no rcl pointer.
+    - `typed`: `[(templates.TypedOutput, rclpy publisher or None)]`, patched and published by
+      the loop from the TypedOutput's own template (its counts stay the diagnostics').
+    - `clock`: a `CompiledInput` on `/clock` (`rosgraph_msgs/Clock`) under use_sim_time: typed
+      outputs stamped 'now' take its time; None: the system clock.
+    With `symbols` None the config runs offline (tests, replay): nothing is taken or published
+    through rcl, typed outputs are patched and counted. Raises `plans.Unsupported` when an
+    input's paths have no plan, `native.Unavailable` when an entity has no rcl pointer.
     """
 
     def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers,
-                 n_results=None, typed=()):
+                 n_results=None, typed=(), clock=None):
+        from ..msgtypes.inputs import has_stamp, META_BEFORE
         self.batch = batch
         self.inputs = tuple(inputs)
         nslots = len(slot_inputs)
-        self.slots = np.zeros(max(nslots, 1) * SL_WORDS, np.int64)
-        self.scratch = np.zeros(3 * max(nslots, 1), np.float64)
-        self.latest = np.zeros(3 * max(nslots, 1), np.float64)
-        self.table = np.zeros(max(len(self.inputs), 1) * IN_WORDS, np.int64)
+        rows = [(i, steps) for i, steps in slot_inputs]
+        stamp_slot = {}
+        for i, (_, _, msg_type) in enumerate(self.inputs):
+            kinds = {steps for owner, steps in slot_inputs
+                     if owner == i and isinstance(steps, int)}
+            if kinds & {META_STAMP, META_MDT} and has_stamp(msg_type):
+                stamp_slot[i] = len(rows)
+                rows.extend((i, steps) for steps in _STAMP_STEPS)
+        all_inputs = list(self.inputs)
+        clock_slot = clock_input = -1
+        if clock is not None:
+            from rosgraph_msgs.msg import Clock
+            clock_input, clock_slot = len(all_inputs), len(rows)
+            all_inputs.append((clock, 0.0, Clock))
+            rows.extend((clock_input, steps) for steps in _CLOCK_STEPS)
+        self.clock = clock
+        n = len(rows)
+        self.slots = np.zeros(max(n, 1) * SL_WORDS, np.int64)
+        self.scratch = np.zeros(3 * max(n, 1), np.float64)
+        self.latest = np.zeros(3 * max(n, 1), np.float64)
+        self.table = np.zeros(max(len(all_inputs), 1) * IN_WORDS, np.int64)
         self.plans = []
-        for s, (i, _) in enumerate(slot_inputs):
-            self.slots[s * SL_WORDS + SL_INPUT] = i
-            self.slots[s * SL_WORDS + SL_OOR_LEN] = -1
-        for i, (compiled, timeout, msg_type) in enumerate(self.inputs):
-            reads = [(s, steps) for s, (owner, steps) in enumerate(slot_inputs) if owner == i]
+        for s, (i, steps) in enumerate(rows):
+            row = s * SL_WORDS
+            self.slots[row + SL_INPUT] = i
+            self.slots[row + SL_OOR_LEN] = -1
+            self.slots[row + SL_META] = (
+                steps if isinstance(steps, int) else META_HIDDEN if s >= nslots else -1)
+        for i, (compiled, timeout, msg_type) in enumerate(all_inputs):
+            reads = [(s, steps) for s, (owner, steps) in enumerate(rows)
+                     if owner == i and not isinstance(steps, int)]
             try:
                 plan = plans.build_plan(msg_type, reads) if reads else None
             except plans.Unsupported as exc:
@@ -621,6 +858,11 @@ class TickConfig:
             self.table[row + IN_TIMEOUT_NS] = int(round(timeout * 1e9))
             self.table[row + IN_SINGLE] = compiled.single
             self.table[row + IN_POLL] = compiled.poll.ctypes.data
+            self.table[row + IN_STAMP_SLOT] = stamp_slot.get(i, -1)
+            self.table[row + IN_META:row + IN_META + 5] = -1
+        for s, (i, steps) in enumerate(slot_inputs):
+            if isinstance(steps, int):
+                self.table[i * IN_WORDS + IN_META + steps] = s
         # Publishing: each template stays alive (and the same size) while the config lives.
         self.publishers = []
         self.pubs = np.zeros(max(len(publishers), 1) * PB_WORDS, np.int64)
@@ -657,9 +899,10 @@ class TickConfig:
         self.block = np.zeros(CONFIG_WORDS, np.int64)
         b = self.block
         b[T_KERNEL] = block.ctypes.data
-        b[T_NINPUTS] = len(self.inputs)
+        b[T_NINPUTS] = len(all_inputs)
         b[T_INPUTS] = self.table.ctypes.data
         b[T_NSLOTS] = nslots
+        b[T_NSCRATCH] = n
         b[T_SLOTS] = self.slots.ctypes.data
         b[T_IN_VALUES] = mem + 8 * layout.input_base
         b[T_IN_VALID] = mem + 8 * layout.valid_base
@@ -670,19 +913,26 @@ class TickConfig:
         b[T_NPUBS] = len(publishers)
         b[T_PUBS] = self.pubs.ctypes.data
         b[T_CONTEXT] = context_pointer
-        b[T_TAKE] = symbols.take
-        b[T_PUBLISH] = symbols.publish
-        b[T_CONTEXT_VALID] = symbols.context_is_valid
+        if symbols is not None:
+            b[T_TAKE] = symbols.take
+            b[T_PUBLISH] = symbols.publish
+            b[T_CONTEXT_VALID] = symbols.context_is_valid
+            b[T_GETTIME] = symbols.clock_gettime
         b[T_NTYPED] = len(self.typed)
         b[T_TYPED] = self.typed_table.ctypes.data
         b[T_ARENA] = mem
         b[T_NARENA] = layout.n_slots
-        b[T_GETTIME] = symbols.clock_gettime
         b[T_TIMESPEC] = self._timespec.ctypes.data
         b[T_NCARRY] = 0
         b[T_CARRY] = self.carry.ctypes.data
-        for s in range(nslots):
-            batch.input_valid[s] = 0.0
+        b[T_CLOCK_SLOT] = clock_slot
+        b[T_CLOCK_INPUT] = clock_input
+        for s, (_, steps) in enumerate(slot_inputs):
+            # Message time before the first message; always valid (as the bindings set it).
+            meta = isinstance(steps, int)
+            batch.input_valid[s] = 1.0 if meta else 0.0
+            if meta:
+                batch.input_buffer[s] = META_BEFORE[steps]
 
     def carry_state_from(self, old_batch):
         """
@@ -717,9 +967,9 @@ class TickConfig:
 
     def _message(self, publisher, raw):
         """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
-        from .rcl import _pointer, Unavailable as RclUnavailable
+        from .rcl import entity_pointer, Unavailable as RclUnavailable
         try:
-            pointer = _pointer(publisher, 'publisher')
+            pointer = 0 if publisher is None else entity_pointer(publisher, 'publisher')
         except RclUnavailable as exc:
             raise native.Unavailable(str(exc)) from None
         array = (ctypes.c_char * len(raw)).from_buffer(raw)
@@ -753,10 +1003,16 @@ class TickConfig:
         return int(self.table[row + IN_RECV_NS]) if self.table[row + IN_HAS_MSG] else None
 
     def slot_counters(self, s):
-        """(out of range, non-finite, length when out of range or -1, non-finite now)."""
+        """
+        Return slot `s`'s counters for the diagnostics.
+
+        (out of range, non-finite, length when out of range or -1, non-finite now, names
+        missing, name missing now).
+        """
         row = s * SL_WORDS
         return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
-                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]),
+                int(self.slots[row + SL_MISSING]), bool(self.slots[row + SL_MISSING_NOW]))
 
 
 def _mem_address(batch):
@@ -884,46 +1140,21 @@ class CompiledLoop:
         return not self._thread.is_alive()
 
 
-# ----- the node's side: a compiled tick that looks like `tick.Tick` to the diagnostics -------
+# ----- the node's side: a program for the compiled loop, as the diagnostics read it ----------
 COMPILED = 'compiled'
-TICK_ENV = 'ARENA_EVAL_TICK'  # 'python' forces the Python tick (benchmarks compare both)
-TRANSPORT = 'rcl (compiled)'
-
-
-class CompiledPoller:
-    """An input's counters as `tick.Poller` names them, read from the compiled loop's arrays."""
-
-    def __init__(self, poller, compiled):
-        self.poller = poller
-        self.compiled = compiled
-        self.name = poller.name
-        self.input_config = poller.input_config
-        self.subscription = poller.subscription
-        self.transport = TRANSPORT
-
-    @property
-    def received(self):
-        return self.poller.received + self.compiled.taken
-
-    @property
-    def undecodable(self):
-        return self.poller.undecodable + self.compiled.undecodable
-
-    @property
-    def buffer_grown(self):
-        return self.compiled.grown
+TRANSPORT = CompiledInput.transport
 
 
 class CompiledBindings:
     """`InputBindings.facts`, `set_type_mismatch` and `set_qos_mismatch` over a `TickConfig`."""
 
     def __init__(self, config, batch, tick_config):
-        from ..msgtypes.inputs import parse_path
+        from ..engine.compile import path_root
         self.config = config
         self.names = tuple(config.inputs)
         self.paths = tuple(batch.inputs)
         self._tick_config = tick_config
-        self._slot_input = [self.names.index(parse_path(p)[0]) for p in self.paths]
+        self._slot_input = [self.names.index(path_root(p)) for p in self.paths]
         # Written by the executor thread only (graph checks), read by `facts`.
         self._mismatch = [None] * len(self.names)
         self._qos_mismatch = [None] * len(self.names)
@@ -953,7 +1184,9 @@ class CompiledBindings:
                 non_finite_now=tuple(self.paths[s] for s, c in counters
                                      if has_message and c[3]),
                 out_of_range=sum(c[0] for _, c in counters),
-                non_finite=sum(c[1] for _, c in counters)))
+                non_finite=sum(c[1] for _, c in counters),
+                missing_now=tuple(self.paths[s] for s, c in counters if has_message and c[5]),
+                missing_name=sum(c[4] for _, c in counters)))
         return result
 
 
@@ -990,93 +1223,82 @@ class _PlanDecoder:
     cdr_view = True  # decoded from the CDR bytes (by a plan), as the diagnostics report it
 
 
+def _no_clock():  # pragma: no cover - the loop writes 'now' stamps itself
+    raise RuntimeError("the compiled loop stamps 'now' itself")
+
+
 class CompiledTick:
     """
-    One program for the compiled loop, built beside its Python `Tick` (kept as `python`).
+    One program for the compiled loop: its `TickConfig` and what the diagnostics read.
 
-    Has what the diagnostics read from a tick: `batch`, `bindings`, `pollers`, `decoders`,
-    `publish_transport`, `nrt_baseline`, and `kind` ('compiled').
+    `batch`, `bindings`, `pollers` (the `CompiledInput`s), `decoders`, `publish_transport`,
+    `nrt_baseline`, `results`, `typed`, and `kind` ('compiled').
     """
 
     kind = COMPILED
 
-    def __init__(self, python_tick, config, tick_config, inputs):
-        self.python = python_tick
+    def __init__(self, config, batch, tick_config, inputs, results):
         self.carried = None
         self.config = tick_config
-        self.batch = python_tick.batch
-        self.bindings = CompiledBindings(config, self.batch, tick_config)
-        self.pollers = tuple(CompiledPoller(p, c) for p, c in zip(python_tick.pollers, inputs,
-                                                                  strict=True))
+        self.batch = batch
+        self.bindings = CompiledBindings(config, batch, tick_config)
+        self.pollers = tuple(inputs)
         self.decoders = {p.name: _PlanDecoder() for p in self.pollers}
         self.publish_transport = TRANSPORT
-        self.nrt_baseline = python_tick.nrt_baseline
-        self.results = python_tick.results
+        # Read by the diagnostics side; set in the node's parameter callback before the swap.
+        self.nrt_baseline = None
+        self.results = results
         self.typed = tuple(CompiledTyped(output, tick_config, t)
                            for t, (output, _) in enumerate(tick_config.typed))
 
     def carry_state_from_non_rt(self, old_batch):
-        """Plan taking over `old_batch`'s state on this program's first tick (`Tick`'s API)."""
+        """Plan taking over `old_batch`'s state on this program's first tick."""
         self.carried = self.config.carry_state_from(old_batch)
         return self.carried
 
 
 class Compiler:
     """
-    Build `CompiledTick`s for a node: its rcl entry points, context and take buffers.
+    Build `CompiledTick`s for a node: its rcl entry points and context.
 
     `Compiler(node, rcl_library)` raises `native.Unavailable` (with the reason) where the
-    compiled tick cannot run: forced off by `ARENA_EVAL_TICK=python`, a missing library or
-    symbol. `build` raises `plans.Unsupported` for inputs the plans cannot describe.
+    compiled loop cannot run (a missing library or symbol): the node cannot start then.
     """
 
-    def __init__(self, node, rcl_library=None, environ=None):
-        import os
-        import weakref
+    def __init__(self, node, rcl_library=None):
         from . import rcl
-        environ = os.environ if environ is None else environ
-        if environ.get(TICK_ENV, COMPILED) == 'python':
-            raise native.Unavailable(f'{TICK_ENV}=python')
         self.symbols = native.Symbols(rcl_name=rcl_library or rcl.LIBRARY)
         self.context_pointer = node.context.handle.pointer
         self._node = node
-        # Take buffers by poller: one per subscription, alive while a program uses it.
-        self._inputs = weakref.WeakKeyDictionary()
+        self._clock = None
 
-    def _input(self, poller):
-        compiled = self._inputs.get(poller)
-        if compiled is None:
-            compiled = CompiledInput(self.symbols, poller.subscription,
-                                     poller.input_config.depth, poller.name)
-            self._inputs[poller] = compiled
-        return compiled
+    def _clock_input(self, subscription):
+        """Return the loop's own take of `/clock` (use_sim_time: ROS time), made once."""
+        if self._clock is None:
+            self._clock = CompiledInput(self.symbols, subscription, 1, 'clock')
+        return self._clock
 
-    def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
-        """Return the `CompiledTick` running what `python_tick` runs."""
-        from ..language.functions import split_meta
-        from ..msgtypes.inputs import ByName, parse_path
-        from ..msgtypes.templates import float64_template, results_template
-        batch = python_tick.batch
-        names = [p.name for p in python_tick.pollers]
-        for path in batch.inputs:
-            if split_meta(path) is not None:
-                # The loop has no message-time state yet; the Python tick computes it.
-                raise plans.Unsupported(f"message time ('{path}') is not compiled yet")
-            root, steps = parse_path(path)
-            if root not in names:
-                raise plans.Unsupported(f"input path '{path}' has no poller")
-            if any(isinstance(step, ByName) for step in steps):
-                # The plans read names; the loop does not count missing ones yet.
-                raise plans.Unsupported(f"index by name ('{path}') is not compiled yet")
-        if any(output._now is not None for output in python_tick.typed) and (
+    def build(self, config, batch, inputs, results_publisher, individual_publishers, typed=(),
+              clock=None):
+        """
+        Return the `CompiledTick` running `batch` over `inputs` (`CompiledInput`s).
+
+        `typed` pairs each `outputs.OutputConfig` with its publisher; `clock()` returns the
+        node's polled `/clock` subscription, taken by the loop for typed outputs stamped 'now'
+        under use_sim_time.
+        """
+        from ..msgtypes.templates import float64_template, results_template, TypedOutput
+        names = [i.name for i in inputs]
+        slots = slot_reads(names, batch.inputs)
+        typed_outputs = [
+            (TypedOutput(output, batch, _no_publisher, _no_clock,
+                         topic=getattr(pub, 'topic_name', output.topic)), pub)
+            for output, pub in typed]
+        clock_input = None
+        if any(output._now is not None for output, _ in typed_outputs) and (
                 self._node.get_parameter('use_sim_time').value):
-            raise plans.Unsupported("a typed output stamped 'now' under use_sim_time")
-        inputs = [self._input(p) for p in python_tick.pollers]
-        slots = []
-        for path in batch.inputs:
-            root, steps = parse_path(path)
-            slots.append((names.index(root), steps))
-        results = python_tick.results
+            clock_input = self._clock_input(clock())
+        results = tuple(batch.outputs[:len(config.expressions)])
         raw, _ = results_template(results)
         publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(results))]
         for i, publisher in enumerate(individual_publishers):
@@ -1084,52 +1306,37 @@ class Compiler:
             publishers.append((i, publisher, raw, len(raw) - 8))
         tick_config = TickConfig(
             self.symbols, self.context_pointer, batch,
-            [(c, config.inputs[p.name].timeout, p.msg_type)
-             for c, p in zip(inputs, python_tick.pollers, strict=True)],
-            slots, publishers, n_results=len(results),
-            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)))
-        return CompiledTick(python_tick, config, tick_config, inputs)
+            [(c, config.inputs[c.name].timeout, c.input_config.msg_type) for c in inputs],
+            slots, publishers, n_results=len(results), typed=typed_outputs, clock=clock_input)
+        return CompiledTick(config, batch, tick_config, inputs, results)
+
+
+def _no_publisher(raw):
+    return None  # the loop publishes typed outputs itself
 
 
 class TickRunner:
     """
-    The node's loop: the compiled loop while every program compiles, else `loop.TickLoop`.
+    The node's loop: the compiled loop, with program swaps counted by ticket.
 
-    `TickLoop`'s API as the node uses it. A program that cannot be compiled (or a compiled
-    loop that cannot be set up) runs in the Python loop from then on, with the same
-    statistics; `kind` says which tick runs ('compiled' or 'python (reason)').
+    `kind` says which tick runs ('compiled'); `swap_done(ticket)` whether a swap happened.
     """
 
-    def __init__(self, tick, rate_hz, symbols=None):
-        """Run `tick` (a `CompiledTick`, which needs the `symbols`, or a Python tick)."""
-        self._rate_hz = rate_hz
-        self._compiled = None
-        self._python = None
-        # Swap tickets: (ticket, config address) posted to the compiled loop and not yet seen
+    kind = COMPILED
+
+    def __init__(self, tick, rate_hz, symbols):
+        """Run `tick` (a `CompiledTick`) through `symbols`' rcl entry points."""
+        # Swap tickets: (ticket, config address) posted to the loop and not yet seen
         # acknowledged; `_acked` is the newest acknowledged ticket (executor thread only).
         self._tickets = 0
         self._pending = []
         self._acked = 0
-        self._stats = None
         self.current_tick = tick
-        if isinstance(tick, CompiledTick):
-            self._compiled = CompiledLoop(symbols, rate_hz)
-            self._stats = self._compiled.stats
-        else:
-            self._python = loop_.TickLoop(tick, rate_hz)
-            self._stats = self._python.stats
-
-    @property
-    def kind(self):
-        return getattr(self.current_tick, 'kind', 'python')
+        self._loop = CompiledLoop(symbols, rate_hz)
 
     @property
     def stats(self):
-        return self._stats
-
-    @property
-    def _loop(self):
-        return self._compiled if self._compiled is not None else self._python
+        return self._loop.stats
 
     @property
     def failed(self):
@@ -1144,64 +1351,35 @@ class TickRunner:
         return self._loop.rate_hz
 
     def start(self):
-        if self._compiled is not None:
-            self._compiled.start(self.current_tick.config)
-        else:
-            self._python.start()
+        self._loop.start(self.current_tick.config)
 
     def stop(self, timeout=1.0):
         return self._loop.stop(timeout)
 
     def snapshot(self, since_ticks=None):
         snap = self._loop.snapshot(since_ticks)
-        if isinstance(self.current_tick, CompiledTick):
-            # The loop runs on while the diagnostics are assembled: their counts are this
-            # moment's, as the Python tick's are (it waits for the GIL meanwhile).
-            self.current_tick.config.capture()
+        # The loop runs on while the diagnostics are assembled: their counts are this moment's.
+        self.current_tick.config.capture()
         return snap
 
     def set_rate_from_non_rt(self, rate_hz):
-        self._rate_hz = rate_hz
         self._loop.set_rate_from_non_rt(rate_hz)
 
     def swap_tick_from_non_rt(self, tick):
         """Run `tick` from the next tick on; return a ticket for `swap_done`."""
         self._tickets += 1
         ticket = self._tickets
-        if self._compiled is not None and isinstance(tick, CompiledTick):
-            self._pending.append((ticket, tick.config.address))
-            self.current_tick = tick
-            # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
-            # sees the acknowledgement later (both configs stay referenced until then).
-            self._compiled.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
-            self._see_acks()
-            return ticket
-        python_tick = tick.python if isinstance(tick, CompiledTick) else tick
-        if self._compiled is not None:
-            self._to_python(python_tick)
-            self._acked = ticket  # the compiled loop has stopped: nothing uses the old ticks
-            return ticket
-        self._pending.append((ticket, self._python.swap_tick_from_non_rt(python_tick)))
-        self.current_tick = python_tick
+        self._pending.append((ticket, tick.config.address))
+        self.current_tick = tick
+        # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
+        # sees the acknowledgement later (both configs stay referenced until then).
+        self._loop.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
+        self._see_acks()
         return ticket
 
-    def _to_python(self, python_tick):
-        """Stop the compiled loop and go on in the Python loop with the same statistics."""
-        running = self._compiled.running
-        self._compiled.stop(timeout=1.0)
-        self._python = loop_.TickLoop(python_tick, self._rate_hz)
-        self._python.stats = self._compiled.stats
-        self._compiled = None
-        self._pending.clear()
-        self.current_tick = python_tick
-        if running:
-            self._python.start()
-
     def _see_acks(self):
-        if self._compiled is None:
-            return
-        self._compiled.swap_done()
-        acked = int(self._compiled.control[C_ACK])
+        self._loop.swap_done()
+        acked = int(self._loop.control[C_ACK])
         for k, (ticket, address) in enumerate(self._pending):
             if address == acked:
                 self._acked = max(self._acked, ticket)
@@ -1210,12 +1388,5 @@ class TickRunner:
 
     def swap_done(self, ticket):
         """Whether the swap with `ticket` has happened (older programs are no longer run)."""
-        if self._compiled is not None:
-            self._see_acks()
-            return ticket <= self._acked
-        if ticket <= self._acked:
-            return True
-        for t, python_ticket in self._pending:
-            if t == ticket:
-                return self._python.swap_done(python_ticket)
-        return True
+        self._see_acks()
+        return ticket <= self._acked
