@@ -322,8 +322,9 @@ class TickLoop:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self):
-        if self._thread is not None:
-            raise RuntimeError('TickLoop already started')
+        # A stopped loop may start again (a managed node's activate after a deactivate).
+        if self.running:
+            raise RuntimeError('TickLoop already running')
         self._stop_lock.acquire()
         self._stop_requested = False
         self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
