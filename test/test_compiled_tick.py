@@ -33,7 +33,7 @@ import time
 
 from arena_eval.engine import native
 from arena_eval.engine.arena import compile_batch
-from arena_eval.msgtypes.inputs import InputBindings, parse_path, qos_profile
+from arena_eval.msgtypes.inputs import InputBindings, qos_profile
 from arena_eval.params.config import build_batch, default_params_file, load_params_file
 from arena_eval.rt import compiled_tick as ct
 from hypothesis import given, settings, strategies as st
@@ -63,21 +63,13 @@ class Detached:
         self.single = 0
 
 
-def slot_inputs(config, batch):
-    names = list(config.inputs)
-    result = []
-    for path in batch.inputs:
-        root, steps = parse_path(path)
-        result.append((names.index(root), steps))
-    return result
-
-
 def compiled_side(config):
     symbols = native.symbols()
     batch = build_batch(config)
     inputs = [(Detached(symbols, name), config.inputs[name].timeout, config.inputs[name].msg_type)
               for name in config.inputs]
-    tick = ct.TickConfig(symbols, 0, batch, inputs, slot_inputs(config, batch), [])
+    slots = ct.slot_reads(list(config.inputs), batch.inputs)
+    tick = ct.TickConfig(symbols, 0, batch, inputs, slots, [])
     return tick, batch
 
 
@@ -175,7 +167,7 @@ class Rig:
     def tick_config(self, batch):
         raw, view = self.results_template(batch.outputs)
         data_at = len(raw) - 8 * len(batch.outputs)
-        slots = slot_inputs(self.config, batch)
+        slots = ct.slot_reads(list(self.config.inputs), batch.inputs)
         return ct.TickConfig(self.symbols, self.context.handle.pointer, batch, self.inputs,
                              slots, [(-1, self.results, raw, data_at)])
 
@@ -355,7 +347,7 @@ def test_node_publishes_typed_outputs_from_the_compiled_tick(tmp_path):
 
 
 @pytest.mark.ros
-def test_message_time_runs_on_the_python_tick_and_says_why(tmp_path):
+def test_message_time_runs_on_the_compiled_tick(tmp_path):
     from node_harness import NodeProcess, write_params
     probe = Probe()
     node = NodeProcess(tmp_path, write_params(
@@ -363,10 +355,42 @@ def test_message_time_runs_on_the_python_tick_and_says_why(tmp_path):
     try:
         probe.stream_inputs(200.0)
         probe.wait_results(5, node=node)
-        assert _wait_tick(probe, 'python').startswith('python')
-        assert "message time ('imu.@fresh') is not compiled yet" in _loop_value(probe, 'Tick')
+        assert _wait_tick(probe, 'compiled') == 'compiled'
         probe.wait_for(lambda: probe.latest_result() and probe.latest_result()[1] == 1.0, 10.0,
                        'fresh(imu) = 1')
+    finally:
+        node.close()
+        probe.close()
+
+
+@pytest.mark.ros
+def test_now_stamps_follow_clock_under_use_sim_time_in_the_compiled_tick(tmp_path):
+    from geometry_msgs.msg import Vector3Stamped
+    from node_harness import NodeProcess, write_params
+    from rosgraph_msgs.msg import Clock
+    params = write_params(tmp_path / 'params.yaml', ['z2 = 2 * imu.linear_acceleration.z'],
+                          outputs={'v': {'topic': '/sim_v', 'stamp': 'now',
+                                         'type': 'geometry_msgs/msg/Vector3Stamped',
+                                         'fields': ['vector.z = z2']}})
+    probe = Probe()
+    stamps = []
+    probe.node.create_subscription(
+        Vector3Stamped, '/sim_v',
+        lambda m: stamps.append((m.header.stamp.sec, m.header.stamp.nanosec)), 100)
+    clock = probe.node.create_publisher(Clock, '/clock', 10)
+    clock_msg = Clock()
+    clock_msg.clock.sec, clock_msg.clock.nanosec = 4242, 123_456_789
+    node = NodeProcess(tmp_path, params, ['-p', 'use_sim_time:=true'])
+    try:
+        probe.stream_inputs(200.0)
+        probe.stream('clock', lambda: clock.publish(clock_msg), 50.0)
+        probe.wait_results(5, node=node)
+        assert _wait_tick(probe, 'compiled') == 'compiled'
+        # ROS time is /clock's: the loop takes it, as an input, for the 'now' stamps.
+        probe.wait_for(lambda: (4242, 123_456_789) in stamps, 10.0, '/clock stamps')
+        assert all(s in ((0, 0), (4242, 123_456_789)) for s in stamps), set(stamps)
+        code, seconds = node.signal_and_wait()
+        assert code == 0 and seconds < 1.0, node.output()
     finally:
         node.close()
         probe.close()

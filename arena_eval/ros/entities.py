@@ -122,6 +122,19 @@ class EntityPool:
         self.typed = {}
         # (swap ticket, entity) of entities only older ticks use.
         self._retired = []
+        self._clock = None
+
+    def clock(self):
+        """Return the polled `/clock` subscription (made once) the loop takes ROS time from."""
+        if self._clock is None:
+            from rclpy.qos import QoSProfile, ReliabilityPolicy
+            from rosgraph_msgs.msg import Clock
+            # rclpy's time source subscribes with this profile.
+            self._clock = self._node.create_subscription(
+                Clock, '/clock', _unexpected,
+                QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT),
+                callback_group=self._group, raw=True)
+        return self._clock
 
     def update(self, config, outputs):
         """

@@ -310,7 +310,8 @@ class ArenaEvalNode(Node):
         if self._compiler is not None:
             try:
                 return self._compiler.build(tick, config, self._results_pub,
-                                            individual_publishers, typed)
+                                            individual_publishers, typed,
+                                            clock=self._entities.clock)
             except (plans.Unsupported, native.Unavailable) as exc:
                 # From now on the Python loop runs every program (TickRunner switches once).
                 self._compiler = None

@@ -116,7 +116,10 @@ T_GETTIME = 21      # clock_gettime, for typed outputs stamped 'now'
 T_TIMESPEC = 22     # 16 bytes of scratch
 T_NCARRY = 23       # state copies to make when the loop takes this config
 T_CARRY = 24        # address of int64 [n, 3]: source address, destination address, words
-CONFIG_WORDS = 25
+T_NSCRATCH = 25     # rows of the slots table: the batch's slots, then hidden ones (stamps)
+T_CLOCK_SLOT = 26   # hidden slot of the ROS clock's sec (nanosec next), -1: the system clock
+T_CLOCK_INPUT = 27  # the input row taking /clock (use_sim_time), -1 when none
+CONFIG_WORDS = 28
 
 # inputs table row
 IN_SUB = 0          # rcl_subscription_t *
@@ -132,7 +135,13 @@ IN_COPIED = 9
 IN_HAS_MSG = 10
 IN_FRESH = 11
 IN_NEW = 12
-IN_WORDS = 13
+IN_STAMP_SLOT = 13  # hidden slot of header.stamp.sec (nanosec next), -1 when not read
+IN_META_SEEN = 14   # IN_RECEIVED when message time last saw a message
+IN_HAS_LAST = 15    # message time has seen a message (its stamp and receive time below)
+IN_LAST_STAMP = 16  # float64 bits: that message's stamp (s)
+IN_LAST_RECV = 17
+IN_META = 18        # 5 words: the batch slots of fresh, age, updated, stamp, mdt (-1 none)
+IN_WORDS = 23
 
 # poll state (per input subscription, shared by configs)
 PS_TAKEN = 0        # messages taken
@@ -149,7 +158,12 @@ SL_OUT_OF_RANGE = 1  # messages whose sequence was too short for the index
 SL_NON_FINITE = 2   # messages with nan/inf in this field
 SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
 SL_NON_FINITE_NOW = 4
-SL_WORDS = 5
+SL_META = 5         # META_* for a message-time slot (written by `_copy_meta`), else -1
+SL_WORDS = 6
+
+# Message-time kinds: the order of `inputs.META_ORDER` (fresh, age, updated, stamp, mdt).
+META_FRESH, META_AGE, META_UPDATED, META_STAMP, META_MDT = range(5)
+META_HIDDEN = 5     # a hidden slot (a stamp's sec or nanosec), never copied into the batch
 
 # publishers table row: output index (-1: the whole results message), publisher, message, data
 PB_OUTPUT = 0
@@ -213,17 +227,17 @@ def _sleep_until(control, deadline):
 
 
 @njit(**_OPTIONS)
-def _commit(config, row, i):
+def _commit(config, i):
     """Make the walker's values for input `i` its latest message's (the walk succeeded)."""
-    nslots = config[T_NSLOTS]
-    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
-    scratch = native.f64_view(config[T_SCRATCH], 3 * nslots)
-    latest = native.f64_view(config[T_LATEST], 3 * nslots)
-    for s in range(nslots):
+    n = config[T_NSCRATCH]
+    slots = native.i64_view(config[T_SLOTS], n * SL_WORDS)
+    scratch = native.f64_view(config[T_SCRATCH], 3 * n)
+    latest = native.f64_view(config[T_LATEST], 3 * n)
+    for s in range(n):
         if slots[s * SL_WORDS + SL_INPUT] == i:
             latest[s] = scratch[s]
-            latest[nslots + s] = scratch[nslots + s]
-            latest[2 * nslots + s] = scratch[2 * nslots + s]
+            latest[n + s] = scratch[n + s]
+            latest[2 * n + s] = scratch[2 * n + s]
 
 
 @njit(**_OPTIONS)
@@ -237,16 +251,30 @@ def on_bytes(config, i, buf, length, now):
     row = i * IN_WORDS
     plan = inputs[row + IN_PLAN]
     if plan != 0:
-        nslots = config[T_NSLOTS]
+        n = config[T_NSCRATCH]
         scratch = config[T_SCRATCH]
-        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * nslots,
-                           scratch + 16 * nslots) != 0:
+        if plans.walk_into(plan, buf, length, scratch, scratch + 8 * n,
+                           scratch + 16 * n) != 0:
             return False
-        _commit(config, row, i)
+        _commit(config, i)
     inputs[row + IN_RECV_NS] = now
     inputs[row + IN_RECEIVED] += 1
     inputs[row + IN_HAS_MSG] = 1
     return True
+
+
+@njit(**_OPTIONS)
+def _took(config, i, now):
+    """Input `i`'s message struct holds the newest message, taken at `now`: hand it over."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    msg = inputs[row + IN_MSG]
+    poll[PS_HAS_LATEST] = 1
+    poll[PS_LATEST_NS] = now
+    if not on_bytes(config, i, native.load_i64(msg + native.BUFFER_AT),
+                    native.load_i64(msg + native.LENGTH_AT), now):
+        poll[PS_UNDECODABLE] += 1
 
 
 @njit(**_OPTIONS)
@@ -273,12 +301,7 @@ def _take(config, i, now):
         if capacity != poll[PS_CAPACITY]:
             poll[PS_GROWN] += 1
             poll[PS_CAPACITY] = capacity
-        poll[PS_HAS_LATEST] = 1
-        poll[PS_LATEST_NS] = now
-        buf = native.load_i64(msg + native.BUFFER_AT)
-        length = native.load_i64(msg + native.LENGTH_AT)
-        if not on_bytes(config, i, buf, length, now):
-            poll[PS_UNDECODABLE] += 1
+        _took(config, i, now)
     return 0
 
 
@@ -311,17 +334,26 @@ def prime(config):
 
 
 @njit(**_OPTIONS)
+def _begin(config):
+    """Take over a config as the loop does: carry the old state over, then prime."""
+    _carry(config)
+    prime(config)
+
+
+@njit(**_OPTIONS)
 def copy_latest(config, now):
     """Copy the latest fields into the arena with validity and counters (`copy_latest`)."""
     ninputs = config[T_NINPUTS]
     nslots = config[T_NSLOTS]
+    n = config[T_NSCRATCH]
     inputs = native.i64_view(config[T_INPUTS], ninputs * IN_WORDS)
-    slots = native.i64_view(config[T_SLOTS], nslots * SL_WORDS)
-    latest = native.f64_view(config[T_LATEST], 3 * nslots)
+    slots = native.i64_view(config[T_SLOTS], n * SL_WORDS)
+    latest = native.f64_view(config[T_LATEST], 3 * n)
     values = native.f64_view(config[T_IN_VALUES], nslots)
     valid = native.f64_view(config[T_IN_VALID], nslots)
     for i in range(ninputs):
         row = i * IN_WORDS
+        # The one stale test: fields, fresh(), the diagnostics and replay all read IN_FRESH.
         timeout = inputs[row + IN_TIMEOUT_NS]
         fresh = inputs[row + IN_HAS_MSG] != 0 and (
             timeout == 0 or now - inputs[row + IN_RECV_NS] <= timeout)
@@ -332,18 +364,20 @@ def copy_latest(config, now):
             inputs[row + IN_COPIED] = inputs[row + IN_RECEIVED]
     for s in range(nslots):
         srow = s * SL_WORDS
+        if slots[srow + SL_META] >= 0:
+            continue
         row = slots[srow + SL_INPUT] * IN_WORDS
         if inputs[row + IN_FRESH] == 0:
             valid[s] = 0.0
             continue
         new = inputs[row + IN_NEW] != 0
-        if latest[nslots + s] == 0.0:
+        if latest[n + s] == 0.0:
             valid[s] = 0.0
             if new:
                 slots[srow + SL_OUT_OF_RANGE] += 1
                 # The walker stored the length as an int64 in the float64 array.
                 slots[srow + SL_OOR_LEN] = native.load_i64(
-                    config[T_LATEST] + 8 * (2 * nslots + s))
+                    config[T_LATEST] + 8 * (2 * n + s))
             continue
         value = latest[s]
         values[s] = value
@@ -354,12 +388,86 @@ def copy_latest(config, now):
             slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
             if bad:
                 slots[srow + SL_NON_FINITE] += 1
+    _copy_meta(config, inputs, latest, values, now)
+
+
+@njit(**_OPTIONS)
+def _copy_meta(config, inputs, latest, values, now):
+    """
+    Write the message-time slots (`inputs.InputBindings._copy_meta`); they are always valid.
+
+    On the tick that first sees a message: its stamp, and `mdt` the stamp difference to the
+    previous one (the receive-time difference when stamps do not increase, inf at the first).
+    """
+    for i in range(config[T_NINPUTS]):
+        row = i * IN_WORDS
+        if inputs[row + IN_HAS_MSG] == 0:
+            continue  # the values before the first message hold
+        m = row + IN_META
+        if (inputs[m] < 0 and inputs[m + 1] < 0 and inputs[m + 2] < 0 and inputs[m + 3] < 0
+                and inputs[m + 4] < 0):
+            continue
+        recv = inputs[row + IN_RECV_NS]
+        received = inputs[row + IN_RECEIVED]
+        new = received != inputs[row + IN_META_SEEN]
+        mdt = 0.0
+        if new:
+            inputs[row + IN_META_SEEN] = received
+            at = inputs[row + IN_STAMP_SLOT]
+            stamp = np.nan if at < 0 else latest[at] + latest[at + 1] / 1e9
+            last_at = config[T_INPUTS] + 8 * (row + IN_LAST_STAMP)
+            mdt = np.inf
+            if inputs[row + IN_HAS_LAST] != 0:
+                mdt = stamp - native.load_f64(last_at)
+                if not mdt > 0.0:  # nan (no stamps) too
+                    mdt = (recv - inputs[row + IN_LAST_RECV]) / 1e9
+            native.store_f64(last_at, stamp)
+            inputs[row + IN_LAST_RECV] = recv
+            inputs[row + IN_HAS_LAST] = 1
+            if inputs[m + META_STAMP] >= 0:
+                values[inputs[m + META_STAMP]] = stamp
+        if inputs[m + META_FRESH] >= 0:
+            values[inputs[m + META_FRESH]] = 1.0 if inputs[row + IN_FRESH] != 0 else 0.0
+        if inputs[m + META_AGE] >= 0:
+            values[inputs[m + META_AGE]] = (now - recv) / 1e9
+        if inputs[m + META_UPDATED] >= 0:
+            values[inputs[m + META_UPDATED]] = 1.0 if new else 0.0
+        if inputs[m + META_MDT] >= 0:
+            values[inputs[m + META_MDT]] = mdt
+
+
+@njit(**_OPTIONS)
+def _send(config, publisher, message):
+    """Publish a serialized message through rcl: 0 or the rcl code; offline (tests, replay), 0."""
+    if config[T_PUBLISH] == 0:
+        return 0
+    return native.call_i32_ppp(config[T_PUBLISH], publisher, message, 0)
+
+
+@njit(**_OPTIONS)
+def _stamp_now(config, at):
+    """Write the time now into the header.stamp at `at`: ROS time (/clock) or the system's."""
+    clock = config[T_CLOCK_SLOT]
+    if clock >= 0:
+        sec, nanosec = 0, 0  # ROS time before the first /clock message
+        inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+        if inputs[config[T_CLOCK_INPUT] * IN_WORDS + IN_HAS_MSG] != 0:
+            latest = native.f64_view(config[T_LATEST], config[T_NSCRATCH])
+            sec, nanosec = int(latest[clock]), int(latest[clock + 1])
+        native.store_i32(at, np.int32(sec))
+        native.store_u32(at + 4, np.uint32(nanosec))
+        return
+    ts = config[T_TIMESPEC]
+    native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
+    native.store_i32(at, np.int32(native.load_i64(ts)))
+    native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
 
 
 @njit(**_OPTIONS)
 def publish(config):
     """Patch the outputs into the result templates and publish them; 0 or the rcl code."""
-    if native.call_bool_p(config[T_CONTEXT_VALID], config[T_CONTEXT]) == 0:
+    if config[T_PUBLISH] != 0 and native.call_bool_p(config[T_CONTEXT_VALID],
+                                                     config[T_CONTEXT]) == 0:
         return 0
     outputs = native.f64_view(config[T_OUTPUTS], config[T_NOUTPUTS])
     pubs = native.i64_view(config[T_PUBS], config[T_NPUBS] * PB_WORDS)
@@ -372,8 +480,7 @@ def publish(config):
                 native.store_f64(data + 8 * k, outputs[k])
         else:
             native.store_f64(data, outputs[which])
-        code = native.call_i32_ppp(config[T_PUBLISH], pubs[row + PB_PUBLISHER],
-                                   pubs[row + PB_MSG], 0)
+        code = _send(config, pubs[row + PB_PUBLISHER], pubs[row + PB_MSG])
         if code != native.RCL_RET_OK:
             return code
     typed = native.i64_view(config[T_TYPED], config[T_NTYPED] * TY_WORDS)
@@ -385,15 +492,10 @@ def publish(config):
         typed[row + TY_COUNT] = 0
         raw = typed[row + TY_RAW]
         if typed[row + TY_NOW_AT] >= 0:
-            ts = config[T_TIMESPEC]
-            native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
-            at = raw + typed[row + TY_NOW_AT]
-            native.store_i32(at, np.int32(native.load_i64(ts)))
-            native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
+            _stamp_now(config, raw + typed[row + TY_NOW_AT])
         templates.patch_rows(typed[row + TY_ROWS], typed[row + TY_NROWS], config[T_ARENA],
                              config[T_NARENA], raw, typed[row + TY_WORK])
-        code = native.call_i32_ppp(config[T_PUBLISH], typed[row + TY_PUBLISHER],
-                                   typed[row + TY_MSG], 0)
+        code = _send(config, typed[row + TY_PUBLISHER], typed[row + TY_MSG])
         if code != native.RCL_RET_OK:
             return code
         typed[row + TY_PUBLISHED] += 1
@@ -431,7 +533,7 @@ def tick_once(config_address, now, dt):
 
 @njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
 def feed(config_address, i, packed):
-    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests, replay)."""
+    """Hand input `i` the bytes described at `packed`: [buf, length, now] (tests)."""
     config = native.i64_view(config_address, CONFIG_WORDS)
     args = native.i64_view(packed, 3)
     return 1 if on_bytes(config, i, args[0], args[1], args[2]) else 0
@@ -444,6 +546,45 @@ def copy_and_step(config_address, now, dt):
     copy_latest(config, now)
     step(config, dt)
     return 0
+
+
+# ----- offline: the same tick fed with bytes instead of rcl takes (tests, replay) ----------
+@njit(cache=True, nogil=True, **_OPTIONS)
+def begin(config_address):
+    """Start running the config at `config_address`, as the loop does when it takes it."""
+    _begin(native.i64_view(config_address, CONFIG_WORDS))
+    return 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def offer(config_address, packed):
+    """
+    Hand input `packed[0]` the newest of `packed[4]` messages taken at `packed[3]`.
+
+    Its `packed[2]` bytes are at `packed[1]`, and stay alive while the config may prime
+    from them.
+    """
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    args = native.i64_view(packed, 5)
+    i = args[0]
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    msg = inputs[row + IN_MSG]
+    native.store_i64(msg + native.BUFFER_AT, args[1])
+    native.store_i64(msg + native.LENGTH_AT, args[2])
+    poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
+    poll[PS_TAKEN] += args[4]
+    _took(config, i, args[3])
+    return 0
+
+
+@njit(cache=True, nogil=True, **_OPTIONS)
+def tick_offline(config_address, now, dt):
+    """Run the tick after its takes: copy, step, publish (offline: typed outputs only patched)."""
+    config = native.i64_view(config_address, CONFIG_WORDS)
+    copy_latest(config, now)
+    step(config, dt)
+    return publish(config)
 
 
 @njit('int64(int64)', cache=True, nogil=True, **_OPTIONS)
@@ -463,7 +604,7 @@ def tick_loop(control_address):
     config = native.i64_view(config_address, CONFIG_WORDS)
     control[C_ACK] = config_address
     control[C_STATUS] = STATUS_RUNNING
-    prime(config)
+    _begin(config)
     period = control[C_PERIOD_NS]
     prev_start = _now(control)
     deadline = prev_start + period
@@ -475,8 +616,7 @@ def tick_loop(control_address):
             config_address = posted
             config = native.i64_view(config_address, CONFIG_WORDS)
             control[C_POST] = 0
-            _carry(config)
-            prime(config)
+            _begin(config)
             control[C_ACK] = config_address
             counters[loop_.SWAPS] += 1
         start = _now(control)
@@ -509,7 +649,8 @@ def _ensure_fresh(expected=FINGERPRINT):
     """Recompile what is cached here if it was compiled from other sources; say so."""
     if _fingerprint() == expected:
         return False
-    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step):
+    for dispatcher in (_fingerprint, tick_loop, tick_once, feed, copy_and_step, begin, offer,
+                       tick_offline):
         dispatcher.recompile()
     return True
 
@@ -557,36 +698,104 @@ class CompiledInput:
         self.buffer.close()
 
 
+class OfflineInput:
+    """
+    An input fed by `offer` instead of rcl takes (tests, replay).
+
+    It has no subscription, and a serialized-message struct that points at the caller's bytes.
+    """
+
+    pointer = 0
+    single = 0
+
+    def __init__(self, name=''):
+        self.name = name
+        self.message = np.zeros(native.SERIALIZED_SIZE // 8, np.int64)
+        self.address = self.message.ctypes.data
+        self.buffer = self  # the config reads `buffer.address`, as of a `SerializedBuffer`
+        self.info = np.zeros(1, np.int64)
+        self.poll = np.zeros(PS_WORDS, np.int64)
+
+
+def slot_reads(names, paths):
+    """
+    Per batch input path, what the loop reads into its slot: `(input index, steps)`.
+
+    `steps` are the path's steps after the input's name, or a META_* kind for a message-time
+    path (`imu.@fresh`, ...). Raises `plans.Unsupported` for a path naming no input.
+    """
+    from ..language.functions import split_meta
+    from ..msgtypes.inputs import META_ORDER, parse_path
+    result = []
+    for path in paths:
+        meta = split_meta(path)
+        root, steps = (meta[0], META_ORDER[meta[1]]) if meta is not None else parse_path(path)
+        if root not in names:
+            raise plans.Unsupported(f"input path '{path}' has no input '{root}'")
+        result.append((names.index(root), steps))
+    return result
+
+
+_STAMP_STEPS = (('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec'))
+_CLOCK_STEPS = (('clock', 'sec'), ('clock', 'nanosec'))
+
+
 class TickConfig:
     """
     One program's data for the compiled loop: the int64 block whose address the loop runs.
 
     - `batch`: the compiled `Batch` (its packed block is stepped in place).
     - `inputs`: `[(CompiledInput, timeout_s, msg_type)]` in the order of `slot_inputs`' indices.
-    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`.
+    - `slot_inputs`: per batch input slot, `(input index, steps after the root)`, steps being
+      a META_* kind for message time (`slot_reads` makes them).
     - `publishers`: `[(output index or -1 for the first `n_results`, rclpy publisher,
       template bytearray, byte offset of its first double)]`.
-    - `typed`: `[(templates.TypedOutput, rclpy publisher)]`, patched and published by the loop
-      from the TypedOutput's own template (its counts stay the diagnostics').
-    Raises `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an
-    entity has no rcl pointer.
+    - `typed`: `[(templates.TypedOutput, rclpy publisher or None)]`, patched and published by
+      the loop from the TypedOutput's own template (its counts stay the diagnostics').
+    - `clock`: a `CompiledInput` on `/clock` (`rosgraph_msgs/Clock`) under use_sim_time: typed
+      outputs stamped 'now' take its time; None: the system clock.
+    With `symbols` None the config runs offline (tests, replay): nothing is taken or published
+    through rcl, typed outputs are patched and counted. Raises `plans.Unsupported` when an
+    input's paths have no plan, `native.Unavailable` when an entity has no rcl pointer.
     """
 
     def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers,
-                 n_results=None, typed=()):
+                 n_results=None, typed=(), clock=None):
+        from ..msgtypes.inputs import has_stamp, META_BEFORE
         self.batch = batch
         self.inputs = tuple(inputs)
         nslots = len(slot_inputs)
-        self.slots = np.zeros(max(nslots, 1) * SL_WORDS, np.int64)
-        self.scratch = np.zeros(3 * max(nslots, 1), np.float64)
-        self.latest = np.zeros(3 * max(nslots, 1), np.float64)
-        self.table = np.zeros(max(len(self.inputs), 1) * IN_WORDS, np.int64)
+        rows = [(i, steps) for i, steps in slot_inputs]
+        stamp_slot = {}
+        for i, (_, _, msg_type) in enumerate(self.inputs):
+            kinds = {steps for owner, steps in slot_inputs
+                     if owner == i and isinstance(steps, int)}
+            if kinds & {META_STAMP, META_MDT} and has_stamp(msg_type):
+                stamp_slot[i] = len(rows)
+                rows.extend((i, steps) for steps in _STAMP_STEPS)
+        all_inputs = list(self.inputs)
+        clock_slot = clock_input = -1
+        if clock is not None:
+            from rosgraph_msgs.msg import Clock
+            clock_input, clock_slot = len(all_inputs), len(rows)
+            all_inputs.append((clock, 0.0, Clock))
+            rows.extend((clock_input, steps) for steps in _CLOCK_STEPS)
+        self.clock = clock
+        n = len(rows)
+        self.slots = np.zeros(max(n, 1) * SL_WORDS, np.int64)
+        self.scratch = np.zeros(3 * max(n, 1), np.float64)
+        self.latest = np.zeros(3 * max(n, 1), np.float64)
+        self.table = np.zeros(max(len(all_inputs), 1) * IN_WORDS, np.int64)
         self.plans = []
-        for s, (i, _) in enumerate(slot_inputs):
-            self.slots[s * SL_WORDS + SL_INPUT] = i
-            self.slots[s * SL_WORDS + SL_OOR_LEN] = -1
-        for i, (compiled, timeout, msg_type) in enumerate(self.inputs):
-            reads = [(s, steps) for s, (owner, steps) in enumerate(slot_inputs) if owner == i]
+        for s, (i, steps) in enumerate(rows):
+            row = s * SL_WORDS
+            self.slots[row + SL_INPUT] = i
+            self.slots[row + SL_OOR_LEN] = -1
+            self.slots[row + SL_META] = (
+                steps if isinstance(steps, int) else META_HIDDEN if s >= nslots else -1)
+        for i, (compiled, timeout, msg_type) in enumerate(all_inputs):
+            reads = [(s, steps) for s, (owner, steps) in enumerate(rows)
+                     if owner == i and not isinstance(steps, int)]
             try:
                 plan = plans.build_plan(msg_type, reads) if reads else None
             except plans.Unsupported as exc:
@@ -600,6 +809,11 @@ class TickConfig:
             self.table[row + IN_TIMEOUT_NS] = int(round(timeout * 1e9))
             self.table[row + IN_SINGLE] = compiled.single
             self.table[row + IN_POLL] = compiled.poll.ctypes.data
+            self.table[row + IN_STAMP_SLOT] = stamp_slot.get(i, -1)
+            self.table[row + IN_META:row + IN_META + 5] = -1
+        for s, (i, steps) in enumerate(slot_inputs):
+            if isinstance(steps, int):
+                self.table[i * IN_WORDS + IN_META + steps] = s
         # Publishing: each template stays alive (and the same size) while the config lives.
         self.publishers = []
         self.pubs = np.zeros(max(len(publishers), 1) * PB_WORDS, np.int64)
@@ -636,9 +850,10 @@ class TickConfig:
         self.block = np.zeros(CONFIG_WORDS, np.int64)
         b = self.block
         b[T_KERNEL] = block.ctypes.data
-        b[T_NINPUTS] = len(self.inputs)
+        b[T_NINPUTS] = len(all_inputs)
         b[T_INPUTS] = self.table.ctypes.data
         b[T_NSLOTS] = nslots
+        b[T_NSCRATCH] = n
         b[T_SLOTS] = self.slots.ctypes.data
         b[T_IN_VALUES] = mem + 8 * layout.input_base
         b[T_IN_VALID] = mem + 8 * layout.valid_base
@@ -649,19 +864,26 @@ class TickConfig:
         b[T_NPUBS] = len(publishers)
         b[T_PUBS] = self.pubs.ctypes.data
         b[T_CONTEXT] = context_pointer
-        b[T_TAKE] = symbols.take
-        b[T_PUBLISH] = symbols.publish
-        b[T_CONTEXT_VALID] = symbols.context_is_valid
+        if symbols is not None:
+            b[T_TAKE] = symbols.take
+            b[T_PUBLISH] = symbols.publish
+            b[T_CONTEXT_VALID] = symbols.context_is_valid
+            b[T_GETTIME] = symbols.clock_gettime
         b[T_NTYPED] = len(self.typed)
         b[T_TYPED] = self.typed_table.ctypes.data
         b[T_ARENA] = mem
         b[T_NARENA] = layout.n_slots
-        b[T_GETTIME] = symbols.clock_gettime
         b[T_TIMESPEC] = self._timespec.ctypes.data
         b[T_NCARRY] = 0
         b[T_CARRY] = self.carry.ctypes.data
-        for s in range(nslots):
-            batch.input_valid[s] = 0.0
+        b[T_CLOCK_SLOT] = clock_slot
+        b[T_CLOCK_INPUT] = clock_input
+        for s, (_, steps) in enumerate(slot_inputs):
+            # Message time before the first message; always valid (as the bindings set it).
+            meta = isinstance(steps, int)
+            batch.input_valid[s] = 1.0 if meta else 0.0
+            if meta:
+                batch.input_buffer[s] = META_BEFORE[steps]
 
     def carry_state_from(self, old_batch):
         """
@@ -687,7 +909,7 @@ class TickConfig:
         """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
         from .rcl import _pointer, Unavailable as RclUnavailable
         try:
-            pointer = _pointer(publisher, 'publisher')
+            pointer = 0 if publisher is None else _pointer(publisher, 'publisher')
         except RclUnavailable as exc:
             raise native.Unavailable(str(exc)) from None
         array = (ctypes.c_char * len(raw)).from_buffer(raw)
@@ -887,12 +1109,12 @@ class CompiledBindings:
     """`InputBindings.facts`, `set_type_mismatch` and `set_qos_mismatch` over a `TickConfig`."""
 
     def __init__(self, config, batch, tick_config):
-        from ..msgtypes.inputs import parse_path
+        from ..engine.compile import path_root
         self.config = config
         self.names = tuple(config.inputs)
         self.paths = tuple(batch.inputs)
         self._tick_config = tick_config
-        self._slot_input = [self.names.index(parse_path(p)[0]) for p in self.paths]
+        self._slot_input = [self.names.index(path_root(p)) for p in self.paths]
         # Written by the executor thread only (graph checks), read by `facts`.
         self._mismatch = [None] * len(self.names)
         self._qos_mismatch = [None] * len(self.names)
@@ -1000,6 +1222,7 @@ class Compiler:
         self._node = node
         # Take buffers by poller: one per subscription, alive while a program uses it.
         self._inputs = weakref.WeakKeyDictionary()
+        self._clock = None
 
     def _input(self, poller):
         compiled = self._inputs.get(poller)
@@ -1009,27 +1232,29 @@ class Compiler:
             self._inputs[poller] = compiled
         return compiled
 
-    def build(self, python_tick, config, results_publisher, individual_publishers, typed=()):
-        """Return the `CompiledTick` running what `python_tick` runs."""
-        from ..language.functions import split_meta
-        from ..msgtypes.inputs import parse_path
+    def _clock_input(self, subscription):
+        """Return the loop's own take of `/clock` (use_sim_time: ROS time), made once."""
+        if self._clock is None:
+            self._clock = CompiledInput(self.symbols, subscription, 1, 'clock')
+        return self._clock
+
+    def build(self, python_tick, config, results_publisher, individual_publishers, typed=(),
+              clock=None):
+        """
+        Return the `CompiledTick` running what `python_tick` runs.
+
+        `clock()` returns the node's polled `/clock` subscription, taken by the loop for typed
+        outputs stamped 'now' under use_sim_time.
+        """
         from ..msgtypes.templates import float64_template, results_template
         batch = python_tick.batch
         names = [p.name for p in python_tick.pollers]
-        for path in batch.inputs:
-            if split_meta(path) is not None:
-                # The loop has no message-time state yet; the Python tick computes it.
-                raise plans.Unsupported(f"message time ('{path}') is not compiled yet")
-            if parse_path(path)[0] not in names:
-                raise plans.Unsupported(f"input path '{path}' has no poller")
+        slots = slot_reads(names, batch.inputs)
+        clock_input = None
         if any(output._now is not None for output in python_tick.typed) and (
                 self._node.get_parameter('use_sim_time').value):
-            raise plans.Unsupported("a typed output stamped 'now' under use_sim_time")
+            clock_input = self._clock_input(clock())
         inputs = [self._input(p) for p in python_tick.pollers]
-        slots = []
-        for path in batch.inputs:
-            root, steps = parse_path(path)
-            slots.append((names.index(root), steps))
         results = python_tick.results
         raw, _ = results_template(results)
         publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(results))]
@@ -1041,7 +1266,8 @@ class Compiler:
             [(c, config.inputs[p.name].timeout, p.msg_type)
              for c, p in zip(inputs, python_tick.pollers, strict=True)],
             slots, publishers, n_results=len(results),
-            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)))
+            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)),
+            clock=clock_input)
         return CompiledTick(python_tick, config, tick_config, inputs)
 
 
