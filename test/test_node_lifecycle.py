@@ -220,17 +220,31 @@ def test_a_bad_params_file_fails_configure_and_stays_unconfigured(tmp_path, prob
         node.close()
 
 
-def test_shutdown_from_inactive(tmp_path, probe):
-    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml'), LIFECYCLE)
+def test_parameters_set_while_unconfigured_or_inactive_apply(tmp_path, probe):
+    node = NodeProcess(tmp_path, write_params(tmp_path / 'params.yaml', diagnostics_period=0.2),
+                       LIFECYCLE)
     try:
         life = Lifecycle(probe)
+        # Unconfigured: checked (a bad value is refused), kept for configure.
+        assert not probe.set_parameters({'rate_hz': -5.0})[0].successful
+        assert probe.set_parameters({'rate_hz': 50.0})[0].successful
         assert life.change(Transition.TRANSITION_CONFIGURE)
-        assert life.state() == 'inactive'
+        loop = probe.wait_status('loop', OK, message_part='idle')
+        assert loop[2]['Target frequency (Hz)'] == '50.0'
+        # Inactive: a new program is swapped in, and runs once active.
+        # (A generous timeout: the first swap after a change to the tick compiles for a while.)
+        assert probe.set_parameters({'expressions': ['one = 1.0', 'two = one + 1']},
+                                    timeout=120.0)[0].successful
+        assert probe.result_count() == 0
+        assert life.change(Transition.TRANSITION_ACTIVATE)
+        probe.wait_results(1, node=node)
+        assert probe.latest_outputs() == {'one': 1.0, 'two': 2.0}
+        # shutdown from inactive.
+        assert life.change(Transition.TRANSITION_DEACTIVATE)
         assert life.change(Transition.TRANSITION_INACTIVE_SHUTDOWN)
         assert life.state() == 'finalized'
         probe.wait_for(lambda: probe.node.count_publishers(RESULTS) == 0, 10.0,
                        'no results publisher')
-        assert probe.result_count() == 0
         code, _ = node.signal_and_wait(signal.SIGINT)
         assert code == 0, node.output()
     finally:

@@ -206,5 +206,7 @@ class EntityPool:
                 node.destroy_subscription(poller.subscription)
         for publisher in [*self.individual.values(), *(kept[1] for kept in self.typed.values())]:
             node.destroy_publisher(publisher)
+        if self._clock is not None:
+            node.destroy_subscription(self._clock)
         self.destroy_retired(lambda ticket: True)
-        self.pollers, self.individual, self.typed = {}, {}, {}
+        self.pollers, self.individual, self.typed, self._clock = {}, {}, {}, None
