@@ -212,7 +212,9 @@ class ArenaEvalNode(Node):
         """Stop ticking: nothing is published; the program, its state and entities stay."""
         self._active = False
         if self.loop is not None:
-            self.loop.stop(timeout=1.0)
+            if not self.loop.stop(timeout=1.0):
+                # Its entities must outlive it: destroy nothing (the transition fails).
+                raise RuntimeError('the tick loop did not stop within 1 s')
             # Nothing runs an older program now: what only those used can go.
             self._entities.destroy_retired(lambda ticket: True)
 
@@ -225,10 +227,6 @@ class ArenaEvalNode(Node):
             self.destroy_publisher(self._results_pub)
         self._config = self._results_pub = self._entities = self._latest_tick = None
         self.loop = None
-
-    @property
-    def configured(self):
-        return self.loop is not None
 
     def _set_diagnostics_period(self, period):
         if self._diag_timer is not None and period == self._diag_period:
