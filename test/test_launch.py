@@ -35,7 +35,6 @@ import yaml
 
 launch = pytest.importorskip('launch')
 launch_ros = pytest.importorskip('launch_ros')
-from launch_ros.actions import LifecycleNode  # noqa: E402 - after the skip
 
 PACKAGE = Path(__file__).resolve().parent.parent
 LAUNCH_DIR = PACKAGE / 'launch'
@@ -117,6 +116,7 @@ def parameter_files(node):
 
 def test_node_launch_file_builds(prefix):
     from launch import LaunchContext
+    from launch_ros.actions import LifecycleNode
     description = load('arena_eval.launch.py')
     args = arguments(description, LaunchContext())
     default = str(prefix / 'share' / 'arena_eval' / 'config' / 'default.yaml')
@@ -149,6 +149,7 @@ def test_node_launch_arguments_reach_the_node(prefix):
 
 def test_lifecycle_launches_a_managed_node(prefix):
     from launch.actions import EmitEvent, RegisterEventHandler
+    from launch_ros.actions import LifecycleNode
     description = load('arena_eval.launch.py')
     node_launch = launch_module('arena_eval.launch.py')
     found = entities(description, lifecycle='true')

@@ -61,7 +61,8 @@ class ArenaEvalLifecycleNode(ArenaEvalNode, LifecycleNode):
 
     @property
     def lifecycle_state(self):
-        """The primary state's label: unconfigured, inactive, active or finalized."""
+        """Return the primary state's label: unconfigured, inactive, active or finalized."""
+        # rclpy 7.1 and 9.1 have no public getter; both keep (id, label) here.
         return self._state_machine.current_state[1]
 
     def _lifecycle_statuses(self):

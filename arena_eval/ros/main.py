@@ -20,6 +20,8 @@ Installs the signal handlers first, then checks what the params files give this 
 fully qualified name after `-r __node:=`/`-r __ns:=` remaps, merged with the `-p` values in
 command-line order (`arena_eval.params.ros_args`, `config.load_node_params`); then runs the node
 (`arena_eval.ros.node.run_node`) inside the rclpy context (`arena_eval.ros.process.run`).
+With `lifecycle: true` in those sources the managed node runs (`arena_eval.ros.lifecycle`),
+and the params files' errors do not end the process: its configure transition logs them.
 SIGINT/SIGTERM stop it cleanly with code 0 (a watchdog ends it with code 1 if the clean path
 ever takes longer than 0.8 s); the tick raising ends it with its traceback and code 1.
 
@@ -85,10 +87,13 @@ def _main(argv, stopper):
     if stopper.requested:
         return 0
     from .node import run_node
+    options = {}
+    if lifecycle:
+        from .lifecycle import ArenaEvalLifecycleNode
+        options = {'node_class': ArenaEvalLifecycleNode, 'file_errors': file_errors}
     try:
         return run(lambda args, stop_event: run_node(
-            args, stop_event, file_warnings, stopper, lifecycle=lifecycle,
-            file_errors=file_errors), argv)
+            args, stop_event, file_warnings, stopper, **options), argv)
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # noqa: B902 - rclpy.init refusing the arguments: one line

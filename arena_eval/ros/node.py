@@ -40,6 +40,10 @@ first step); new or changed calls start from their first tick; rate, diagnostics
 subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot be added
 or removed at run time.
 
+With the read-only parameter `lifecycle` the node is a managed one
+(`arena_eval.ros.lifecycle`): the same steps (`configure`, `activate`, `deactivate`, `cleanup`)
+are taken on its lifecycle transitions instead of at start.
+
 The process around it (`arena_eval.ros.main`): user errors at startup print one
 `file:line:col: error:` line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node
 cleanly with code 0; the tick raising (a bug, not a user error) ends the node with its
@@ -403,17 +407,20 @@ class ArenaEvalNode(Node):
             idle=not self._active)
 
 
-def run_node(args, stop_event, file_warnings=None, stopper=None, *, lifecycle=False,
-             file_errors=None, **node_options):
+def run_node(args, stop_event, file_warnings=None, stopper=None, *, node_class=None,
+             **node_options):
     """
     `process.run` body: configure, tick until `stop_event`, stop cleanly. Return exit code.
 
-    `node_options` go to `ArenaEvalNode` (tools pass `phases`). With `lifecycle` the managed
-    node runs instead (`arena_eval.ros.lifecycle`): it starts unconfigured, its transitions
-    come through the lifecycle services, and `file_errors` are logged when it is configured.
+    `node_options` go to the node (tools pass `phases`). `node_class` is `ArenaEvalNode` by
+    default; a managed one (`arena_eval.ros.lifecycle`) is not started here: it starts
+    unconfigured and its transitions come through the lifecycle services.
     """
+    node_class = node_class or ArenaEvalNode
     # process.run's handlers only set stop_event; ours also interrupt configuring at once.
     stopper = stopper or Stopper()
+    if node_class.MANAGED:
+        node_options['stopper'] = stopper  # a signal interrupts its configure too
     stopper.stop_event = stop_event
     stopper.configuring = True
     stopper.install()
@@ -423,13 +430,7 @@ def run_node(args, stop_event, file_warnings=None, stopper=None, *, lifecycle=Fa
         if stop_event.is_set() or stopper.requested:
             return 0
         try:
-            if lifecycle:
-                from .lifecycle import ArenaEvalLifecycleNode
-                node = ArenaEvalLifecycleNode(file_warnings=file_warnings,
-                                              file_errors=file_errors, stopper=stopper,
-                                              **node_options)
-            else:
-                node = ArenaEvalNode(file_warnings=file_warnings, **node_options)
+            node = node_class(file_warnings=file_warnings, **node_options)
         except StartupError as exc:
             for line in exc.lines:
                 print(line, file=sys.stderr)
@@ -438,7 +439,7 @@ def run_node(args, stop_event, file_warnings=None, stopper=None, *, lifecycle=Fa
             return 0
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        if not lifecycle:
+        if not node.MANAGED:
             node.start()
         stopper.configuring = False
         while not stop_event.is_set():
