@@ -24,7 +24,6 @@ Installed as the console script `arena_eval` (replay also as `arena_eval_replay`
     python -m arena_eval bench --rates 10       # the node at 2, 5 and 10 kHz
     python -m arena_eval bench --startup 3      # start to first result, cold and cached
     python -m arena_eval bench --soak 5         # memory and allocations over minutes
-    python -m arena_eval bench --tick-phases 8  # where the node's tick time goes
     python -m arena_eval demo [--seconds 10]    # simulator + node, live figures, summary
     python -m arena_eval replay run.bag --params robot.yaml [--out results.csv] [--plot out.png]
     python -m arena_eval bench --replay         # replay ticks/s and real-time factor
@@ -83,16 +82,16 @@ def _parser():
                       help='start to first result: empty numba cache, then ROUNDS cached')
     mode.add_argument('--soak', type=float, metavar='MINUTES',
                       help='simulator + node for MINUTES: RSS and allocations over time')
-    mode.add_argument('--tick-phases', type=float, metavar='SECONDS',
-                      help="time each phase of the node's tick beside the simulator")
-    mode.add_argument('--typed', action='store_true',
-                      help='what typed outputs cost per tick against the results publish')
     mode.add_argument('--replay', action='store_true',
                       help='replay ticks per second and real-time factor on the test bag')
     bench.add_argument('--rounds', type=int, default=1,
                        help='--node: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
                        help='params file for --node/--soak (default: config/default.yaml)')
+    bench.add_argument('--program', default='default',
+                       choices=('default', 'msgtime', 'estop', 'names'),
+                       help='--node: the params file plus the message-time, e-stop or '
+                            'joints-by-name expressions')
     bench.add_argument('--bag', default=None,
                        help='bag for --replay (default: test/data/husky_imu_odom_gps.bag)')
 
@@ -184,7 +183,7 @@ def cmd_bench(args):
     if args.node is not None:
         from .tools import procbench
         return procbench.node_bench(args.node, params_file=args.params_file,
-                                    rounds=args.rounds)
+                                    rounds=args.rounds, program=args.program)
     if args.rates is not None:
         from .tools import procbench
         return procbench.rates_bench(args.rates, params_file=args.params_file)
@@ -194,16 +193,9 @@ def cmd_bench(args):
     if args.soak is not None:
         from .tools import procbench
         return procbench.soak(args.soak, params_file=args.params_file)
-    if args.typed:
-        os.environ.setdefault('NUMBA_NRT_STATS', '1')  # before numba loads: see below
-        from .tools import typedbench
-        return typedbench.run(rounds=max(args.rounds, 5), params_file=args.params_file)
     if args.replay:
         from .tools import replaybench
         return replaybench.run(params_file=args.params_file, bag=args.bag)
-    if args.tick_phases is not None:
-        from .tools import tickprof
-        return tickprof.run(args.tick_phases, params_file=args.params_file)
     # Counting kernel allocations needs NRT statistics, switched on before numba loads.
     os.environ.setdefault('NUMBA_NRT_STATS', '1')
     from .tools import bench

@@ -285,3 +285,24 @@ def same_bits(a, b):
         return False
     nan = np.isnan(a) & np.isnan(b)
     return bool(np.all(nan | (a.view(np.uint64) == b.view(np.uint64))))
+
+
+def canonical(raw, msg_type):
+    """
+    Return a typed output's CDR bytes as nested values (floats as bits, any nan as 'nan').
+
+    Typed outputs are compared by value: the serializer leaves alignment padding undefined,
+    so two templates of one type may differ in bytes no reader looks at.
+    """
+    import struct
+    from rclpy.serialization import deserialize_message
+
+    def walk(value):
+        if hasattr(value, 'get_fields_and_field_types'):
+            return [walk(getattr(value, name)) for name in value.get_fields_and_field_types()]
+        if isinstance(value, float):
+            return 'nan' if math.isnan(value) else struct.pack('<d', value).hex()
+        if isinstance(value, (list, tuple)) or type(value).__name__ in ('ndarray', 'array'):
+            return [walk(v) for v in value]
+        return value if not isinstance(value, bytes) else value.hex()
+    return walk(deserialize_message(raw, msg_type))

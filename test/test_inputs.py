@@ -334,8 +334,10 @@ def _point(y):
 
 
 def test_copy_latest_does_not_grow_memory():
+    from rclpy.serialization import serialize_message
     batch, bindings = bound()
-    imu, joints = make_imu(), make_joints()
+    # As the node hands them over: CDR bytes (rclpy's serializer itself retains memory).
+    imu, joints = serialize_message(make_imu()), serialize_message(make_joints())
     for tick in range(200):
         bindings.on_message('imu', imu, tick * MS)
         bindings.on_message('joints', joints, tick * MS)

@@ -16,10 +16,10 @@
 Message time in the language, in-process on serialized messages with known header stamps.
 
 `stamp(imu)`, `age(imu)`, `fresh(imu)`, `updated(imu)` and `ddt_msg(x)` through the node's
-`Tick` (take -> decode -> bindings -> kernel -> results bytes): values before the first message,
-while fresh, while stale (never turned to nan by the stale policy), the 1 kHz message / 1 kHz
-tick case where `ddt` aliases and `ddt_msg` is exact, the fall-back to receive times, and the
-load-time errors with their positions.
+compiled tick, offline (`offline_tick.py`: take, plan walk, message time, kernel): values
+before the first message, while fresh, while stale (never turned to nan by the stale
+policy), the 1 kHz message / 1 kHz tick case where `ddt` aliases and `ddt_msg` is exact,
+the fall-back to receive times, and the load-time errors with their positions.
 """
 
 import math
@@ -27,13 +27,12 @@ import math
 from arena_eval.engine.compile import compile_program
 from arena_eval.engine.disassemble import disassemble
 from arena_eval.language.errors import ExpressionError
-from arena_eval.msgtypes.inputs import InputBindings
 from arena_eval.params.config import build_batch, config_from_parameters
-from arena_eval.ros.tick import BytesTaker, Poller, Tick
+from offline_tick import OfflineTick
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Imu
-from std_msgs.msg import Float64, Float64MultiArray
+from std_msgs.msg import Float64
 
 MS = 1_000_000
 DT = 0.001
@@ -71,29 +70,17 @@ def imu_bytes(stamp_ns, x):
     return serialize_message(msg)
 
 
-class Sink:
-    def __init__(self):
-        self.sent = []
-
-    def publish(self, data):
-        self.sent.append(data)
-
-
 class Rig:
     def __init__(self, config):
-        self.batch = build_batch(config)
-        self.takers = {name: BytesTaker() for name in config.inputs}
-        pollers = [Poller(c, self.takers[name]) for name, c in config.inputs.items()]
-        self.results = Sink()
-        self.tick = Tick(self.batch, InputBindings(config, self.batch), pollers, self.results)
+        self.tick = OfflineTick(config)
+        self.batch = self.tick.batch
 
     def step(self, now_ns, **messages):
         for name, raws in messages.items():
             for raw in raws:
-                self.takers[name].push(raw)
+                self.tick.push(name, raw)
         self.tick(now_ns, DT)
-        msg = deserialize_message(self.results.sent[-1], Float64MultiArray)
-        return dict(zip(self.batch.outputs, msg.data, strict=True))
+        return self.tick.outputs()
 
 
 def test_before_the_first_message():
@@ -205,17 +192,14 @@ def test_the_safety_idiom_in_a_typed_output():
               'outputs.estop.fields': ['data = x > 5 or not fresh(imu)']}
     config, errors, _ = config_from_parameters(params)
     assert errors == []
-    batch = build_batch(config)
-    taker, sink = BytesTaker(), Sink()
-    tick = Tick(batch, InputBindings(config, batch), [Poller(config.inputs['imu'], taker)],
-                Sink(), n_results=1, typed=[(config.outputs['estop'], sink)])
+    tick = OfflineTick(config)
     tick(0, DT)
-    taker.push(imu_bytes(0, 1.0))
+    tick.push('imu', imu_bytes(0, 1.0))
     tick(5 * MS, DT)
-    taker.push(imu_bytes(0, 9.0))
+    tick.push('imu', imu_bytes(0, 9.0))
     tick(6 * MS, DT)
     tick(17 * MS, DT)  # stale
-    assert [deserialize_message(raw, Bool).data for raw in sink.sent] == [
+    assert [deserialize_message(raw, Bool).data for raw in tick.sent['estop']] == [
         True, False, True, True]
 
 

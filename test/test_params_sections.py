@@ -91,8 +91,9 @@ def test_invalid_node_name_stops_every_node():
     text = '/**:\n' + BODY + 'robot-2/arena_eval:\n  ros__parameters:\n    rate_hz: 5.0\n'
     _, errors, _ = load_params_text(text, 'f.yaml', node_name='/robot1/arena_eval')
     assert [e.one_line() for e in errors] == [
-        "f.yaml:6:1: error: invalid node name 'robot-2/arena_eval': 'robot-2' is not a valid "
-        'namespace name (rcl refuses the whole file for every node)']
+        "f.yaml:7:3: error: rcl refuses this file: invalid node name 'robot-2/arena_eval': "
+        "namespace must not contain characters other than alphanumerics, '_', or '/' (rcl "
+        'stops at the first problem and refuses the file for every node)']
 
 
 # ----- against rclpy ----------------------------------------------------------------------------

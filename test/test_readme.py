@@ -187,7 +187,7 @@ def test_no_issue_numbers_or_outside_files(path):
 def test_the_checks_can_fail():
     assert path_problem('arena_eval/sim.py') and path_problem('ros/cdr.py')
     assert path_problem('../shared/DESIGN.md') and path_problem('nosuch_module.py')
-    assert not path_problem('arena_eval/ros/sim.py') and not path_problem('msgtypes/cdr.py')
+    assert not path_problem('arena_eval/ros/sim.py') and not path_problem('msgtypes/plans.py')
     assert slug('Startup: `python -m arena_eval bench --startup 5`') == \
         'startup-python--m-arena_eval-bench---startup-5'
     assert ISSUE.search('the Python tick of issue 13') and not ISSUE.search('[a](#b)')

@@ -360,44 +360,25 @@ def test_command_line_process(tmp_path, edge_bags):
 
 # ----- equivalence with the node's tick --------------------------------------------------------
 
-class Sink:
-    """A publisher's stand-in for the tick: keeps the bytes of each publish."""
-
-    def __init__(self):
-        self.sent = []
-
-    def publish(self, data):
-        self.sent.append(bytes(data))
-
-
 def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=None):
     """
-    Run the node's `Tick` in-process over a bag's messages; return what it published.
+    Run the node's compiled tick in-process over a bag's messages; return what it published.
 
-    Each message's CDR bytes are pushed to its input's `BytesTaker` before the first tick at or
-    after its log time (in log-time order); the tick takes, decodes, copies, steps and
-    publishes `~/results` bytes, deserialized here by rclpy (returned as they are with `raw`).
-    With `typed` (a dict), each typed output's published bytes are put in it by name; their
-    'now' stamps read the tick's bag time.
+    Each message's CDR bytes are queued for its input before the first tick at or after its
+    log time (in log-time order); the tick (`offline_tick.OfflineTick`, the node's compiled
+    tick without rcl) takes the newest, walks its plan, copies, steps; `~/results` is its
+    outputs (as the pre-serialized results message's bytes with `raw`). With `typed` (a
+    dict), each typed output's published bytes are put in it by name; their 'now' stamps read
+    the tick's bag time (a /clock message per tick).
     """
-    from rclpy.serialization import deserialize_message
-    from std_msgs.msg import Float64MultiArray
+    from offline_tick import OfflineTick
+    from rclpy.serialization import serialize_message
+    from rosgraph_msgs.msg import Clock
 
-    from arena_eval.msgtypes.inputs import InputBindings
-    from arena_eval.params.config import build_batch
+    from arena_eval.msgtypes.templates import results_template
     from arena_eval.replay.core import open_bag, topic_name
-    from arena_eval.ros.tick import BytesTaker, Poller, Tick
 
-    batch = build_batch(config)
-    takers = {name: BytesTaker() for name in config.inputs}
-    pollers = [Poller(cfg, takers[name]) for name, cfg in config.inputs.items()]
-    sink = Sink()
-    sinks = {name: Sink() for name in config.outputs}
-    clock = [0]
-    tick = Tick(batch, InputBindings(config, batch), pollers, sink,
-                n_results=len(config.expressions),
-                typed=[(o, sinks[name]) for name, o in config.outputs.items()],
-                now=lambda: clock[0])
+    tick = OfflineTick(config, clock=True)
     topics = {topic_name(cfg.topic): name for name, cfg in config.inputs.items()}
     reader = open_bag(bag)
     start = reader.start_time
@@ -411,19 +392,27 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=N
     reader.close()
     queue.sort()
     at = 0
+    rows = []
+    clock = Clock()
     for k in range(n_ticks):
         now = start + k * period
         while at < len(queue) and queue[at][0] <= now:
-            takers[queue[at][2]].push(queue[at][3])
+            tick.push(queue[at][2], queue[at][3])
             at += 1
-        clock[0] = now
+        clock.clock.sec, clock.clock.nanosec = divmod(now, 1_000_000_000)
+        tick.push('clock', serialize_message(clock))
         tick(now, period / 1e9)
-    assert len(sink.sent) == n_ticks
+        rows.append(list(tick.outputs().values()))
     if typed is not None:
-        typed.update({name: s.sent for name, s in sinks.items()})
+        typed.update(tick.sent)
     if raw:
-        return sink.sent
-    return np.array([deserialize_message(raw, Float64MultiArray).data for raw in sink.sent])
+        template, view = results_template(tuple(tick.outputs()))
+        sent = []
+        for row in rows:
+            view[:] = row
+            sent.append(bytes(template))
+        return sent
+    return np.array(rows)
 
 
 def bits(a):
@@ -544,15 +533,14 @@ def test_progress_bar_only_on_a_terminal(tmp_path):
     assert stderr_of('--quiet') == ''
 
 
-def test_types_the_cdr_view_cannot_read_go_through_rclpy(tmp_path):
-    """A path through a sequence of messages: the node deserializes with rclpy; so does replay."""
+def test_paths_through_sequences_of_messages_are_read_by_the_plan(tmp_path):
+    """A path through a sequence of messages: the decode plan reads it, as in the node."""
     from geometry_msgs.msg import PoseStamped
     from nav_msgs.msg import Path as PathMsg
     from rclpy.serialization import serialize_message
 
     from arena_eval.params import config as cfg
     from arena_eval.replay.core import Replay
-    from arena_eval.ros.tick import make_decoder
 
     def path_cdr(xs):
         msg = PathMsg()
@@ -561,8 +549,6 @@ def test_types_the_cdr_view_cannot_read_go_through_rclpy(tmp_path):
             pose.pose.position.x = float(x)
         return serialize_message(msg)
 
-    assert not getattr(make_decoder(PathMsg, [('poses', 1, 'pose', 'position', 'x')]),
-                       'cdr_view', False)
     bag = write_bag(tmp_path / 'path', [
         ('/plan', 'nav_msgs/msg/Path', T0 + t * MS, path_cdr(xs))
         for t, xs in ((0, [1.0, 2.0]), (20, [3.0]), (40, [5.0, 6.0, 7.0]))])

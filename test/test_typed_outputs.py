@@ -13,20 +13,19 @@
 # limitations under the License.
 
 """
-Typed outputs through the tick, in-process: serialized messages in, typed messages out.
+Typed outputs through the node's compiled tick, in-process: messages in, typed bytes out.
 
-The tick runs over byte takers (see test_tick.py); each typed output's publisher is a sink whose
-bytes are deserialized by rclpy and checked: values, stamps copied from the input's header or
-from the clock, frame_id and other string constants, `every`, the conversions at the edges with
-their counts, and that `~/results` still carries only the batch's own expressions.
+The tick runs offline (`offline_tick.py`); each typed output's published bytes are
+deserialized by rclpy and checked. Covers the stamps (an input's, and 'now' from /clock),
+frame_id and other string constants, `every`, the conversions at the edges with their counts,
+and that `~/results` still carries only the batch's own expressions.
 """
 
 import math
 
-from arena_eval.msgtypes.inputs import InputBindings
-from arena_eval.params.config import build_batch, config_from_parameters
-from arena_eval.ros.tick import BytesTaker, Poller, Tick
+from arena_eval.params.config import config_from_parameters
 from geometry_msgs.msg import Vector3Stamped
+from offline_tick import OfflineTick
 import pytest
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Imu, JointState
@@ -35,15 +34,27 @@ from std_msgs.msg import Bool, Float64MultiArray, Int8, UInt16
 MS = 1_000_000
 
 
-class Sink:
-    def __init__(self):
-        self.sent = []
+class Sent:
+    """A typed output's publications (or the results), as messages."""
 
-    def publish(self, data):
-        self.sent.append(bytes(data))
+    def __init__(self, tick, name):
+        self.tick = tick
+        self.name = name
 
     def messages(self, msg_type):
-        return [deserialize_message(raw, msg_type) for raw in self.sent]
+        if self.name is None:  # ~/results, from the outputs after the last tick
+            from std_msgs.msg import MultiArrayDimension, MultiArrayLayout
+            outputs = self.tick.outputs()
+            n = len(outputs)
+            layout = MultiArrayLayout(
+                dim=[MultiArrayDimension(label=','.join(outputs), size=n, stride=n)])
+            return [Float64MultiArray(data=list(outputs.values()), layout=layout)]
+        return [deserialize_message(raw, msg_type) for raw in self.tick.sent[self.name]]
+
+
+class Taker:
+    def __init__(self, tick):
+        self.push = lambda raw: tick.push('imu', raw)
 
 
 def rig(outputs, expressions=('roll = atan2(imu.linear_acceleration.y, '
@@ -54,13 +65,15 @@ def rig(outputs, expressions=('roll = atan2(imu.linear_acceleration.y, '
         params.update({f'outputs.{name}.{key}': value for key, value in fields.items()})
     config, errors, _ = config_from_parameters(params)
     assert errors == [], [e.one_line() for e in errors]
-    batch = build_batch(config)
-    taker = BytesTaker()
-    sinks = {name: Sink() for name in config.outputs}
-    results = Sink()
-    tick = Tick(batch, InputBindings(config, batch), [Poller(config.inputs['imu'], taker)],
-                results, n_results=len(config.expressions),
-                typed=[(o, sinks[name]) for name, o in config.outputs.items()], now=now)
+    tick = OfflineTick(config, clock=now is not None)
+    if now is not None:  # ROS time: a /clock message the loop takes
+        from rosgraph_msgs.msg import Clock
+        clock = Clock()
+        clock.clock.sec, clock.clock.nanosec = divmod(now(), 1_000_000_000)
+        tick.push('clock', serialize_message(clock))
+    taker = Taker(tick)
+    sinks = {name: Sent(tick, name) for name in config.outputs}
+    results = Sent(tick, None)
     return tick, taker, sinks, results
 
 

@@ -386,14 +386,11 @@ def _all_valid(m, deps, valid, start, count):
     return True
 
 
+# A GUARD row whose inputs are not all fresh sets `skip`, and the stateful row after it (the only
+# kind a guard precedes) is then skipped: its state holds.
 @njit(inline='always', **_HELPER)
 def _execute(m, code, n_exec, dt, deps, valid, fresh, restart):
-    """
-    Run the rows before the OUTPUT rows: one dispatch per row.
-
-    A GUARD row whose inputs are not all fresh sets `skip`, and the stateful row after it (the
-    only kind a guard precedes) is then skipped: its state holds.
-    """
+    """Run the rows before the OUTPUT rows, one dispatch per row (GUARD: see above)."""
     skip = False
     for i in range(n_exec):
         row = _row(code, i)

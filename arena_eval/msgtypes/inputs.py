@@ -17,9 +17,10 @@ Input bindings: from message types and field paths to the numbers in a batch's i
 
 An input path is `<input name>.<field>...` with `[i]` indices, like `imu.linear_acceleration.x`
 or `joints.position[2]`. This module owns everything between a subscribed message and the
-batch's `input_buffer`: resolving `pkg/msg/Type` names to classes, checking paths against
-message definitions when a batch is compiled, precompiled getters, and on every tick copying
-the latest fields into the arena with staleness, index and finiteness bookkeeping.
+batch's `input_buffer`: resolving `pkg/msg/Type` names to classes, checking paths against the
+types' descriptions (`description.py`) when a batch is compiled, decoding each message with
+its input's plan (`plans.Reader`), and on every tick copying the latest fields into the arena
+with staleness, index, name and finiteness bookkeeping.
 
 >>> cls = resolve_type('sensor_msgs/Imu')
 >>> type_name(cls)
@@ -51,17 +52,13 @@ from dataclasses import dataclass
 import difflib
 import importlib
 import math
-from operator import attrgetter
 import re
 
+from .description import (ByName, fields, has_name_list, K_MESSAGE, K_STRING, members, type_name)
+from .plans import MISSING_NAME, Reader
 from ..language.functions import split_meta
 
-_STAMP = ('header', 'stamp')
-_NUMERIC = frozenset((
-    'boolean', 'octet', 'char', 'wchar', 'float', 'double', 'long double',
-    'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'))
-# Python values of these types are bytes/str of length 1, read through ord().
-_CHARLIKE = frozenset(('octet', 'char', 'wchar'))
+STAMP_STEPS = (('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec'))
 _TYPE_NAME = re.compile(r'^([A-Za-z][A-Za-z0-9_]*)/(?:(msg)/)?([A-Za-z][A-Za-z0-9_]*)$')
 _PATH_TOKEN = re.compile(
     r"\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*(-?\d+)\s*\]|\[\s*'([^'\]]*)'\s*\])")
@@ -71,12 +68,6 @@ _ROOT = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)')
 # Position of each meta kind in an input's meta slots, and the values before its first message.
 META_ORDER = {'fresh': 0, 'age': 1, 'updated': 2, 'stamp': 3, 'mdt': 4}
 META_BEFORE = (0.0, math.inf, 0.0, math.nan, 0.0)
-
-
-class ByName(str):
-    """A path step naming an element by the message's `name[]` list: `position['elbow']`."""
-
-    __slots__ = ()
 
 
 class InputError(ValueError):
@@ -129,11 +120,6 @@ def resolve_type(name):
     return cls
 
 
-def type_name(cls):
-    """Return `sensor_msgs/msg/Imu` for the class `sensor_msgs.msg.Imu`."""
-    return f"{cls.__module__.split('.')[0]}/msg/{cls.__name__}"
-
-
 def _is_message_class(obj):
     return isinstance(obj, type) and hasattr(obj, 'get_fields_and_field_types') and hasattr(
         obj, 'SLOT_TYPES')
@@ -175,115 +161,84 @@ def parse_path(path):
     return root.group(1), tuple(steps)
 
 
-def _message_class(namespaced):
-    module = importlib.import_module('.'.join(namespaced.namespaces))
-    return getattr(module, namespaced.name)
-
-
-def _describe(slot_type):
-    """Name a rosidl slot type as users write it: double, double[9], sequence<double>."""
-    kind = type(slot_type).__name__
-    if kind == 'BasicType':
-        return slot_type.typename
-    if kind == 'NamespacedType':
-        return f'{slot_type.namespaces[0]}/msg/{slot_type.name}'
-    if kind == 'Array':
-        return f'{_describe(slot_type.value_type)}[{slot_type.size}]'
-    if kind == 'UnboundedSequence':
-        return f'sequence<{_describe(slot_type.value_type)}>'
-    if kind == 'BoundedSequence':
-        return f'sequence<{_describe(slot_type.value_type)}, {slot_type.maximum_size}>'
-    return 'string'
-
-
-def _fields(cls):
-    return dict(zip(cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
-
-
 def _field_list(cls):
-    return ', '.join(cls.get_fields_and_field_types())
+    return ', '.join(f.name for f in members(cls))
 
 
-def resolve_path(msg_type, root, steps):
+def resolve_path(msg_type, root, steps, strings=False):
     """
     Walk `steps` through `msg_type`; return the leaf's basic type name (e.g. 'double').
 
-    Raise `InputError` when the path does not lead to a number of this message type. Fixed-size
-    arrays and bounded sequences are bounds-checked here; unbounded sequences at run time.
+    Raise `InputError` when the path does not lead to a number the decode plans read (with
+    `strings`, a string leaf gives 'string'). Fixed-size arrays and bounded sequences are
+    bounds-checked here; unbounded sequences at run time.
     """
-    cls, slot, walked = msg_type, None, root
+    cls, f, walked = msg_type, None, root
+    indexed = False  # whether `f`'s array or sequence is indexed: the value is its element
     for i, step in enumerate(steps):
-        if isinstance(step, ByName):
-            kind = type(slot).__name__ if slot is not None else 'NamespacedType'
-            if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-                what = _describe(slot) if slot is not None else type_name(cls)
-                raise InputError(f"'{walked}' is a {what}, not an array",
-                                 f"remove ['{step}']")
-            names = _fields(cls).get('name')
-            if (names is None or walked.endswith('.name') or type(names).__name__ not in (
-                    'Array', 'BoundedSequence', 'UnboundedSequence')
-                    or _describe(names.value_type) != 'string'):
-                raise InputError(f"'{walked}' cannot be indexed by name: {type_name(cls)} has "
-                                 'no name[] list of strings beside it', 'index it by number')
-            slot = slot.value_type
-            walked += f"['{step}']"
-            continue
         if isinstance(step, int):
-            kind = type(slot).__name__ if slot is not None else 'NamespacedType'
-            if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-                what = _describe(slot) if slot is not None else type_name(cls)
-                raise InputError(f"'{walked}' is a {what}, not an array",
-                                 f'remove [{step}]')
+            _check_index(f, indexed, cls, walked, f'[{step}]')
             if step < 0:
                 raise InputError(f'negative index in {walked}[{step}]', 'indices count from 0')
-            size = getattr(slot, 'size', None) or getattr(slot, 'maximum_size', None)
-            if size is not None and step >= size:
-                raise InputError(f"index {step} out of range: '{walked}' has {size} elements",
-                                 f'use 0..{size - 1}')
-            slot = slot.value_type
-            walked += f'[{step}]'
+            if f.size is not None and step >= f.size:
+                raise InputError(f"index {step} out of range: '{walked}' has {f.size} elements",
+                                 f'use 0..{f.size - 1}')
+            indexed, walked = True, walked + f'[{step}]'
+        elif isinstance(step, ByName):
+            _check_index(f, indexed, cls, walked, f"['{step}']")
+            if not has_name_list(cls) or f.name == 'name':
+                raise InputError(f"'{walked}' cannot be indexed by name: {type_name(cls)} has "
+                                 'no name[] list of strings beside it', 'index it by number')
+            if f.shape != 'sequence' or f.scalar is None:
+                raise InputError(f"'{walked}' cannot be indexed by name: it is a {f.text}",
+                                 'index it by number; names index sequences of numbers')
+            indexed, walked = True, walked + f"['{step}']"
         else:
-            if slot is not None:
-                kind = type(slot).__name__
-                if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-                    noun = 'an array' if kind == 'Array' else 'a sequence'
+            if f is not None:
+                if f.shape != 'one' and not indexed:
+                    noun = 'an array' if f.shape == 'array' else 'a sequence'
                     raise InputError(f"'{walked}' is {noun}: index it before '.{step}'",
                                      f'e.g. {walked}[0].{step}')
-                if kind != 'NamespacedType':
-                    raise InputError(f"'{walked}' is a {_describe(slot)}, not a message",
+                if f.kind != K_MESSAGE:
+                    raise InputError(f"'{walked}' is a {f.element}, not a message",
                                      f"remove '.{step}'")
-                cls = _message_class(slot)
-            fields = _fields(cls)
-            if step not in fields:
-                close = difflib.get_close_matches(step, list(fields), n=1)
+                cls = f.message
+            table = fields(cls)
+            if step not in table:
+                close = difflib.get_close_matches(step, list(table), n=1)
                 hint = (f"did you mean '{close[0]}'?" if close
                         else f'{type_name(cls)} has: {_field_list(cls)}')
                 field_path = (walked[len(root) + 1:] + '.' if i else '') + step
                 raise InputError(f"{root} ({type_name(msg_type)}) has no field '{field_path}'",
                                  hint)
-            slot = fields[step]
-            walked += f'.{step}'
-    return _leaf(slot, cls, walked)
+            f, indexed, walked = table[step], False, walked + f'.{step}'
+    return _leaf(f, indexed, cls, walked, strings)
 
 
-def _leaf(slot, cls, walked):
-    if slot is None:
+def _check_index(f, indexed, cls, walked, step):
+    if f is None or f.shape == 'one' or indexed:
+        what = (f.element if indexed else f.text) if f is not None else type_name(cls)
+        raise InputError(f"'{walked}' is a {what}, not an array", f'remove {step}')
+
+
+def _leaf(f, indexed, cls, walked, strings):
+    if f is None:
         raise InputError(f"'{walked}' is a {type_name(cls)} message, not a number",
                          f'pick a field: {_field_list(cls)}')
-    kind = type(slot).__name__
-    if kind == 'BasicType' and slot.typename in _NUMERIC:
-        return slot.typename
-    if kind == 'NamespacedType':
-        sub = _message_class(slot)
-        first = next(iter(sub.get_fields_and_field_types()))
-        raise InputError(f"'{walked}' is a {type_name(sub)} message, not a number",
-                         f'pick a field, e.g. {walked}.{first}')
-    if kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-        noun = 'an array' if kind == 'Array' else 'a sequence'
+    if f.shape != 'one' and not indexed:
+        noun = 'an array' if f.shape == 'array' else 'a sequence'
         raise InputError(f"'{walked}' is {noun}: index it, e.g. {walked}[0]")
-    if kind == 'BasicType':
-        raise InputError(f"'{walked}' is a {slot.typename}, not a number")
-    raise InputError(f"'{walked}' is a string, not a number")
+    if f.scalar is not None:
+        return f.element
+    if f.kind == K_MESSAGE:
+        first = members(f.message)[0].name if members(f.message) else 'a field'
+        raise InputError(f"'{walked}' is a {f.element} message, not a number",
+                         f'pick a field, e.g. {walked}.{first}')
+    if f.kind == K_STRING:
+        if strings:
+            return 'string'
+        raise InputError(f"'{walked}' is a string, not a number")
+    raise InputError(f"'{walked}' is a {f.element}: not read (no CDR reader for it)")
 
 
 def check_path(inputs, path):
@@ -337,96 +292,10 @@ def _inputs_hint(root, inputs):
 def has_stamp(msg_type):
     """Say whether messages of `msg_type` have a `header.stamp`."""
     try:
-        resolve_path(msg_type, '', _STAMP + ('sec',))
+        resolve_path(msg_type, '', STAMP_STEPS[0])
     except (InputError, AttributeError):
         return False
     return True
-
-
-def decode_steps(msg_type, paths):
-    """
-    Return the steps a decoder must read for one input's batch paths.
-
-    Meta paths read nothing themselves; `@stamp` and `@mdt` need the header stamp's fields.
-    """
-    steps, stamp = [], False
-    for path in paths:
-        meta = split_meta(path)
-        if meta is None:
-            steps.append(parse_path(path)[1])
-        elif meta[1] in ('stamp', 'mdt'):
-            stamp = True
-    if stamp and has_stamp(msg_type):
-        steps.extend((_STAMP + ('sec',), _STAMP + ('nanosec',)))
-    return steps
-
-
-def stamp_seconds(msg):
-    """Return a message's `header.stamp` in seconds (the one formula, shared with replay)."""
-    stamp = msg.header.stamp
-    return stamp.sec + stamp.nanosec / 1e9
-
-
-def _split_head(msg_type, steps):
-    """
-    Split steps into the leading run of fields, as one dotted attribute chain, and the rest.
-
-    The chain names rosidl's slot attributes (`_linear_acceleration._x`) where the generated
-    class stores its field behind a property that returns that slot unchanged: reading the
-    slot is half the cost of the property, and `copy_latest` reads many fields every tick.
-    """
-    names, cls = [], msg_type
-    for n, step in enumerate(steps):
-        if isinstance(step, int):
-            return '.'.join(names), steps[n:]
-        names.append(_slot_name(cls, step))
-        slot = _fields(cls)[step] if cls is not None else None
-        cls = _message_class(slot) if type(slot).__name__ == 'NamespacedType' else None
-    return '.'.join(names), ()
-
-
-def _slot_name(cls, field_name):
-    slots = getattr(cls, '__slots__', ())
-    if f'_{field_name}' in slots and isinstance(getattr(cls, field_name, None), property):
-        return f'_{field_name}'
-    return field_name
-
-
-def _tail_getter(msg_type, steps, rest):
-    """Return `get(obj) -> number` for the steps after the head, ord() for octet/char."""
-    parts, names = [], []
-    for step in rest:
-        if isinstance(step, int):
-            if names:
-                parts.append(attrgetter('.'.join(names)))
-                names = []
-            parts.append(step)
-        else:
-            names.append(step)
-    if names:
-        parts.append(attrgetter('.'.join(names)))
-    get = _compose(parts) if parts else (lambda obj: obj)
-    if resolve_path(msg_type, '', steps) in _CHARLIKE:
-        return lambda obj: _charlike(get(obj))
-    return get
-
-
-def _compose(parts):
-    if len(parts) == 1 and not isinstance(parts[0], int):
-        return parts[0]
-
-    def get(msg):
-        value = msg
-        for part in parts:
-            value = value[part] if isinstance(part, int) else part(value)
-        return value
-    return get
-
-
-def _charlike(value):
-    if isinstance(value, (bytes, str)):
-        return ord(value) if len(value) == 1 else math.nan
-    return value
 
 
 def qos_profile(input_config):
@@ -481,8 +350,7 @@ class InputBindings:
         self._timeout_ns = [int(round(config.inputs[name].timeout * 1e9)) for name in names]
 
         self.paths = tuple(batch.inputs)
-        groups = [[] for _ in names]
-        named = [[] for _ in names]
+        reads = [[] for _ in names]
         self._slot_input = []
         meta = [[None] * 5 for _ in names]  # per input, the slot of each META_KINDS or None
         for slot, path in enumerate(self.paths):
@@ -495,17 +363,17 @@ class InputBindings:
             root, steps = parse_path(path)
             if root not in self._index:
                 raise ValueError(f"input path '{path}' has no configured input '{root}'")
-            by_name = any(isinstance(step, ByName) for step in steps)
-            (named if by_name else groups)[self._index[root]].append((slot, steps))
+            reads[self._index[root]].append((slot, steps))
             self._slot_input.append(self._index[root])
-        self._plans = tuple(
-            (i, *(_read_plan(config.inputs[names[i]].msg_type, groups[i]) if groups[i]
-                  else (None, True, ())), tuple(_named_read(*read) for read in named[i]))
-            for i in range(n) if groups[i] or named[i])
-        self._meta = tuple(
-            (i, *meta[i], (meta[i][3] is not None or meta[i][4] is not None)
-             and has_stamp(config.inputs[names[i]].msg_type))
-            for i in range(n) if any(s is not None for s in meta[i]))
+        stamped = [(m[3] is not None or m[4] is not None)
+                   and has_stamp(config.inputs[name].msg_type)
+                   for name, m in zip(names, meta, strict=True)]
+        self._readers = [Reader(config.inputs[name].msg_type, reads[i], stamped[i])
+                         for i, name in enumerate(names)]
+        self._reads = tuple((i, tuple(slot for slot, _ in reads[i]), self._readers[i])
+                            for i in range(n) if reads[i])
+        self._meta = tuple((i, *meta[i], stamped[i])
+                           for i in range(n) if any(s is not None for s in meta[i]))
         # Written by copy_latest only: per input, `_received` when meta last saw a message,
         # and that message's stamp and receive time (for `@mdt`).
         self._meta_seen = [0] * n
@@ -530,57 +398,64 @@ class InputBindings:
 
     # ----- tick side ------------------------------------------------------------------------
     def on_message(self, input_name, msg, now_ns):
-        """Store `msg` as the latest of `input_name`, received at `now_ns` (monotonic ns)."""
+        """
+        Decode `msg` as the latest of `input_name`, received at `now_ns` (monotonic ns).
+
+        `msg` is CDR bytes (a typed message is serialized first). Returns False, changing
+        nothing, for bytes the input's plan cannot read (the caller counts it undecodable).
+        """
         i = self._index[input_name]
-        self._msgs[i] = msg
+        if not self._readers[i].read(msg):
+            return False
+        self._msgs[i] = True
         self._recv_ns[i] = now_ns
         self._received[i] += 1
+        return True
+
+    def stamp(self, input_name):
+        """Return the latest message's header stamp in seconds (nan without message time)."""
+        return self._readers[self._index[input_name]].stamp()
 
     def copy_latest(self, now_ns):
         """Copy the latest fields into the batch's inputs and mark each slot valid or not."""
-        buffer, valid, msgs, fresh = self._buffer, self._valid, self._msgs, self._fresh
-        for i, fetch, single, reads, named in self._plans:
+        buffer, valid, fresh = self._buffer, self._valid, self._fresh
+        for i, slots, reader in self._reads:
             received = self._received[i]
-            msg = msgs[i]
             timeout = self._timeout_ns[i]
-            ok = msg is not None and (timeout == 0 or now_ns - self._recv_ns[i] <= timeout)
+            ok = self._msgs[i] is not None and (
+                timeout == 0 or now_ns - self._recv_ns[i] <= timeout)
             fresh[i] = ok
             if not ok:
-                for read in reads:
-                    valid[read[0]] = 0.0
-                for read in named:
-                    valid[read[0]] = 0.0
+                for slot in slots:
+                    valid[slot] = 0.0
                 continue
             new = received != self._copied[i]
             self._copied[i] = received
-            if named:
-                self._copy_named(msg, named, new)
-            if not reads:
-                continue
-            # One C call reads every distinct field run of this input (a tuple of them).
-            heads = (fetch(msg),) if single else fetch(msg)
-            for slot, k, index, tail in reads:
-                try:
-                    if tail is not None:
-                        value = tail(heads[k])
-                    elif index >= 0:
-                        value = heads[k][index]
-                    else:
-                        value = heads[k]
-                except IndexError:
+            values, oks, lengths = reader.latest
+            for k, slot in enumerate(slots):
+                if oks[k] == 0.0:
                     valid[slot] = 0.0
                     if new:
-                        self._index_error(slot, msg)
+                        self.out_of_range[slot] += 1
+                        self._oor_len[slot] = int(lengths[k])
                     continue
+                value = float(values[k])
                 buffer[slot] = value
                 valid[slot] = 1.0
-                if new:
-                    self._oor_len[slot] = -1
-                    # x - x is 0.0 for every finite x and nan for nan and +-inf.
-                    bad = value - value != 0.0
-                    self._nonfinite_now[slot] = bad
-                    if bad:
-                        self.non_finite[slot] += 1
+                if not new:
+                    continue
+                self._oor_len[slot] = -1
+                missing = lengths[k] == MISSING_NAME
+                self._missing_now[slot] = missing
+                if missing:
+                    self.missing_name[slot] += 1
+                    self._nonfinite_now[slot] = False
+                    continue
+                # x - x is 0.0 for every finite x and nan for nan and +-inf.
+                bad = value - value != 0.0
+                self._nonfinite_now[slot] = bad
+                if bad:
+                    self.non_finite[slot] += 1
 
         if self._meta:
             self._copy_meta(now_ns)
@@ -597,7 +472,7 @@ class InputBindings:
             new = received != self._meta_seen[i]
             if new:
                 self._meta_seen[i] = received
-                stamp = stamp_seconds(msg) if stamped else math.nan
+                stamp = self._readers[i].stamp() if stamped else math.nan
                 last = self._meta_last[i]
                 mdt = math.inf
                 if last is not None:
@@ -616,53 +491,6 @@ class InputBindings:
                 buffer[updated_at] = 1.0 if new else 0.0
             if mdt_at is not None:
                 buffer[mdt_at] = mdt if new else 0.0
-
-    def _copy_named(self, msg, named, new):
-        """
-        Copy the slots read by element name (`joints.position['elbow']`).
-
-        The name's index is looked up again only when the message's name[] list differs from
-        the one it was found in; a name that is missing gives nan (a value, so the slot stays
-        valid) and counts once per message.
-        """
-        buffer, valid = self._buffer, self._valid
-        for slot, parent_of, field, name, tail, cache in named:
-            try:
-                parent = parent_of(msg)
-                names = parent.name
-                if names != cache[0]:
-                    cache[0] = list(names)
-                    cache[1] = cache[0].index(name) if name in cache[0] else -1
-                index = cache[1]
-                if index < 0:
-                    buffer[slot] = math.nan
-                    valid[slot] = 1.0
-                    if new:
-                        self.missing_name[slot] += 1
-                        self._missing_now[slot] = True
-                    continue
-                value = getattr(parent, field)[index]
-                if tail is not None:
-                    value = tail(value)
-            except IndexError:
-                valid[slot] = 0.0
-                if new:
-                    self.out_of_range[slot] += 1
-                    self._oor_len[slot] = len(getattr(parent, field))
-                continue
-            buffer[slot] = value
-            valid[slot] = 1.0
-            if new:
-                self._missing_now[slot] = False
-                self._oor_len[slot] = -1
-                bad = value - value != 0.0
-                self._nonfinite_now[slot] = bad
-                if bad:
-                    self.non_finite[slot] += 1
-
-    def _index_error(self, slot, msg):
-        self.out_of_range[slot] += 1
-        self._oor_len[slot] = _sequence_length(self.paths[slot], msg)
 
     # ----- diagnostics side (executor thread, once per diagnostics period) ------------------
     def set_type_mismatch(self, input_name, other_type):
@@ -723,62 +551,6 @@ class InputFacts:
     missing_now: tuple = ()
     missing_name: int = 0
     qos_problem: str | None = None
-
-
-def _read_plan(msg_type, group):
-    """
-    Plan how `copy_latest` reads one input's slots: `(fetch, single, reads)`.
-
-    `fetch` is one attrgetter over every distinct leading field run (`imu.linear_acceleration`
-    is read once for x, y and z); each read is `(slot, k, index, tail)`: the value is
-    `heads[k]`, `heads[k][index]` (index >= 0) or `tail(heads[k])` for deeper paths.
-    """
-    heads, reads = {}, []
-    for slot, steps in group:
-        head, rest = _split_head(msg_type, steps)
-        k = heads.setdefault(head, len(heads))
-        charlike = resolve_path(msg_type, '', steps) in _CHARLIKE
-        if not rest and not charlike:
-            reads.append((slot, k, -1, None))
-        elif len(rest) == 1 and not charlike:
-            reads.append((slot, k, rest[0], None))
-        else:
-            reads.append((slot, k, -1, _tail_getter(msg_type, steps, rest)))
-    return attrgetter(*heads), len(heads) == 1, tuple(reads)
-
-
-def _named_read(slot, steps):
-    """
-    Plan one read by element name: `(slot, parent_of, field, name, tail, [names, index])`.
-
-    `parent_of(msg)` is the message holding `name[]` and the sequence `field`; `tail` reads
-    what follows the element (or None); the list is the cache of the name's index.
-    """
-    at = next(k for k, step in enumerate(steps) if isinstance(step, ByName))
-    prefix, field, rest = steps[:at - 1], steps[at - 1], steps[at + 1:]
-
-    def parent_of(msg):
-        for step in prefix:
-            msg = msg[step] if isinstance(step, int) else getattr(msg, step)
-        return msg
-
-    def tail(value):
-        for step in rest:
-            value = value[step] if isinstance(step, int) else getattr(value, step)
-        return _charlike(value)
-    return (slot, parent_of, field, str(steps[at]), tail if rest else None, [None, -1])
-
-
-def _sequence_length(path, msg):
-    """Length of the sequence whose index failed in `path` for `msg` (for the status text)."""
-    _, steps = parse_path(path)
-    value = msg
-    for step in steps:
-        try:
-            value = value[step] if isinstance(step, int) else getattr(value, step)
-        except IndexError:
-            return len(value)
-    return 0
 
 
 def _fast_view(array):

@@ -34,9 +34,9 @@ no second kernel call. `ros/templates.py` turns the result into pre-serialized b
 """
 
 from dataclasses import dataclass, field
-import importlib
 import re
 
+from .description import has_header, type_name
 from .inputs import InputError, parse_path, resolve_path
 from ..language.errors import ExpressionError, Pos, Source
 from ..language.parse import parse_expression
@@ -153,10 +153,8 @@ def field_kind(msg_type, steps):
     array left without a field or index.
     """
     try:
-        return resolve_path(msg_type, _ROOT, steps)
+        return resolve_path(msg_type, _ROOT, steps, strings=True)
     except InputError as exc:
-        if _is_string(msg_type, steps):
-            return 'string'
         raise InputError(_unrooted(exc.message, msg_type), _unrooted(exc.hint, msg_type)) from None
 
 
@@ -168,36 +166,9 @@ _ROOT = '\x00'
 def _unrooted(text, msg_type):
     if text is None:
         return None
-    name = f"{msg_type.__module__.split('.')[0]}/msg/{msg_type.__name__}"
+    name = type_name(msg_type)
     return (text.replace(f'{_ROOT} ({name}) has', f'{name} has')
             .replace(f"'{_ROOT}.", "'").replace(f'{_ROOT}.', ''))
-
-
-def _is_string(msg_type, steps):
-    cls, slot = msg_type, None
-    for step in steps:
-        if isinstance(step, int):
-            kind = type(slot).__name__ if slot is not None else ''
-            if kind not in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-                return False
-            slot = slot.value_type
-            continue
-        if slot is not None:
-            if type(slot).__name__ != 'NamespacedType':
-                return False
-            cls = getattr(importlib.import_module('.'.join(slot.namespaces)), slot.name)
-        fields = dict(zip(cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
-        if step not in fields:
-            return False
-        slot = fields[step]
-    return 'String' in type(slot).__name__
-
-
-def has_header(msg_type):
-    """Say whether a message type has a `std_msgs/Header header` field."""
-    fields = dict(zip(msg_type.get_fields_and_field_types(), msg_type.SLOT_TYPES, strict=True))
-    slot = fields.get('header')
-    return slot is not None and getattr(slot, 'name', None) == 'Header'
 
 
 def check_fields(name, msg_type, items, stamp, frame_id, stamp_pos, frame_pos, input_types):

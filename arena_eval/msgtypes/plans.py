@@ -15,40 +15,55 @@
 """
 CDR decode plans: the walk to the fields a batch reads, as an int64 array, and its walker.
 
-`build_plan(msg_type, reads)` turns a message type and the `(slot, steps)` a batch reads from
-it into a plan: a small program over the serialized bytes (align, skip, skip a string, skip a
-sequence of strings, enter a sequence, read a scalar at an offset or at an element index,
-repeat a body per element of a sequence of messages). It is built at configure time, like the
-batch's `Program`, so compiled code that walks it never needs the JIT again. `walk` (numba,
-nogil, no allocation) runs a plan over bytes at an address and writes float64 values into
-slots at another, with a per-slot ok flag (0 for an index beyond the current sequence, whose
-length it records). It returns 0, or -1 for bytes it cannot read (another encoding, too short
+The plan is the one CDR reader of the package. `build_plan(msg_type, reads)` turns a message
+type's description (`description.py`) and the `(slot, steps)` a batch reads from it into a
+small program over the serialized bytes (align, skip, skip a string or a sequence of strings,
+enter a sequence of numbers, read a scalar at an offset or an element index, repeat a body per
+element of a sequence of messages, guard reads by the element being walked, look element names
+up in a `name[]` list). It is built at configure time, like the batch's `Program`, so compiled
+code that walks it never needs the JIT again. `walk` (numba, nogil, no allocation) runs a plan
+over bytes at an address and writes float64 values into slots at another, with per-slot ok
+flags and lengths. It returns 0, or -1 for bytes it cannot read (another encoding, too short
 for what they claim).
 
-What it describes is what `cdr.Decoder` decodes (the same type introspection; it folds fixed
-offsets and known alignments the same way): XCDR1 little endian, numbers, strings, nested
-messages, arrays and sequences of numbers, skipping strings and messages in sequences and
-arrays. Reading through an array or sequence of messages, wide strings and `long double` raise
-`Unsupported`; the caller then keeps the Python tick for that input.
+Every path `inputs.resolve_path` accepts has a plan: numbers in nested messages, arrays and
+sequences of numbers, paths through arrays and sequences of messages (`poses[3].pose.x`: an
+element beyond the current sequence gives ok 0 and the sequence's length), and indices by name
+(`position['elbow']`: the index is looked up in the same message's `name[]`, cached while
+those bytes do not change; a missing name gives nan, ok 1 and the length `MISSING_NAME`).
+Wide strings and `long double` raise `Unsupported`. The plan holds its own scratch (the
+repeat stack, name caches), so a plan is walked by one thread at a time.
 
 >>> from sensor_msgs.msg import JointState
 >>> from rclpy.serialization import serialize_message
->>> plan = build_plan(JointState, [(0, ('position', 1)), (1, ('effort', 0))])
+>>> plan = build_plan(JointState, [(0, ('position', 1)), (1, ('effort', 0)),
+...                                (2, ('position', ByName('b')))])
 >>> raw = np.frombuffer(serialize_message(JointState(name=['a', 'b'], position=[0.5, 1.5])),
 ...                     np.uint8)
->>> values, ok, lengths = np.zeros(2), np.zeros(2), np.zeros(2, np.int64)
+>>> values, ok, lengths = np.zeros(3), np.zeros(3), np.zeros(3, np.int64)
 >>> walk(plan.ctypes.data, raw.ctypes.data, raw.size, values.ctypes.data, ok.ctypes.data,
 ...      lengths.ctypes.data)
 0
->>> float(values[0]), ok.tolist(), int(lengths[1])
-(1.5, [1.0, 0.0], 0)
+>>> values.tolist(), ok.tolist(), lengths.tolist()
+([1.5, 0.0, 1.5], [1.0, 0.0, 1.0], [-1, 0, -1])
 """
+
+from collections import namedtuple
+import ctypes
+import math
 
 from numba import njit
 import numpy as np
 
-from .cdr import _fields, _kind, _message_class, _PRIMITIVES, Unsupported
+from .description import (align, ByName, fields, has_name_list, K_F32, K_F64, K_I16, K_I32, K_I64,
+                          K_I8, K_MESSAGE, K_OTHER, K_STRING, K_U16, K_U32, K_U64, K_U8, members,
+                          ORIGIN, SIZES)
 from ..engine import native
+
+
+class Unsupported(ValueError):
+    """A type, path or encoding the plans do not read (the input's messages are undecodable)."""
+
 
 # Opcodes, each followed by its operands (words).
 OP_ALIGN = 1    # a: pos = align(pos, a)
@@ -59,70 +74,118 @@ OP_SEQ = 5      # size: enter a sequence of numbers of `size` bytes; pos moves p
 OP_READ = 6     # kind, offset, slot: value at pos + offset
 OP_ELEM = 7     # kind, index, slot: element `index` of the sequence entered last
 OP_REPEAT = 8   # body_len: the next body_len words once per element of a sequence of messages
+OP_GUARD = 9    # level, index, n: skip the next n words unless repeat `level` is at `index`
+OP_COUNT = 10   # index, slot: ok 0 and the length when the sequence at pos is that short
+OP_LOOKUP = 11  # table: look the table's names up in the sequence<string> at pos
+OP_MARK = 12    # mark: remember the sequence entered last (base, length)
+OP_NAMED = 13   # kind, table, k, mark, slot: element named by the table's k-th name
 OPERANDS = {OP_ALIGN: 1, OP_SKIP: 1, OP_STRING: 0, OP_STRINGS: 0, OP_SEQ: 1, OP_READ: 3,
-            OP_ELEM: 3, OP_REPEAT: 1}
-
-# Scalar kinds and their sizes.
-K_BOOL, K_U8, K_I8, K_U16, K_I16, K_U32, K_I32, K_U64, K_I64, K_F32, K_F64 = range(1, 12)
-KINDS = {
-    'boolean': K_BOOL, 'octet': K_U8, 'char': K_U8, 'uint8': K_U8, 'int8': K_I8,
-    'uint16': K_U16, 'int16': K_I16, 'uint32': K_U32, 'int32': K_I32, 'uint64': K_U64,
-    'int64': K_I64, 'float': K_F32, 'double': K_F64,
-}
-SIZES = np.array([0, 1, 1, 1, 2, 2, 4, 4, 8, 8, 4, 8], np.int64)
+            OP_ELEM: 3, OP_REPEAT: 1, OP_GUARD: 3, OP_COUNT: 2, OP_LOOKUP: 1, OP_MARK: 1,
+            OP_NAMED: 5}
 
 # Plan header words.
 P_CODE = 0      # offset of the first op
 P_NCODE = 1     # words of code
-P_STACK = 2     # offset of the repeat stack (3 words per level)
+P_STACK = 2     # offset of the repeat stack (FRAME words per level)
 P_DEPTH = 3     # levels of the stack
-HEADER_WORDS = 4
-_ORIGIN = 4     # CDR alignment counts from the end of the 4-byte encapsulation header
+P_DATA = 4      # offset of the data: name tables and marks (their words are relative to it)
+HEADER_WORDS = 5
+FRAME = 4       # a repeat frame: body start, body end, elements left, elements in all
+
+# A name table: T_N names, the cache's capacity in bytes, the cached bytes' length (-1: none),
+# then per name its index (-1: missing) and the offset of its bytes ([length, packed words]),
+# then the cache: a copy of the name list's bytes the indices were found in.
+T_N, T_CAP, T_CACHED, T_NAMES = 0, 1, 2, 3
+NAME_CACHE_BYTES = 1024
+
+# `lengths` of a slot whose element name is missing from the message's `name[]` list.
+MISSING_NAME = -2
 
 
-def _leaf_tree(reads):
-    """{field: subtree} with leaves as lists of (slot, index or None)."""
-    tree = {}
+_Named = namedtuple('_Named', 'table field k mark kind slot guards')
+
+
+class _Need:
+    """What a path tree needs at one value: slots to fill, fields, elements by index or name."""
+
+    def __init__(self):
+        self.slots = []
+        self.sub = {}
+        self.index = {}
+        self.names = {}
+
+    def all_slots(self):
+        found = list(self.slots)
+        for child in (*self.sub.values(), *self.index.values(), *self.names.values()):
+            found += child.all_slots()
+        return found
+
+
+def _need_tree(reads):
+    root = _Need()
     for slot, steps in reads:
         steps = tuple(steps)
-        if not steps or isinstance(steps[0], int):
+        if not steps or not isinstance(steps[0], str) or isinstance(steps[0], ByName):
             raise Unsupported('a path must start with a field')
-        node = tree
-        for i, step in enumerate(steps):
-            if not isinstance(step, int) and type(step) is not str:
-                raise Unsupported(f"'{step}' is an index by name: not decoded by a plan")
-            rest = steps[i + 1:]
-            if isinstance(step, int):
-                raise Unsupported('paths through arrays of messages are not decoded')
-            if not rest or isinstance(rest[0], int):
-                if len(rest) > 1:
-                    raise Unsupported('paths through arrays of messages are not decoded')
-                leaf = node.setdefault(step, [])
-                if not isinstance(leaf, list):
-                    raise Unsupported(f"'{step}' is used both as a value and as a message")
-                leaf.append((slot, rest[0] if rest else None))
-                break
-            child = node.setdefault(step, {})
-            if isinstance(child, list):
-                raise Unsupported(f"'{step}' is used both as a value and as a message")
-            node = child
-    return tree
+        node = root
+        for step in steps:
+            if isinstance(step, ByName):
+                node = node.names.setdefault(str(step), _Need())
+            elif isinstance(step, int):
+                node = node.index.setdefault(step, _Need())
+            else:
+                node = node.sub.setdefault(step, _Need())
+        node.slots.append(slot)
+    return root
+
+
+class _Data:
+    """The plan's data words (name tables, marks), shared by a builder and its bodies."""
+
+    def __init__(self):
+        self.words = []
+
+    def table(self, names):
+        t = len(self.words)
+        n = len(names)
+        self.words += [n, NAME_CACHE_BYTES, -1] + [-1] * n + [0] * n
+        self.words += [0] * (NAME_CACHE_BYTES // 8)
+        for k, name in enumerate(names):
+            encoded = name.encode()
+            self.words[t + T_NAMES + n + k] = len(self.words)
+            packed = np.zeros((len(encoded) + 7) // 8 * 8, np.uint8)
+            packed[:len(encoded)] = np.frombuffer(encoded, np.uint8)
+            self.words += [len(encoded)] + packed.view(np.int64).tolist()
+        return t
+
+    def mark(self):
+        self.words += [0, 0]
+        return len(self.words) - 2
 
 
 class _Builder:
-    """`cdr._Compiler`'s walk, emitting words: `pending` bytes and a known `base` alignment."""
+    """
+    The one walk from a description to plan words, folding what is known at build time.
 
-    def __init__(self, base=8):
+    `pending` bytes of fixed-size fields fold into the next op's offsets; `base` is the
+    alignment the runtime `pos` is known to have, so most alignments fold away. Reads are
+    emitted for a list of alternatives `(need, guards)`: inside a sequence of messages each
+    element index read is one alternative, its reads guarded by the element being walked.
+    """
+
+    def __init__(self, data, base=8, level=0):
         self.code = []
         self.pending = 0
         self.base = base
-        self.depth = 0
+        self.level = level   # repeats around this code
+        self.depth = level   # the deepest repeat inside it
+        self.data = data
 
     def align(self, a):
         if a <= 1:
             return
         if self.base >= a:
-            self.pending = (self.pending + a - 1) & -a
+            self.pending = align(ORIGIN + self.pending, a) - ORIGIN
             return
         self.materialize()
         self.code += [OP_ALIGN, a]
@@ -133,99 +196,177 @@ class _Builder:
             self.code += [OP_SKIP, self.pending]
         self.pending = 0
 
-    def message(self, cls, need, top=False):
-        fields = _fields(cls)
-        if not fields:
+    def guarded(self, guards, words):
+        for level, index in reversed(guards):
+            words = [OP_GUARD, level, index, len(words)] + words
+        self.code += words
+
+    def message(self, cls, alts, top=False):
+        """Walk `cls`; only the top-level message may stop after its last needed field."""
+        own = members(cls)
+        order = {f.name: i for i, f in enumerate(own)}
+        for need, _ in alts:
+            if need.slots or need.index or need.names:
+                raise Unsupported(f'{cls.__name__} is a message, not a number or an array')
+            for name in need.sub:
+                if name not in order:
+                    raise Unsupported(f"{cls.__name__} has no field '{name}'")
+        if not own:
             self.pending += 1  # rosidl gives an empty message one hidden uint8
             return
-        remaining = set(need) if need else set()
-        for name, slot in fields:
-            if top and not remaining:
+        named = self._named_reads(cls, alts)
+        last_named = max((max(order['name'], order[r.field]) for r in named), default=-1)
+        remaining = {name for need, _ in alts for name in need.sub}
+        for i, f in enumerate(own):
+            if top and not remaining and i > last_named:
                 return
-            sub = need.get(name) if need else None
-            remaining.discard(name)
-            self.field(slot, sub, name)
+            remaining.discard(f.name)
+            here = [(need.sub[f.name], guards) for need, guards in alts if f.name in need.sub]
+            self.field(f, here, named)
+            for r in [r for r in named if max(order['name'], order[r.field]) == i]:
+                self.guarded(r.guards, [OP_NAMED, r.kind, r.table, r.k, r.mark, r.slot])
 
-    def field(self, slot, sub, name):
-        kind = _kind(slot)
-        if kind == 'BasicType':
-            if slot.typename not in KINDS:
-                raise Unsupported(f'{slot.typename} fields are not decoded')
-            size = _PRIMITIVES[slot.typename][0]
-            self.align(size)
-            for target, index in (sub or ()):
-                if index is not None:
-                    raise Unsupported(f"'{name}' is a number, not an array")
-                self.code += [OP_READ, KINDS[slot.typename], self.pending, target]
-            self.pending += size
-        elif kind == 'NamespacedType':
-            if isinstance(sub, list):
-                raise Unsupported(f"'{name}' is a message, not a number")
-            self.message(_message_class(slot), sub)
-        elif kind in ('UnboundedString', 'BoundedString'):
-            if sub:
-                raise Unsupported(f"'{name}' is a string")
-            self.align(4)
-            self.materialize()
-            self.code.append(OP_STRING)
-            self.base = 1
-        elif kind == 'Array':
-            self.array(slot, sub, name)
-        elif kind in ('UnboundedSequence', 'BoundedSequence'):
-            self.sequence(slot, sub, name)
+    def _named_reads(self, cls, alts):
+        """One name table per alternative that reads elements by name: a list of `_Named`."""
+        reads = []
+        by_name = fields(cls)
+        for need, guards in alts:
+            wanted = [(field_name, name, child) for field_name, sub in need.sub.items()
+                      for name, child in sub.names.items()]
+            if not wanted:
+                continue
+            if not has_name_list(cls):
+                raise Unsupported(f'{cls.__name__} has no name[] list to index by name')
+            names = sorted({name for _, name, _ in wanted})
+            table = self.data.table(names)
+            marks = {}
+            for field_name, name, child in wanted:
+                f = by_name[field_name]
+                if f.shape != 'sequence' or f.kind >= K_STRING:
+                    raise Unsupported(f"'{field_name}': indices by name are read from "
+                                      'sequences of numbers')
+                self._leaf_only(f, [(child, guards)])
+                mark = marks.setdefault(field_name, self.data.mark())
+                reads += [_Named(table, field_name, names.index(name), mark, f.kind, slot,
+                                 guards) for slot in child.slots]
+        return reads
+
+    def field(self, f, alts, named=()):
+        if f.kind == K_OTHER:
+            raise Unsupported(f'{f.element} fields are not decoded')
+        if f.shape == 'one':
+            self.one(f, alts)
+        elif f.shape == 'array':
+            self.array(f, alts)
         else:
-            raise Unsupported(f'{kind} fields are not decoded')
+            self.sequence(f, alts, named)
 
-    def _number_reads(self, sub, name):
-        if isinstance(sub, dict):
-            raise Unsupported(f"'{name}' holds numbers, not messages")
-        for _, index in (sub or ()):
-            if index is None:
-                raise Unsupported(f"'{name}' is an array: index it")
-        return sub or ()
-
-    def array(self, slot, sub, name):
-        value = slot.value_type
-        n = slot.size
-        if _kind(value) == 'BasicType' and value.typename in KINDS:
-            size = _PRIMITIVES[value.typename][0]
-            self.align(size)
-            for target, index in self._number_reads(sub, name):
-                if not 0 <= index < n:
-                    raise Unsupported(f"index {index} out of range: '{name}' has {n} elements")
-                self.code += [OP_READ, KINDS[value.typename], self.pending + index * size,
-                              target]
-            self.pending += n * size
+    def one(self, f, alts):
+        if f.kind == K_MESSAGE:
+            self.message(f.message, alts)
             return
-        if sub:
-            raise Unsupported(f"'{name}' is an array of {_kind(value)}: not decoded")
-        for _ in range(n):
-            self.field(value, None, name)
+        self._leaf_only(f, alts)
+        if f.kind == K_STRING:
+            if alts:
+                raise Unsupported(f"'{f.name}' is a string")
+            self.string()
+            return
+        size = SIZES[f.kind]
+        self.align(size)
+        for need, guards in alts:
+            for slot in need.slots:
+                self.guarded(guards, [OP_READ, f.kind, self.pending, slot])
+        self.pending += size
 
-    def sequence(self, slot, sub, name):
-        value = slot.value_type
+    @staticmethod
+    def _leaf_only(f, alts):
+        for need, _ in alts:
+            if need.sub or need.index or need.names:
+                raise Unsupported(f"'{f.name}' is a {f.text}, not a message or an array")
+
+    def string(self):
+        self.align(4)
+        self.materialize()
+        self.code.append(OP_STRING)
+        self.base = 1
+
+    def _elements(self, f, alts):
+        """Per alternative, {index: need}; refuse a value read without an index."""
+        for need, _ in alts:
+            if need.slots or need.sub:
+                raise Unsupported(f"'{f.name}' is a {f.text}: index it")
+        return [(need.index, guards) for need, guards in alts]
+
+    def array(self, f, alts):
+        by_index = self._elements(f, alts)
+        if any(need.names for need, _ in alts):
+            raise Unsupported(f"'{f.name}': indices by name are read from sequences")
+        for indices, _ in by_index:
+            for index in indices:
+                if not 0 <= index < f.size:
+                    raise Unsupported(
+                        f"index {index} out of range: '{f.name}' has {f.size} elements")
+        if f.kind == K_MESSAGE:
+            for i in range(f.size):
+                self.message(f.message, [(indices[i], guards) for indices, guards in by_index
+                                         if i in indices])
+            return
+        if f.kind == K_STRING:
+            if any(indices for indices, _ in by_index):
+                raise Unsupported(f"'{f.name}' holds strings, not numbers")
+            for _ in range(f.size):
+                self.string()
+            return
+        size = SIZES[f.kind]
+        self.align(size)
+        for indices, guards in by_index:
+            for index, need in indices.items():
+                self._leaf_only(f, [(need, guards)])
+                for slot in need.slots:
+                    self.guarded(guards, [OP_READ, f.kind, self.pending + index * size, slot])
+        self.pending += f.size * size
+
+    def sequence(self, f, alts, named):
+        by_index = self._elements(f, alts)
         self.align(4)
         self.materialize()
         self.base = 1
-        if _kind(value) == 'BasicType' and value.typename in KINDS:
-            kind = KINDS[value.typename]
-            reads = self._number_reads(sub, name)
-            self.code += [OP_SEQ, _PRIMITIVES[value.typename][0]]
-            for target, index in reads:
-                if index < 0:
-                    raise Unsupported(f"negative index in '{name}'")
-                self.code += [OP_ELEM, kind, index, target]
-            return
-        if sub:
-            raise Unsupported(f"'{name}' is a sequence of {_kind(value)}: not decoded")
-        if _kind(value) in ('UnboundedString', 'BoundedString'):
+        if f.kind == K_STRING:
+            if any(indices for indices, _ in by_index):
+                raise Unsupported(f"'{f.name}' holds strings, not numbers")
+            if f.name == 'name':
+                for table, guards in sorted({(r.table, r.guards) for r in named}):
+                    self.guarded(guards, [OP_LOOKUP, table])
             self.code.append(OP_STRINGS)
             return
-        body = _Builder(base=1)
-        body.field(value, None, name)
+        if f.kind == K_MESSAGE:
+            self.repeat(f, by_index, alts)
+            return
+        self.code += [OP_SEQ, SIZES[f.kind]]
+        for need, guards in alts:
+            if need.names:
+                mark = next(r.mark for r in named if r.field == f.name and r.guards == guards)
+                self.guarded(guards, [OP_MARK, mark])
+        for indices, guards in by_index:
+            for index, need in indices.items():
+                self._leaf_only(f, [(need, guards)])
+                for slot in need.slots:
+                    self.guarded(guards, [OP_ELEM, f.kind, index, slot])
+
+    def repeat(self, f, by_index, alts):
+        if any(need.names for need, _ in alts):
+            raise Unsupported(f"'{f.name}': indices by name are read from sequences of numbers")
+        body_alts = []
+        for indices, guards in by_index:
+            for index, need in indices.items():
+                for slot in need.all_slots():
+                    self.guarded(guards, [OP_COUNT, index, slot])
+                body_alts.append((need, guards + ((self.level, index),)))
+        body = _Builder(self.data, base=1, level=self.level + 1)
+        body.message(f.message, body_alts)
         body.materialize()
         self.code += [OP_REPEAT, len(body.code)] + body.code
-        self.depth = max(self.depth, body.depth + 1)
+        self.depth = max(self.depth, body.depth, self.level + 1)
 
 
 def build_plan(msg_type, reads):
@@ -233,31 +374,27 @@ def build_plan(msg_type, reads):
     Return the plan (an int64 array) reading `reads` = [(slot, steps)] from `msg_type`.
 
     `steps` are the path's steps after the input's root, as `inputs.parse_path` gives them:
-    `('linear_acceleration', 'x')`, `('position', 2)`. Raises `Unsupported`.
+    `('linear_acceleration', 'x')`, `('position', 2)`, `('poses', 3, 'pose', 'position', 'x')`,
+    `('effort', ByName('elbow'))`. Raises `Unsupported`.
     """
     reads = list(reads)
     if not reads:
         raise Unsupported('nothing to decode')
-    need = _leaf_tree(reads)
-    names = dict(_fields(msg_type))
-    for name in need:
-        if name not in names:
-            raise Unsupported(f"{msg_type.__name__} has no field '{name}'")
-    builder = _Builder()
-    builder.message(msg_type, need, top=True)
-    code = builder.code
-    depth = builder.depth
-    plan = np.zeros(HEADER_WORDS + len(code) + 3 * depth, np.int64)
-    plan[P_CODE] = HEADER_WORDS
-    plan[P_NCODE] = len(code)
-    plan[P_STACK] = HEADER_WORDS + len(code)
-    plan[P_DEPTH] = depth
-    plan[HEADER_WORDS:HEADER_WORDS + len(code)] = code
+    data = _Data()
+    builder = _Builder(data)
+    builder.message(msg_type, [(_need_tree(reads), ())], top=True)
+    code, depth = builder.code, builder.depth
+    stack = HEADER_WORDS + len(code)
+    at = stack + FRAME * depth
+    plan = np.zeros(at + len(data.words), np.int64)
+    plan[:HEADER_WORDS] = (HEADER_WORDS, len(code), stack, depth, at)
+    plan[HEADER_WORDS:stack] = code
+    plan[at:] = data.words
     return plan
 
 
-def describe(plan):
-    """Return the plan as text, one op a line (for tests and `check --dump`-style debugging)."""
+def describe_plan(plan):
+    """Return the plan's code as text, one op a line (for tests and debugging)."""
     names = {v: k for k, v in globals().items() if k.startswith('OP_')}
     lines, ip = [], int(plan[P_CODE])
     end = ip + int(plan[P_NCODE])
@@ -269,13 +406,72 @@ def describe(plan):
     return '\n'.join(lines)
 
 
+def address_of(raw):
+    """Return the address of a bytes-like object's first byte (kept alive by the caller)."""
+    if isinstance(raw, bytes):
+        return ctypes.cast(ctypes.c_char_p(raw), ctypes.c_void_p).value
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(raw))  # writable buffers, cheaply
+    except (TypeError, ValueError):
+        return np.frombuffer(raw, np.uint8).ctypes.data
+
+
+def read(plan, raw, values, ok, lengths):
+    """Walk `plan` over `raw` (bytes-like) into the arrays; 0, or -1 for unreadable bytes."""
+    if not len(raw):
+        return -1
+    return walk(plan.ctypes.data, address_of(raw), len(raw), values.ctypes.data,
+                ok.ctypes.data, lengths.ctypes.data)
+
+
+class Reader:
+    """
+    One input's plan on the Python side: `read(raw)` walks it, `latest` holds the last read.
+
+    `latest` is (values, ok, lengths) for the `reads`' slots in order, then the header stamp's
+    sec and nanosec when `stamped`. A typed message given to `read` is serialized first. Two
+    sets of arrays take turns: the walk fills the other one, which becomes `latest` only when
+    the bytes were readable, so nothing is copied.
+    """
+
+    def __init__(self, msg_type, reads, stamped=False):
+        steps = [steps for _, steps in reads]
+        if stamped:
+            steps += [('header', 'stamp', 'sec'), ('header', 'stamp', 'nanosec')]
+        self.stamped = stamped
+        self.plan = build_plan(msg_type, enumerate(steps)) if steps else None
+        n = max(len(steps), 1)
+        self._sets = [(np.zeros(n), np.zeros(n), np.full(n, -1, np.int64)) for _ in range(2)]
+        self._addresses = [tuple(a.ctypes.data for a in arrays) for arrays in self._sets]
+        self._plan_at = self.plan.ctypes.data if self.plan is not None else 0
+        self._latest = 0
+        self.latest = self._sets[0]
+
+    def read(self, raw):
+        """Read `raw` into `latest`; False (and `latest` unchanged) for unreadable bytes."""
+        if self.plan is None:
+            return True
+        if not isinstance(raw, (bytes, bytearray, memoryview, np.ndarray)):
+            from rclpy.serialization import serialize_message
+            raw = serialize_message(raw)
+        other = 1 - self._latest
+        if not len(raw) or walk(self._plan_at, address_of(raw), len(raw),
+                                *self._addresses[other]) != 0:
+            return False
+        self._latest = other
+        self.latest = self._sets[other]
+        return True
+
+    def stamp(self):
+        """Return the last message's header stamp in seconds, nan when not `stamped`."""
+        if not self.stamped:
+            return math.nan
+        values = self.latest[0]
+        return float(values[-2]) + float(values[-1]) / 1e9
+
+
 # ----- the walker --------------------------------------------------------------------------
 _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
-
-
-@njit(inline='always', **_OPTIONS)
-def _align(pos, a):
-    return _ORIGIN + ((pos - _ORIGIN + a - 1) & -a)
 
 
 @njit(inline='always', **_OPTIONS)
@@ -309,6 +505,76 @@ def _u32(buf, pos):
     return np.int64(native.load_u32(buf + pos))
 
 
+@njit(inline='always', **_OPTIONS)
+def _put(values, ok, lengths, slot, value, flag, length):
+    native.store_f64(values + 8 * slot, value)
+    native.store_f64(ok + 8 * slot, flag)
+    native.store_i64(lengths + 8 * slot, length)
+
+
+@njit(inline='always', **_OPTIONS)
+def _equal(a, b, n):
+    """Whether the `n` bytes at addresses `a` and `b` are equal."""
+    k = 0
+    while k + 8 <= n:
+        if native.load_i64(a + k) != native.load_i64(b + k):
+            return False
+        k += 8
+    while k < n:
+        if native.load_u8(a + k) != native.load_u8(b + k):
+            return False
+        k += 1
+    return True
+
+
+@njit(**_OPTIONS)
+def _strings_end(buf, pos, length):
+    """Return the end of the sequence<string> at `pos`, or -1 past the bytes."""
+    if pos + 4 > length:
+        return -1
+    n = _u32(buf, pos)
+    pos += 4
+    for _ in range(n):
+        pos = align(pos, 4)
+        if pos + 4 > length:
+            return -1
+        pos += 4 + _u32(buf, pos)
+        if pos > length:
+            return -1
+    return pos
+
+
+@njit(**_OPTIONS)
+def _lookup(table, buf, pos, end):
+    """Find the table's names in the sequence<string> at [pos, end), unless it is cached."""
+    n = native.load_i64(table + 8 * T_N)
+    cap = native.load_i64(table + 8 * T_CAP)
+    size = end - pos
+    cache = table + 8 * (T_NAMES + 2 * n)
+    if native.load_i64(table + 8 * T_CACHED) == size and _equal(cache, buf + pos, size):
+        return
+    count = _u32(buf, pos)
+    for k in range(n):
+        name = table + 8 * native.load_i64(table + 8 * (T_NAMES + n + k))
+        want = native.load_i64(name)
+        found = -1
+        at = pos + 4
+        for i in range(count):
+            at = align(at, 4)
+            got = _u32(buf, at)
+            if got == want + 1 and _equal(buf + at + 4, name + 8, want):
+                found = i
+                break
+            at += 4 + got
+        native.store_i64(table + 8 * (T_NAMES + k), found)
+    if size <= cap:
+        for k in range(size):
+            native.store_u8(cache + k, native.load_u8(buf + pos + k))
+        native.store_i64(table + 8 * T_CACHED, size)
+    else:
+        native.store_i64(table + 8 * T_CACHED, -1)
+
+
 @njit(**_OPTIONS)
 def walk_into(plan_address, buf, length, values, ok, lengths):
     """
@@ -319,9 +585,10 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
     code = plan_address + 8 * native.load_i64(plan_address + 8 * P_CODE)
     end = native.load_i64(plan_address + 8 * P_NCODE)
     stack = plan_address + 8 * native.load_i64(plan_address + 8 * P_STACK)
-    if length < _ORIGIN or native.load_u8(buf) != 0 or native.load_u8(buf + 1) != 1:
+    data = plan_address + 8 * native.load_i64(plan_address + 8 * P_DATA)
+    if length < ORIGIN or native.load_u8(buf) != 0 or native.load_u8(buf + 1) != 1:
         return -1
-    pos = np.int64(_ORIGIN)
+    pos = np.int64(ORIGIN)
     seq_base = np.int64(0)
     seq_n = np.int64(0)
     depth = 0
@@ -330,9 +597,8 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
         if pos > length:
             return -1
         if depth > 0:
-            frame = stack + 24 * (depth - 1)
-            body_end = native.load_i64(frame + 8)
-            if ip == body_end:
+            frame = stack + 8 * FRAME * (depth - 1)
+            if ip == native.load_i64(frame + 8):
                 left = native.load_i64(frame + 16) - 1
                 if left > 0:
                     native.store_i64(frame + 16, left)
@@ -342,26 +608,22 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
                 continue
         if ip >= end:
             return 0
-        op = native.load_i64(code + 8 * ip)
-        a = native.load_i64(code + 8 * ip + 8)
+        at = code + 8 * ip
+        op = native.load_i64(at)
+        a = native.load_i64(at + 8)
         if op == OP_READ:
-            kind = a
-            at = pos + native.load_i64(code + 8 * ip + 16)
-            slot = native.load_i64(code + 8 * ip + 24)
-            if at + SIZES[kind] > length:
+            where = pos + native.load_i64(at + 16)
+            if where + SIZES[a] > length:
                 return -1
-            native.store_f64(values + 8 * slot, load_scalar(kind, buf + at))
-            native.store_f64(ok + 8 * slot, 1.0)
+            _put(values, ok, lengths, native.load_i64(at + 24), load_scalar(a, buf + where),
+                 1.0, -1)
             ip += 4
         elif op == OP_ELEM:
-            kind = a
-            index = native.load_i64(code + 8 * ip + 16)
-            slot = native.load_i64(code + 8 * ip + 24)
+            index = native.load_i64(at + 16)
+            slot = native.load_i64(at + 24)
             if index < seq_n:
-                native.store_f64(values + 8 * slot,
-                                 load_scalar(kind, buf + seq_base + index * SIZES[kind]))
-                native.store_f64(ok + 8 * slot, 1.0)
-                native.store_i64(lengths + 8 * slot, -1)
+                _put(values, ok, lengths, slot,
+                     load_scalar(a, buf + seq_base + index * SIZES[a]), 1.0, -1)
             else:
                 native.store_f64(ok + 8 * slot, 0.0)
                 native.store_i64(lengths + 8 * slot, seq_n)
@@ -370,8 +632,14 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
             pos += a
             ip += 2
         elif op == OP_ALIGN:
-            pos = _align(pos, a)
+            pos = align(pos, a)
             ip += 2
+        elif op == OP_GUARD:
+            frame = stack + 8 * FRAME * a
+            element = native.load_i64(frame + 24) - native.load_i64(frame + 16)
+            ip += 4
+            if element != native.load_i64(at + 16):
+                ip += native.load_i64(at + 24)
         elif op == OP_STRING:
             if pos + 4 > length:
                 return -1
@@ -383,22 +651,14 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
             seq_n = _u32(buf, pos)
             pos += 4
             if seq_n:
-                pos = _align(pos, a)
+                pos = align(pos, a)
             seq_base = pos
             pos += seq_n * a
-            if pos > length:
-                return -1
             ip += 2
         elif op == OP_STRINGS:
-            if pos + 4 > length:
+            pos = _strings_end(buf, pos, length)
+            if pos < 0:
                 return -1
-            n = _u32(buf, pos)
-            pos += 4
-            for _ in range(n):
-                pos = _align(pos, 4)
-                if pos + 4 > length:
-                    return -1
-                pos += 4 + _u32(buf, pos)
             ip += 1
         elif op == OP_REPEAT:
             if pos + 4 > length:
@@ -409,11 +669,46 @@ def walk_into(plan_address, buf, length, values, ok, lengths):
             if n == 0 or a == 0:
                 ip += a
             else:
-                frame = stack + 24 * depth
+                frame = stack + 8 * FRAME * depth
                 native.store_i64(frame, ip)
                 native.store_i64(frame + 8, ip + a)
                 native.store_i64(frame + 16, n)
+                native.store_i64(frame + 24, n)
                 depth += 1
+        elif op == OP_COUNT:
+            if pos + 4 > length:
+                return -1
+            n = _u32(buf, pos)
+            if a >= n:
+                slot = native.load_i64(at + 16)
+                native.store_f64(ok + 8 * slot, 0.0)
+                native.store_i64(lengths + 8 * slot, n)
+            ip += 3
+        elif op == OP_LOOKUP:
+            stop = _strings_end(buf, pos, length)
+            if stop < 0:
+                return -1
+            _lookup(data + 8 * a, buf, pos, stop)
+            ip += 2
+        elif op == OP_MARK:
+            native.store_i64(data + 8 * a, seq_base)
+            native.store_i64(data + 8 * a + 8, seq_n)
+            ip += 2
+        elif op == OP_NAMED:
+            table = data + 8 * native.load_i64(at + 16)
+            index = native.load_i64(table + 8 * (T_NAMES + native.load_i64(at + 24)))
+            mark = data + 8 * native.load_i64(at + 32)
+            slot = native.load_i64(at + 40)
+            n = native.load_i64(mark + 8)
+            if index < 0:
+                _put(values, ok, lengths, slot, np.nan, 1.0, MISSING_NAME)
+            elif index < n:
+                _put(values, ok, lengths, slot,
+                     load_scalar(a, buf + native.load_i64(mark) + index * SIZES[a]), 1.0, -1)
+            else:
+                native.store_f64(ok + 8 * slot, 0.0)
+                native.store_i64(lengths + 8 * slot, n)
+            ip += 6
         else:
             return -1
 
@@ -425,6 +720,7 @@ def walk(plan_address, buf, length, values, ok, lengths):
 
     All arguments are addresses (and `length` a byte count): the plan, the bytes, and per-slot
     float64 `values`, float64 `ok` flags (1.0 read, 0.0 index beyond the sequence) and int64
-    `lengths` (the sequence's length when the index was beyond it, else -1).
+    `lengths` (the sequence's length when the index was beyond it, `MISSING_NAME` for an
+    element name not in the message's `name[]`, else -1).
     """
     return walk_into(plan_address, buf, length, values, ok, lengths)

@@ -39,35 +39,27 @@ Conversions from the arena's float64, per field type (`patch`):
 (127, (0, 1))
 """
 
-import importlib
 import math
 import struct
 
 from numba import njit
 import numpy as np
 
+from .description import (BY_KIND, fields, K_BOOL, K_F32, K_F64, K_I64, K_MESSAGE, K_STRING, K_U64,
+                          members, SCALARS, SIZES)
+from .inputs import resolve_path
 from ..engine import native
 
-# Field kinds in a patch row.
-F64, F32, I8, U8, I16, U16, I32, U32, I64, U64, BOOL = range(11)
-_KINDS = {
-    'double': F64, 'float': F32, 'int8': I8, 'uint8': U8, 'octet': U8, 'char': U8,
-    'int16': I16, 'uint16': U16, 'int32': I32, 'uint32': U32, 'int64': I64, 'uint64': U64,
-    'boolean': BOOL,
-}
-_SIZE_OF = (8, 4, 1, 1, 2, 2, 4, 4, 8, 8, 1)
-# (low, high) of each integer kind; the 64-bit tops are handled apart (their floats round up).
-_LOW = (0.0, 0.0, -128.0, 0.0, -32768.0, 0.0, -2147483648.0, 0.0, -9223372036854775808.0, 0.0)
-_HIGH = (0.0, 0.0, 127.0, 255.0, 32767.0, 65535.0, 2147483647.0, 4294967295.0, 0.0, 0.0)
+# Integer ranges indexed by kind (description.py's); the 64-bit tops are handled apart (their
+# floats round up).
+_LOW = tuple(float(np.iinfo(BY_KIND[k].dtype).min) if k in BY_KIND and k not in (
+    K_BOOL, K_F32, K_F64) else 0.0 for k in range(len(SIZES)))
+_HIGH = tuple(float(np.iinfo(BY_KIND[k].dtype).max) if k in BY_KIND and k not in (
+    K_BOOL, K_F32, K_F64, K_I64, K_U64) else 0.0 for k in range(len(SIZES)))
 _TWO_63 = 9223372036854775808.0
 _TWO_64 = 18446744073709551616.0
 # A patch row: [byte offset, kind, arena slot].
 ROW = 3
-
-
-def kind_of(typename):
-    """Return the patch kind of a rosidl basic type name, or None for strings and others."""
-    return _KINDS.get(typename)
 
 
 @njit('void(int64, int64, int64, int64, int64, int64)', cache=True, nogil=True,
@@ -86,23 +78,23 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
         at = raw_addr + rows[r * ROW]
         kind = rows[r * ROW + 1]
         x = native.load_f64(values_addr + 8 * rows[r * ROW + 2])
-        if kind == F64:
+        if kind == K_F64:
             native.store_f64(at, x)
             continue
-        if kind == F32:
+        if kind == K_F32:
             native.store_f32(at, np.float32(x))
             continue
         if x != x:
             work[0] += 1
             x = 0.0
-        if kind == BOOL:
+        if kind == K_BOOL:
             native.store_u8(at, np.uint8(1) if x != 0.0 else np.uint8(0))
             continue
         t = np.trunc(x)
         if abs(x - t) >= 0.5:
             t += math.copysign(1.0, x)
-        if kind == I64:
-            if t < _LOW[I64] or t >= _TWO_63:
+        if kind == K_I64:
+            if t < _LOW[K_I64] or t >= _TWO_63:
                 work[1] += 1
                 bits = np.uint64(0x8000000000000000) if t < 0.0 else np.uint64(
                     0x7FFFFFFFFFFFFFFF)
@@ -110,7 +102,7 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
                 bits = np.uint64(np.int64(t))
             native.store_u64(at, bits)
             continue
-        if kind == U64:
+        if kind == K_U64:
             if t < 0.0 or t >= _TWO_64:
                 work[1] += 1
                 bits = np.uint64(0) if t < 0.0 else np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -125,7 +117,7 @@ def patch_rows(rows_addr, n_rows, values_addr, n_values, raw_addr, work_addr):
             work[1] += 1
             t = _HIGH[kind]
         bits = np.uint64(np.int64(t))
-        size = _SIZE_OF[kind]
+        size = SIZES[kind]
         if size == 1:
             native.store_u8(at, np.uint8(bits & np.uint64(0xFF)))
         elif size == 2:
@@ -168,7 +160,7 @@ class Template:
         raw = bytearray(serialize_message(msg))
 
         def offset_of(steps):
-            kind = _KINDS[_basic_type(msg_type, steps)]
+            kind = SCALARS[resolve_path(msg_type, '', steps)].kind
             original = _get(msg, steps)
             found = None
             # The field is where both sentinels' bytes appear, alternating, in four
@@ -218,22 +210,20 @@ class Template:
         return tuple(c - b for c, b in zip(self.counts, before, strict=True))
 
 
-# Two values per kind whose serialized bytes differ in every byte (little-endian CDR).
-_DTYPE = ('<f8', '<f4', '<i1', '<u1', '<i2', '<u2', '<i4', '<u4', '<i8', '<u8', '<u1')
-_SENTINEL = (
-    (0.1234567890123457, -98765.43210987654), (0.12345, -98.765), (90, -61), (165, 60),
-    (23130, -15451), (42405, 15450), (1515870810, -1010580541), (2779096485, 1010580540),
-    (6510615555426900570, -4340410370284600381), (12297829382473034410, 4340410370284600380),
-    (True, False))
-
-
 def _sentinels(kind, original):
-    """Return [(value to set, its serialized bytes)] for the two probes of a field."""
+    """
+    Return [(value to set, its serialized bytes)]: two probes whose bytes differ in every byte.
+
+    Each is the kind's value of a repeated byte (0x5a, 0xc3); bool is True and False.
+    """
     result = []
-    for value in _SENTINEL[kind]:
-        encoded = np.array([value], _DTYPE[kind]).tobytes()
-        if kind == F32:
-            value = float(np.float32(value))
+    dtype = BY_KIND[kind].dtype
+    for byte in (0x5A, 0xC3):
+        encoded = (bytes([byte == 0x5A]) if kind == K_BOOL
+                   else bytes([byte]) * BY_KIND[kind].size)
+        value = np.frombuffer(encoded, dtype)[0].item()
+        if kind == K_BOOL:
+            value = bool(value)
         if isinstance(original, bytes):  # octet fields are one-byte bytes in rclpy
             value = encoded
         result.append((value, encoded))
@@ -244,32 +234,6 @@ def _get(msg, steps):
     for step in steps:
         msg = msg[step] if isinstance(step, int) else getattr(msg, step)
     return msg.item() if isinstance(msg, np.generic) else msg
-
-
-def _zero(kind):
-    if kind in (F64, F32):
-        return 0.0
-    if kind == BOOL:
-        return False
-    return 0
-
-
-def _basic_type(msg_type, steps):
-    cls, slot = msg_type, None
-    for step in steps:
-        if isinstance(step, int):
-            slot = slot.value_type
-            continue
-        if slot is not None:
-            cls = _message_class(slot)
-        fields = dict(zip(cls.get_fields_and_field_types(), cls.SLOT_TYPES, strict=True))
-        slot = fields[step]
-    return slot.typename
-
-
-def _message_class(namespaced):
-    module = importlib.import_module('.'.join(namespaced.namespaces))
-    return getattr(module, namespaced.name)
 
 
 def _assign(msg, steps, value):
@@ -300,17 +264,13 @@ def _grow(holder, field, index):
         grown[:len(seq)] = seq
         setattr(holder, field, grown)
         return
-    fields = dict(zip(type(holder).get_fields_and_field_types(), type(holder).SLOT_TYPES,
-                      strict=True))
-    element = fields[field].value_type
-    typename = getattr(element, 'typename', None)
-    if type(element).__name__ == 'NamespacedType':
-        cls = _message_class(element)
-        padding = [cls() for _ in range(index + 1 - len(seq))]
-    elif typename is None or 'string' in type(element).__name__.lower():
+    element = fields(type(holder))[field]
+    if element.kind == K_MESSAGE:
+        padding = [element.message() for _ in range(index + 1 - len(seq))]
+    elif element.kind >= K_STRING:
         padding = [''] * (index + 1 - len(seq))
     else:
-        padding = [_zero(_KINDS[typename])] * (index + 1 - len(seq))
+        padding = [False if element.kind == K_BOOL else 0] * (index + 1 - len(seq))
     setattr(holder, field, list(seq) + padding)
 
 
@@ -327,26 +287,19 @@ def _set(msg, steps, value):
 
 def numeric_leaves(msg_type, prefix=(), sequence_length=2):
     """Yield (steps, basic type name) of every numeric field; sequences `sequence_length` long."""
-    fields = zip(msg_type.get_fields_and_field_types(), msg_type.SLOT_TYPES, strict=True)
-    for name, slot in fields:
-        kind = type(slot).__name__
-        here = prefix + (name,)
-        if kind == 'BasicType' and slot.typename in _KINDS:
-            yield here, slot.typename
-        elif kind == 'NamespacedType':
-            yield from numeric_leaves(_message_class(slot), here, sequence_length)
-        elif kind in ('Array', 'BoundedSequence', 'UnboundedSequence'):
-            element = slot.value_type
-            if type(element).__name__ != 'BasicType' or element.typename not in _KINDS:
-                continue
-            size = getattr(slot, 'size', None) or min(
-                sequence_length, getattr(slot, 'maximum_size', sequence_length))
+    for f in members(msg_type):
+        here = prefix + (f.name,)
+        if f.kind == K_MESSAGE and f.shape == 'one':
+            yield from numeric_leaves(f.message, here, sequence_length)
+        elif f.scalar is None:
+            continue
+        elif f.shape == 'one':
+            yield here, f.element
+        else:
+            size = f.size if f.shape == 'array' else min(sequence_length,
+                                                         f.size or sequence_length)
             for i in range(size):
-                yield here + (i,), element.typename
-
-
-_KIND_NAMES = ('float64', 'float32', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32',
-               'int64', 'uint64', 'bool')
+                yield here + (i,), f.element
 
 
 def _path_text(steps):
@@ -366,7 +319,7 @@ def describe(config, batch):
     lines = [f'typed output {config.name} -> {config.topic} ({config.type_name}), every '
              f'{config.every}{stamp}: {len(template.raw)} bytes, {len(template.rows)} patches']
     for (offset, kind, slot), steps in zip(template.rows.tolist(), template.fields, strict=True):
-        lines.append(f'  +{offset:<5d} {_KIND_NAMES[kind]:<8s} {_path_text(steps):<24s} <- '
+        lines.append(f'  +{offset:<5d} {BY_KIND[kind].label:<8s} {_path_text(steps):<24s} <- '
                      f'@{slot} {slots.get(slot, "?")}')
     if config.stamp == 'now':
         lines.append(f"  +{template.offsets[_NOW_FIELDS[0]]:<5d} {'time':<8s} "

@@ -47,6 +47,7 @@ from .params_yaml import (
     parameter_text_value,
     ParamsFileError,
     python_value,
+    RclTable,
     Section,
     YamlReader,
 )
@@ -344,6 +345,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
     """
     node = node if node.startswith('/') else fully_qualified(node)
     sections, errors, warnings, key_positions, names = [], [], [], {}, []
+    table = RclTable()  # rcl reads every file of a command line into one table
     for source in sources:
         if source[0] == 'param':
             _, key, name, text = source
@@ -357,7 +359,7 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
                 continue
         else:
             file, text = source[1], source[2]
-        reader = YamlReader(text, file, node)
+        reader = YamlReader(text, file, node, table)
         found = reader.sections()
         errors.extend(reader.errors)
         warnings.extend(reader.warnings)

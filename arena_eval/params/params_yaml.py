@@ -18,14 +18,18 @@ Params-file values with their positions, read the way rcl types them.
 Each value keeps the `file:line:col` of its key and value, and expression strings are mapped
 character by character into the file (quoted, escaped, folded and block scalars).
 
-`config.py` validates what this reads; this module only reads. Values are typed as ROS types
-them (rcl's YAML rules, not PyYAML's): unquoted `nan`, `yes`, `on`, `1e3` are not strings, and
-integers follow C's `strtol` with base 0 (`0x10` is 16, `010` is 8).
+`config.py` validates what this reads; this module only reads, as rcl reads: one pass over the
+YAML events gives rcl's verdict on the whole file (`RclRules`: rcl refuses a file for every node
+at the first event its parser does not allow, in any section) and composes the tree the
+sections are read from. Values are typed as rcl types them (`rcl_value`, not PyYAML's rules):
+unquoted `nan`, `yes`, `on`, `1e3` are not strings, `~` is, and numbers follow C's `strtoll`
+(base 0: `0x10` is 16, `010` is 8) and `strtod`.
 """
 
 import bisect
 from dataclasses import dataclass
 import difflib
+import math
 import re
 
 import yaml
@@ -79,24 +83,21 @@ def python_value(name, value, element=None):
     return Value(name, kind, value, pos, pos, repr(value))
 
 
-# rcl's params parser: these plain scalars are booleans, integers or doubles, not strings.
+# rcl's params parser: these plain scalars are booleans (quoted ones are strings).
 _TRUE = frozenset('Y y yes Yes YES true True TRUE on On ON'.split())
 _FALSE = frozenset('N n no No NO false False FALSE off Off OFF'.split())
-_INT = re.compile(r'^[-+]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)$')
-_FLOAT = re.compile(r'^[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)$')
-_SPECIAL_FLOAT = re.compile(r'^[-+]?\.?(?:nan|inf|infinity)$', re.IGNORECASE)
-_NULL = frozenset(('', '~', 'null', 'Null', 'NULL'))
-
+# The only spellings rcl reads as YAML's special floats; others go to C's strtod as they are.
+_SPECIAL = frozenset('.nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF'.split())
+_STR_TAG = 'tag:yaml.org,2002:str'
+_C_SPACE = ' \t\n\v\f\r'
+_INT64 = 1 << 63
+_TINY = 2.2250738585072014e-308  # below it strtod reports a range error (subnormal)
+_STRTOLL = re.compile(r'[-+]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)')
+_STRTOD = re.compile(r'[-+]?(?:(?:inf(?:inity)?|nan(?:\([0-9A-Za-z_]*\))?)'
+                     r'|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][-+]?[0-9]+)?'
+                     r'|(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)', re.IGNORECASE)
 
 PARAMS_KEY = 'ros__parameters'
-MAX_PARAMS = 10_000
-MAX_PARAM_DEPTH = 32
-
-
-class TooBig(Exception):
-    def __init__(self, message, pos):
-        super().__init__(message)
-        self.pos = pos
 
 
 @dataclass
@@ -122,25 +123,6 @@ def node_key_matches(key, node):
         return re.fullmatch(pattern, node) is not None
     except re.error:
         return False
-
-
-_TOKEN = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
-
-
-def node_key_problem(key):
-    """Why rcl refuses `key` as a node name in a params file (for every node), or None."""
-    if key in ('/**', '/*'):
-        return None
-    namespace, _, name = key.rpartition('/')
-    if name not in ('*', '**') and not _TOKEN.match(name):
-        return f"'{name}' is not a valid node name"
-    tokens = namespace.lstrip('/').split('/') if namespace.strip('/') else []
-    if namespace.startswith('//') or '' in tokens:
-        return 'it has repeated slashes'
-    for token in tokens:
-        if token not in ('*', '**') and not _TOKEN.match(token):
-            return f"'{token}' is not a valid namespace name"
-    return None
 
 
 def missing_section_hint(node, names):
@@ -202,19 +184,322 @@ def _rcl_slot(value):
     return value.kind
 
 
+class RclTable:
+    """
+    The node names and parameter names rcl has read so far.
+
+    rcl reads every `--params-file` of a command line into one table, and some of its rules
+    look at what earlier files put there.
+    """
+
+    def __init__(self):
+        self.nodes = {}   # node name -> [parameter name, ...] (rcl renames them in place)
+
+    def find_node(self, name):
+        self.nodes.setdefault(name, [])
+        return name
+
+    def find_parameter(self, node, name):
+        names = self.nodes[node]
+        if name not in names:
+            names.append(name)
+        return names.index(name)
+
+
+class RclRefusal(Exception):
+    """rcl's parser stopped at an event: `message` is its reason, `mark` where."""
+
+    def __init__(self, message, mark):
+        super().__init__(message)
+        self.mark = mark
+
+
+class RclRules:
+    """
+    rcl_yaml_param_parser's verdict on a params file, event by event (its `parse_file_events`).
+
+    rcl does not build a tree: it walks libyaml's events with a few counters (key or value,
+    node-name level or parameter level, mapping depth, the node and parameter namespaces), and
+    refuses the whole file, for every node, at the first event its state does not allow. Those
+    states, not YAML's structure, are the rules, quirks included: a mapping inside a sequence
+    names parameters (`x: [{a: 1}]` is `x.a: [1]`), an empty mapping among parameters ends
+    them (a value after it is "before ros__parameters"), a key merely starting with
+    `ros__parameters` counts as it. `feed` raises `RclRefusal` with rcl's reason.
+    """
+
+    def __init__(self, table):
+        self.table = table
+        self.is_key, self.is_seq, self.seq_type = True, False, None
+        self.params_level = False   # rcl's map level: node names (False) or parameters (True)
+        self.depth = 0
+        self.new_map = False
+        self.node_ns, self.node_count = None, 0
+        self.param_ns, self.param_count = None, 0
+        self.node = next(iter(table.nodes), None)  # rcl's node and parameter index start at 0
+        self.param_index = 0
+
+    def feed(self, event):
+        kind = type(event).__name__
+        if kind == 'ScalarEvent':
+            if self.is_key:
+                self._key(event)
+                self.is_key = False
+            else:
+                self._value(event)
+        elif kind == 'SequenceStartEvent':
+            if self.is_key:
+                raise RclRefusal('Sequences cannot be key', event.start_mark)
+            if not self.params_level:
+                raise RclRefusal('Sequences can only be values and not keys in params',
+                                 event.start_mark)
+            self.is_seq, self.seq_type = True, None
+        elif kind == 'SequenceEndEvent':
+            self.is_seq, self.is_key = False, True
+        elif kind == 'MappingStartEvent':
+            self.depth += 1
+            self.is_key = True
+            # The mapping under ros__parameters itself opens no parameter namespace.
+            self.new_map = not (self.params_level and self.depth - self.node_count == 2)
+        elif kind == 'MappingEndEvent':
+            if self.params_level:
+                if self.param_count:
+                    self.param_ns, self.param_count = _pop_name(self.param_ns, self.param_count,
+                                                                '.')
+                else:
+                    self.params_level = False
+            elif self.depth == self.node_count + 1:
+                self.node_ns, self.node_count = _pop_name(self.node_ns, self.node_count, '/')
+            self.depth -= 1
+        elif kind == 'AliasEvent':
+            raise RclRefusal('Will not support aliasing', event.start_mark)
+
+    def _key(self, event):
+        name = event.value
+        if not name:
+            raise RclRefusal('No key', event.start_mark)
+        if not self.params_level:
+            if not name.startswith(PARAMS_KEY):
+                if not self.node_count:
+                    self.node_ns = name
+                else:
+                    self.node_ns += ('' if self.node_ns.endswith('/') else '/') + name
+                self.node_count += 1
+                return
+            if not self.node_count:
+                raise RclRefusal(f'There are no node names before {PARAMS_KEY}',
+                                 event.start_mark)
+            problem = rcl_name_problem(self.node_ns)
+            if problem:
+                raise RclRefusal(f"invalid node name '{self.node_ns}': {problem}",
+                                 event.start_mark)
+            # The node name stays in the namespace until its mapping ends: a key beside
+            # ros__parameters is a node in that namespace.
+            self.node = self.table.find_node(self.node_ns)
+            self.params_level = True
+            return
+        names = self.table.nodes[self.node]
+        if self.new_map:
+            # The key before this mapping names its parameter namespace.
+            if self.param_index >= len(names):
+                raise RclRefusal('Internal error creating param namespace', event.start_mark)
+            self.param_ns, self.param_count = names[self.param_index], self.param_count + 1
+            self.new_map = False
+        if self.param_ns is None:
+            self.param_index = self.table.find_parameter(self.node, name)
+        else:
+            self.param_index = self.table.find_parameter(self.node, self.param_ns)
+            names[self.param_index] = self.param_ns + '.' + name
+
+    def _value(self, event):
+        if not self.params_level or self.node is None or not self.table.nodes[self.node]:
+            raise RclRefusal(f'Cannot have a value before {PARAMS_KEY}', event.start_mark)
+        if not event.value and event.style not in ("'", '"'):
+            raise RclRefusal('No value', event.start_mark)
+        if self.is_seq:
+            kind = rcl_value(event.value, event.style, event.tag)[0]
+            if self.seq_type is None:
+                self.seq_type = kind
+            elif kind != self.seq_type:
+                raise RclRefusal(
+                    f"Sequence should be of same type. Value type '{kind}' do not belong "
+                    f'(the sequence holds {self.seq_type} values)', event.start_mark)
+        else:
+            self.is_key = True
+
+
+def _pop_name(ns, count, sep):
+    """Drop what follows the last `sep` (all of it at count 1), as rcl's `rem_name_from_ns`."""
+    if count == 0:
+        return ns, 0
+    if count == 1:
+        return None, 0
+    cut = ns.rfind(sep)
+    return (ns[:cut] if cut >= 0 else ns), count - 1
+
+
+_NS_MAX = 245     # rmw: a namespace of at most 255 - 8 - 2 characters
+_NODE_MAX = 255   # rmw: a node name of at most 255 characters
+
+
+def rcl_name_problem(name):
+    """
+    Why rcl refuses the node name `name` of a params file (rmw's wording), or None.
+
+    rcl cuts the namespace (up to and with the last '/', made absolute) at each '/', checks
+    each `/token` on its own (so only a token, not the whole namespace, has rmw's length
+    limit), skips `/*` and `/**`, and then checks the node name unless it is `*` or `**`.
+    """
+    if name in ('/**', '/*'):
+        return None
+    cut = name.rfind('/')
+    node = name[cut + 1:]
+    if cut >= 0:
+        namespace = name[:cut + 1]
+        namespace = namespace if namespace.startswith('/') else '/' + namespace
+        start, end = 0, namespace.find('/', 1)
+        while end >= 0:
+            token = namespace[start + 1:end]
+            if not token:
+                return f'{namespace} contains repeated forward slash'
+            problem = None if token in ('*', '**') else _token_problem(token)
+            if problem:
+                return problem
+            start, end = end, namespace.find('/', end + 1)
+    if node in ('*', '**'):
+        return None
+    if not node:
+        return 'node name must not be empty'
+    if not all(c.isascii() and (c.isalnum() or c == '_') for c in node):
+        return "node name must not contain characters other than alphanumerics or '_'"
+    if node[0].isdigit():
+        return 'node name must not start with a number'
+    if len(node) > _NODE_MAX:
+        return f"node name length should not exceed '{_NODE_MAX}'"
+    return None
+
+
+def _token_problem(token):
+    """Say why rmw refuses the namespace `/token`, or return None."""
+    if not all(c.isascii() and (c.isalnum() or c == '_') for c in token):
+        return "namespace must not contain characters other than alphanumerics, '_', or '/'"
+    if token[0].isdigit():
+        return 'namespace must not have a token that starts with a number'
+    if len(token) + 1 > _NS_MAX:
+        # rmw's words (its macro is printed by name), and the figure.
+        return ("namespace should not exceed 'RMW_NAMESPACE_MAX_NAME_LENGTH' "
+                f'({_NS_MAX} characters)')
+    return None
+
+
+def rcl_value(text, style, tag=None):
+    """
+    Type a scalar as rcl does: return (kind, value), kind one of bool, integer, double, string.
+
+    Quoted scalars and `!!str` are strings; then YAML's booleans; then what C's `strtoll`
+    (base 0: `0x10` is 16, `010` is 8) and then `strtod` read whole, without a range error
+    (`1e400` and `1e-310` are strings, `1e20` is a double); block scalars are typed too.
+    """
+    if tag == _STR_TAG:
+        return 'string', text
+    if style in ("'", '"'):
+        return 'string', text
+    if text in _TRUE or text in _FALSE:
+        return 'bool', text in _TRUE
+    body = text.lstrip(_C_SPACE)
+    if body and _STRTOLL.fullmatch(body):
+        sign = -1 if body[0] == '-' else 1
+        digits = body.lstrip('+-')
+        base = 16 if digits[:2] in ('0x', '0X') else 8 if len(digits) > 1 and digits[0] == '0' \
+            else 10
+        value = sign * int(digits, base)
+        if -_INT64 <= value < _INT64:
+            return 'integer', value
+    if text in _SPECIAL:
+        return 'double', float(text.replace('.', ''))
+    if body and _STRTOD.fullmatch(body):
+        value = _c_double(body)
+        if value is not None:
+            return 'double', value
+    return 'string', text
+
+
+def _c_double(body):
+    digits = body.lstrip('+-')
+    sign = -1.0 if body[0] == '-' else 1.0
+    low = digits.lower()
+    if low.startswith('inf'):
+        return sign * math.inf
+    if low.startswith('nan'):
+        return math.nan
+    if low.startswith('0x'):
+        value = float.fromhex(digits)
+    else:
+        try:
+            value = float(digits)
+        except ValueError:
+            return None
+    if math.isinf(value) or 0 < value < _TINY:
+        return None  # ERANGE: rcl reads it as a string
+    if value == 0 and any(c in '123456789abcdef' for c in low.split('p')[0].split('e')[0]
+                          .replace('0x', '')):
+        return None
+    return sign * value
+
+
+def _key_text(node):
+    return node.value if isinstance(node, yaml.ScalarNode) else ''
+
+
+def _compose_events(events, rules):
+    """
+    Build the documents' nodes from YAML events without recursion, feeding `rules` each one.
+
+    Like PyYAML's composer, but iterative (rcl reads any depth of nesting) and with aliases
+    left to `rules` (rcl refuses them).
+    """
+    roots, stack = [], []   # stack: [node, pending key or None] of open collections
+    for event in events:
+        rules.feed(event)
+        kind = type(event).__name__
+        node = None
+        if kind == 'ScalarEvent':
+            node = yaml.ScalarNode(event.tag, event.value, event.start_mark, event.end_mark,
+                                   style=event.style)
+        elif kind in ('SequenceStartEvent', 'MappingStartEvent'):
+            cls = yaml.SequenceNode if kind == 'SequenceStartEvent' else yaml.MappingNode
+            stack.append([cls(event.tag, [], event.start_mark, None,
+                              flow_style=event.flow_style), None])
+            continue
+        elif kind in ('SequenceEndEvent', 'MappingEndEvent'):
+            node = stack.pop()[0]
+            node.end_mark = event.end_mark
+        else:
+            continue
+        if not stack:
+            roots.append(node)
+        elif isinstance(stack[-1][0], yaml.SequenceNode):
+            stack[-1][0].value.append(node)
+        elif stack[-1][1] is None:
+            stack[-1][1] = node
+        else:
+            stack[-1][0].value.append((stack[-1][1], node))
+            stack[-1][1] = None
+    return roots
+
+
 class YamlReader:
     """A params file's YAML, composed with positions and flattened to `Value`s."""
 
-    def __init__(self, text, file, node):
+    def __init__(self, text, file, node, table=None):
         self.text = text
         self.file = file
         self.node = node if node.startswith('/') else '/' + node
         self.node_name = self.node.rsplit('/', 1)[-1]
+        self.table = RclTable() if table is None else table
         self.errors = []
         self.warnings = []
         self.key_positions = {}  # flattened name of a mapping -> position of its key
         self.names = []          # every node name of the file, in order (for hints)
-        self._walked = 0         # mapping entries flattened so far (see _flatten)
         self._line_starts = None
 
     def pos(self, mark, shift=0):
@@ -225,26 +510,33 @@ class YamlReader:
 
     def sections(self):
         """Return every section of the file in order (flattened if it applies), or None."""
-        root = self._compose()
-        if root is None:
-            return None
-        if not isinstance(root, yaml.MappingNode):
-            self.error('a params file is a mapping of node names to {ros__parameters: ...}',
-                       self.pos(root.start_mark))
+        roots = self._compose()
+        if roots is None:
             return None
         sections = []
         try:
-            self._walk(root, '', None, sections)
-        except TooBig as exc:
-            self.error(str(exc), exc.pos)
+            for root in roots:
+                if isinstance(root, yaml.MappingNode):
+                    self._walk(root, '', None, sections)
+        except RecursionError:
+            self.error('the params file is nested too deeply for arena_eval',
+                       Pos(self.file, 1, 1))
             return None
         return sections
 
     def _compose(self):
+        """
+        Compose the file's documents from one pass over its YAML events.
+
+        rcl's rules see each event as it goes by: rcl's first refusal, or a YAML syntax
+        error, is the file's error.
+        """
+        rules = RclRules(self.table)
         try:
-            root = yaml.compose(self.text, Loader=yaml.SafeLoader)
-        except RecursionError:
-            self.error('the params file is nested too deeply', Pos(self.file, 1, 1))
+            roots = _compose_events(yaml.parse(self.text, Loader=yaml.SafeLoader), rules)
+        except RclRefusal as exc:
+            self.error(f'rcl refuses this file: {exc}', self.pos(exc.mark),
+                       'rcl stops at the first problem and refuses the file for every node')
             return None
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -268,89 +560,54 @@ class YamlReader:
             reason = getattr(exc, 'reason', None) or str(exc).splitlines()[0]
             self.error(f'invalid YAML: {reason}', pos)
             return None
-        if root is None:
-            self.error('the params file is empty', Pos(self.file, 1, 1),
-                       'start it with /**: ros__parameters:')
-        return root
+        return roots
 
     def _walk(self, mapping, prefix, key_node, sections):
         """
         Walk one level of node names: rcl joins nested keys with '/' until ros__parameters.
 
-        Problems are reported only for names that apply to this node (and for names rcl
-        refuses, which stop every node): another node's typo is not this node's business.
+        rcl's rules have passed (`RclRules`), so every key here is a node name, a
+        ros__parameters or a mapping; only the sections that apply to this node are
+        flattened, and only their odd keys are warned about.
         """
-        # Aliases can make node names an exponential walk too (see _flatten).
-        self._walked += len(mapping.value)
-        if prefix.count('/') > MAX_PARAM_DEPTH or self._walked > MAX_PARAMS:
-            raise TooBig(f'too many or too deeply nested parameters (more than {MAX_PARAMS} '
-                         f'or {MAX_PARAM_DEPTH} levels)', self.pos(mapping.start_mark))
-        params = [(k, v) for k, v in mapping.value
-                  if isinstance(k, yaml.ScalarNode) and k.value == PARAMS_KEY]
+        params = [k for k, _ in mapping.value if _key_text(k).startswith(PARAMS_KEY)]
         applies = bool(prefix) and node_key_matches(prefix, self.node)
         found = len(sections)
         for key, value in mapping.value:
-            sub = key.value if isinstance(key, yaml.ScalarNode) else None
-            if sub == PARAMS_KEY:
-                if not prefix:
-                    self.error('ros__parameters needs a node name above it',
-                               self.pos(key.start_mark), 'write /**: and indent it under that')
-                    continue
-                problem = node_key_problem(prefix)
-                if problem is not None:
-                    self.error(f"invalid node name '{prefix}': {problem}",
-                               self.pos(key_node.start_mark),
-                               'rcl refuses the whole file for every node')
-                    continue
+            sub = _key_text(key)
+            if sub.startswith(PARAMS_KEY):
                 self.names.append(prefix)
                 if applies:
-                    section = self._section(prefix, key_node, key, value)
-                    if section is not None:
-                        sections.append(section)
+                    sections.append(self._section(prefix, key_node, key, value))
                 else:
                     sections.append(Section(prefix, {}, self.pos(key.start_mark),
                                             self.pos(key_node.start_mark)))
                 continue
-            close = difflib.get_close_matches(str(sub), [PARAMS_KEY], n=1)
-            if isinstance(value, yaml.MappingNode) and sub and not (params and close):
-                name = (prefix + ('' if prefix.endswith('/') else '/') + sub) if prefix else sub
-                self._walk(value, name, key, sections)
-            elif applies and params:
+            close = difflib.get_close_matches(sub, [PARAMS_KEY], n=1)
+            if applies and params and close:
                 self.warnings.append(ConfigWarning(
                     f"unknown key '{sub}' under '{prefix}' (ignored)", self.pos(key.start_mark),
-                    hint=f"did you mean '{close[0]}'?" if close else
-                    'parameters go under ros__parameters:'))
-            elif not prefix and sub is not None and node_key_matches(sub, self.node):
-                self.error(f"'{sub}' must hold a mapping with ros__parameters",
-                           self.pos(value.start_mark))
+                    hint=f"did you mean '{close[0]}'?"))
+                continue
+            if isinstance(value, yaml.MappingNode) and sub:
+                name = (prefix + ('' if prefix.endswith('/') else '/') + sub) if prefix else sub
+                self._walk(value, name, key, sections)
         if applies and not params and len(sections) == found:
-            self.error(f"'{prefix}' has no ros__parameters", self.pos(key_node.start_mark),
-                       f'write the parameters under {prefix}: ros__parameters:')
+            self.warnings.append(ConfigWarning(
+                f"'{prefix}' has no ros__parameters (ignored)", self.pos(key_node.start_mark),
+                hint=f'write the parameters under {prefix}: ros__parameters:'))
 
     def _section(self, name, key, params_key, params_node):
         anchor = self.pos(params_key.start_mark)
         values = {}
         section = Section(name, values, anchor, self.pos(key.start_mark))
-        if isinstance(params_node, yaml.ScalarNode) and params_node.value in _NULL:
-            return section
-        if not isinstance(params_node, yaml.MappingNode):
-            self.error('ros__parameters must be a mapping of parameter names to values',
-                       self.pos(params_node.start_mark))
-            return None
-        try:
+        # rcl has refused any other value unless its node already had parameters, and then
+        # writes it to a parameter of its own choosing: nothing this node can use.
+        if isinstance(params_node, yaml.MappingNode):
             self._flatten(params_node, '', values, {})
-        except TooBig as exc:
-            self.error(str(exc), exc.pos)
-            return None
         return section
 
-    def _flatten(self, node, prefix, out, seen, depth=0):
-        # Aliases are not copies in the composed tree, but walking them is: a few nested
-        # aliases of aliases would be billions of parameters. No real params file comes close.
-        self._walked += len(node.value)
-        if depth > MAX_PARAM_DEPTH or self._walked > MAX_PARAMS:
-            raise TooBig(f'too many or too deeply nested parameters (more than {MAX_PARAMS} '
-                         f'or {MAX_PARAM_DEPTH} levels)', self.pos(node.start_mark))
+    def _flatten(self, node, prefix, out, seen):
         for key, value in node.value:
             if not isinstance(key, yaml.ScalarNode) or not key.value:
                 self.error('a parameter name must be a non-empty string',
@@ -366,7 +623,7 @@ class YamlReader:
             if isinstance(value, yaml.MappingNode):
                 self.key_positions[name] = key_pos
                 if value.value:
-                    self._flatten(value, name + '.', out, seen, depth + 1)
+                    self._flatten(value, name + '.', out, seen)
                 else:
                     out[name] = Value(name, 'mapping', {}, self.pos(value.start_mark), key_pos)
             elif isinstance(value, yaml.SequenceNode):
@@ -389,20 +646,7 @@ class YamlReader:
     def _scalar(self, name, node, key_pos):
         raw = node.value
         quoted = node.style in ('"', "'")
-        if node.style:
-            kind, value = 'string', raw
-        elif raw in _NULL:
-            kind, value = 'none', None
-        elif raw in _TRUE or raw in _FALSE:
-            kind, value = 'bool', raw in _TRUE
-        elif _INT.match(raw):
-            kind, value = 'integer', c_int(raw)
-        elif _FLOAT.match(raw) or _SPECIAL_FLOAT.match(raw):
-            kind, value = 'double', float(raw.replace('.nan', 'nan').replace('.NaN', 'nan')
-                                          .replace('.NAN', 'nan').replace('.inf', 'inf')
-                                          .replace('.Inf', 'inf').replace('.INF', 'inf'))
-        else:
-            kind, value = 'string', raw
+        kind, value = rcl_value(raw, node.style, node.tag)
         pos = self.pos(node.start_mark, 1 if quoted else 0)
         source = self._source(node, value) if kind == 'string' else None
         if source is not None:
@@ -494,14 +738,3 @@ def parameter_text_value(name, text):
     # Typed by rcl's rules, positioned like the running node's parameters
     # (`parameter expressions[0]:1:5`), so both doors report an error the same way.
     return python_value(name, typed.value)
-
-
-def c_int(raw):
-    """Parse an integer like C's strtol with base 0 (rcl does): 0x10 is 16, 010 is 8."""
-    sign = -1 if raw.startswith('-') else 1
-    digits = raw.lstrip('+-')
-    if digits[:2] in ('0x', '0X'):
-        return sign * int(digits, 16)
-    if len(digits) > 1 and digits.startswith('0'):
-        return sign * int(digits, 8)
-    return sign * int(digits)

@@ -24,9 +24,10 @@ progress, summary) is `arena_eval.tools.replay`.
 Bags are read with `rosbags` (`AnyReader`: ROS 1 `.bag`, rosbag2 sqlite3 or MCAP). A rosbag2
 message's bytes are the CDR the node would have taken; a ROS 1 message is converted to the CDR of
 the ROS 2 type of the same name (fields matched by name, ROS 1's `Header.seq` dropped; see
-`_ros1_converter`). Every message is then decoded ONCE through the node's own path
-(`tick.make_decoder`: the CDR view of `cdr.py`, rclpy deserialization where that cannot) and
-copied by the node's own `InputBindings.copy_latest` into a scratch batch, whose input slots and
+`_ros1_converter`). Every message is then decoded ONCE through the node's own path (the
+input's decode plan, `plans.py`, in `InputBindings.on_message`; bytes it cannot read count as
+undecodable) and copied by the node's own `InputBindings.copy_latest` into a scratch batch,
+whose input slots and
 valid flags are read back into one matrix per input (messages x the input's slots).
 
 The tick loop then runs in compiled code (`_replay_ticks`, one numba call per chunk of ticks):
@@ -38,7 +39,7 @@ at or after its log time (on the same grid before `t0`, as if the node had been 
 it runs the kernel's own `_step` on the batch's packed block with `dt` = the period, and copies
 the outputs into a preallocated matrix. Message time (`fresh(imu)`, `ddt_msg(x)`, ...: the meta
 inputs of `inputs.InputBindings`) is computed in the loop as the bindings compute it, from the
-cursor, the receive times and each message's header stamp (`inputs.stamp_seconds`).
+cursor, the receive times and each message's header stamp (`InputBindings.stamp`).
 """
 
 from dataclasses import dataclass
@@ -332,8 +333,7 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     """
     from ..engine.compile import path_root
     from ..language.functions import split_meta
-    from ..msgtypes.inputs import decode_steps, has_stamp, InputBindings, META_ORDER, stamp_seconds
-    from ..ros.tick import make_decoder
+    from ..msgtypes.inputs import InputBindings, META_ORDER
 
     selected = select_connections(reader, config, remap)
     convert = _ros1_converter(reader)
@@ -341,21 +341,14 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
     bindings = InputBindings(config, scratch)
     names = tuple(config.inputs)
     slots = {name: [] for name in names}
-    paths = {name: [] for name in names}
     meta = {name: [-1] * 5 for name in names}
     for slot, path in enumerate(batch.inputs):
         root = path_root(path)
-        paths[root].append(path)
         kind = split_meta(path)
         if kind is not None:
             meta[root][META_ORDER[kind[1]]] = slot
         else:
             slots[root].append(slot)
-    decoders = {name: make_decoder(config.inputs[name].msg_type,
-                                   decode_steps(config.inputs[name].msg_type, paths[name]))
-                for name in names}
-    stamped = {name: (meta[name][3] >= 0 or meta[name][4] >= 0)
-               and has_stamp(config.inputs[name].msg_type) for name in names}
     if convert is not None:
         for name in names:
             _check_layout(convert, _normalize_type(config.inputs[name].type_name),
@@ -394,17 +387,14 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
         index = np.array(slots[name], dtype=np.int64)
         times, values, ok, stamps = [], [], [], []
         undecodable = 0
-        decode = decoders[name]
         for t, _, data, msgtype in entries:
             cdr = convert(data, _normalize_type(msgtype)) if convert is not None else data
-            msg = decode(cdr)
-            if msg is None:
+            if not bindings.on_message(name, cdr, t):
                 undecodable += 1
                 continue
             times.append(t)
-            stamps.append(stamp_seconds(msg) if stamped[name] else math.nan)
+            stamps.append(bindings.stamp(name))
             if len(index):
-                bindings.on_message(name, msg, t)
                 bindings.copy_latest(t)
                 values.append(input_buffer[index])
                 ok.append(input_valid[index] != 0.0)

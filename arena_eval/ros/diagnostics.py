@@ -245,8 +245,7 @@ class DiagnosticsReport:
             if poller is not None:
                 pairs['Messages received'] = str(poller.received)
                 pairs['Undecodable messages'] = str(poller.undecodable)
-                pairs['Decoding'] = ('CDR view' if getattr(tick.decoders[name], 'cdr_view',
-                                                           False) else 'rclpy')
+                pairs['Decoding'] = 'CDR view'  # the input's decode plan, the one reader
                 pairs['Taking'] = poller.transport
                 if poller.buffer_grown is not None:
                     pairs['Take buffer grown'] = str(poller.buffer_grown)

@@ -15,26 +15,20 @@
 """
 The node's entity pool: subscriptions, publishers, their retirement after a program swap.
 
-Input subscriptions become the tick's `Poller`s; per-output publishers are kept by name.
+Each input subscription becomes a `compiled_tick.CompiledInput` (its rcl pointer and its one
+take buffer), which the compiled loop takes from; per-output publishers are kept by name.
 
-Subscriptions sit in a callback group no executor runs: the tick polls them itself, taking CDR
-bytes through rcl directly (`arena_eval.rt.rcl`, into one reused buffer per input) or, when
-that cannot be set up, through rclpy's `take_message(raw=True)`. A new configuration keeps the
-subscriptions whose topic, type and QoS are unchanged; those it replaces, and the per-output
-publishers it no longer needs, are destroyed only once the loop has taken a tick that no longer
-uses them (all on the executor thread).
+Subscriptions sit in a callback group no executor runs: the loop takes their CDR bytes through
+rcl itself. A new configuration keeps the subscriptions whose topic, type and QoS are
+unchanged; those it replaces, and the per-output publishers it no longer needs, are destroyed
+only once the loop has taken a tick that no longer uses them (all on the executor thread).
 """
-
-import time
 
 from rclpy.callback_groups import CallbackGroup
 from std_msgs.msg import Float64
 
-from .tick import Poller
 from ..msgtypes.inputs import qos_profile
-from ..rt import rcl
-
-RCL_TRANSPORT = 'rcl (ctypes)'
+from ..rt.compiled_tick import CompiledInput
 
 
 class PolledGroup(CallbackGroup):
@@ -50,56 +44,17 @@ class PolledGroup(CallbackGroup):
         pass
 
 
-def load_rcl(library=None):
-    """Return (the `rcl.Library` or None, the transport it gives, for diagnostics)."""
-    try:
-        return rcl.load(library or rcl.LIBRARY), RCL_TRANSPORT
-    except rcl.Unavailable as exc:
-        return None, f'rclpy ({exc})'
-
-
-class RclpyTaker:
-    """`take() -> CDR bytes or None` through rclpy, shaped like `rcl.Taker.take`."""
-
-    grown = None
-
-    def __init__(self, subscription, msg_type):
-        self._take_message = subscription.handle.take_message
-        self._msg_type = msg_type
-
-    def take(self):
-        got = self._take_message(self._msg_type, True)
-        return None if got is None else got[0]
-
-
 def _unexpected(msg):  # pragma: no cover - PolledGroup never lets an executor call it
     raise RuntimeError('a polled subscription was executed by an executor')
 
 
-def make_poller(node, input_config, group, library=None, transport='rclpy'):
-    """
-    Subscribe to an input in `group`; return its `Poller`.
-
-    With `library` (an `rcl.Library`) messages are taken through rcl when that can be set up
-    for this subscription, else through rclpy (the poller's `transport` says which, and why).
-    """
+def make_input(node, input_config, group, symbols):
+    """Subscribe to an input in `group`; return its `CompiledInput` (raises native.Unavailable)."""
     subscription = node.create_subscription(
         input_config.msg_type, input_config.topic, _unexpected, qos_profile(input_config),
         callback_group=group, raw=True)
-    taker, first = RclpyTaker(subscription, input_config.msg_type), None
-    if library is not None:
-        try:
-            direct = rcl.Taker(library, subscription)
-            # A probe: a new subscription has nothing yet (TAKE_FAILED) or a first message.
-            first = direct.take()
-        except (rcl.Unavailable, rcl.RclError) as exc:
-            transport = f'rclpy ({exc})'
-        else:
-            taker, transport = direct, RCL_TRANSPORT
-    poller = Poller(input_config, taker, transport, subscription)
-    if first is not None:
-        poller.taken(first, time.monotonic_ns())
-    return poller
+    return CompiledInput(symbols, subscription, input_config.depth, input_config.name,
+                         input_config)
 
 
 class EntityPool:
@@ -111,10 +66,9 @@ class EntityPool:
     them once the loop has taken the swap.
     """
 
-    def __init__(self, node, library=None, transport='rclpy'):
+    def __init__(self, node, symbols):
         self._node = node
-        self._library = library
-        self._transport = transport
+        self._symbols = symbols
         self._group = PolledGroup()
         self.pollers = {}
         self.individual = {}
@@ -138,7 +92,7 @@ class EntityPool:
 
     def update(self, config, outputs):
         """
-        Return (pollers, per-output publishers, typed outputs, retired entities) for `config`.
+        Return (inputs, per-output publishers, typed outputs, retired entities) for `config`.
 
         `outputs` are the names to publish one `~/out/<name>` topic for (empty without
         `publish_individual`). Typed outputs come as (`OutputConfig`, publisher) pairs; a
@@ -150,9 +104,7 @@ class EntityPool:
             if poller is None or not poller.same_subscription(input_config):
                 if poller is not None:
                     retired.append(poller.subscription)
-                poller = make_poller(node, input_config, self._group, self._library,
-                                     self._transport)
-                node.get_logger().debug(f"input '{name}': taking through {poller.transport}")
+                poller = make_input(node, input_config, self._group, self._symbols)
                 self.pollers[name] = poller
             else:
                 poller.input_config = input_config

@@ -99,7 +99,10 @@ def _main(argv, stopper):
     except Exception as exc:  # noqa: B902 - rclpy.init refusing the arguments: one line
         if type(exc).__name__ != 'RCLError':
             raise
-        print(f'error: {str(exc).splitlines()[0]}', file=sys.stderr)
+        # Our checks read the params files as rcl does; should rcl still refuse one, keep its
+        # words and say which files it was given, since its message may name none.
+        given = f" (params files: {', '.join(args.params_files)})" if args.params_files else ''
+        print(f'error: {str(exc).splitlines()[0]}{given}', file=sys.stderr)
         return 2
 
 

@@ -18,21 +18,23 @@ The `arena_eval` ROS 2 node: the node class and its wiring.
     python -m arena_eval.ros.node --ros-args --params-file config/default.yaml
     ros2 run arena_eval arena_eval_node --ros-args --params-file config/default.yaml
 
-Every tick (a dedicated thread with absolute deadlines, `arena_eval.rt.loop`) runs the current
-`arena_eval.ros.tick.Tick`: take the messages that arrived on each input as CDR bytes, decode
-only the fields the batch reads, copy the latest fields into the arena, ONE kernel call
-(`batch.step(dt)`, dt = the measured time since the previous tick), publish `~/results`
-(`std_msgs/msg/Float64MultiArray`) and, with `publish_individual`, `~/out/<name>`
-(`std_msgs/msg/Float64`). The tick polls its subscriptions itself (no executor runs them;
-`arena_eval.ros.entities`). `/diagnostics` is published every `diagnostics_period` seconds from
-the executor thread (`arena_eval.ros.diagnostics`), which also serves the parameter services.
+Every tick (one compiled nogil loop in a dedicated thread with absolute deadlines,
+`arena_eval.rt.compiled_tick`) runs the current program: take the messages that arrived on
+each input as CDR bytes through rcl, walk their decode plans to the fields the batch reads,
+copy the latest fields into the arena with message time, ONE kernel step (dt = the measured
+time since the previous tick), publish `~/results` (`std_msgs/msg/Float64MultiArray`), with
+`publish_individual` `~/out/<name>` (`std_msgs/msg/Float64`), and the typed outputs. The loop
+takes its subscriptions itself (no executor runs them; `arena_eval.ros.entities`). Where the
+compiled loop cannot run (rcl symbols missing) the node does not start: one line says why.
+`/diagnostics` is published every `diagnostics_period` seconds from the executor thread
+(`arena_eval.ros.diagnostics`), which also serves the parameter services.
 
 `ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `publish_individual`,
 `diagnostics_period` and an input's `topic`/`type`/`timeout`/`qos`/`depth` is validated and
 compiled in the parameter callback (`arena_eval.ros.params_bridge`), off the tick; a bad update
 is refused with the one-line errors as reason and the running program goes on; a good one is
 swapped in between two ticks. A new program takes over the state of every stateful call whose
-meaning did not change (`Tick.carry_state_from_non_rt`: copied in the tick thread before its
+meaning did not change (`CompiledTick.carry_state_from_non_rt`: copied by the loop before its
 first step); new or changed calls start from their first tick; rate, diagnostics and
 `publish_individual` changes keep the running program. The `~/reset` service
 (`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and
@@ -71,15 +73,13 @@ from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import Trigger
 
 from .diagnostics import DiagnosticsReport
-from .entities import EntityPool, load_rcl
+from .entities import EntityPool
 from .graph import GraphWatch
 from .params_bridge import ParameterBridge
 from .process import Stopper
-from .tick import Tick
 from ..engine import native
 from ..language.errors import BatchErrors, ExpressionError
 from ..msgtypes import plans
-from ..msgtypes.inputs import InputBindings
 from ..params import config as cfg
 from ..rt.compiled_tick import Compiler, TickRunner
 
@@ -119,40 +119,28 @@ class ArenaEvalNode(Node):
     activates) and the managed node (`arena_eval.ros.lifecycle`) on its transitions:
     `configure` (read and compile the params, create the subscriptions and publishers),
     `activate` (start ticking), `deactivate` (stop ticking; the program and its state stay) and
-    `cleanup` (drop the program and its entities). `rcl_library` names the rcl library to take
-    and publish through (tests pass a missing one to force the rclpy path); `phases` (a
-    `tick.PhaseTimes`) times every tick's phases. `file_errors` are the params files' one-line
+    `cleanup` (drop the program and its entities). `rcl_library` names the rcl library the
+    compiled loop takes and publishes through. `file_errors` are the params files' one-line
     errors (the managed node starts with them and logs them when it is asked to configure).
     """
 
     # The managed node configures on its configure transition instead of in `__init__`.
     MANAGED = False
 
-    def __init__(self, *, file_warnings=None, file_errors=None, context=None, rcl_library=None,
-                 phases=None):
+    def __init__(self, *, file_warnings=None, file_errors=None, context=None, rcl_library=None):
         super().__init__(cfg.NODE_NAME, context=context,
                          automatically_declare_parameters_from_overrides=True)
         self._log = self.get_logger()
-        self._rcl, self.transport = load_rcl(rcl_library)
-        self._log.debug(f'taking and publishing CDR bytes through {self.transport}')
-        self._phases = phases
+        try:
+            self._compiler = Compiler(self, rcl_library)
+        except native.Unavailable as exc:
+            raise StartupError([f'arena_eval: the compiled tick cannot run here: {exc}']) from None
         self._file_warnings = file_warnings
         self._file_errors = list(file_errors or ())
         self._params = ParameterBridge(self, self._apply)
         # The values the params files gave: while they stand, the files' errors are theirs.
         self._file_values = dict(self._params.values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        # Builds the compiled tick; None once the Python tick runs (`_python_reason` says why).
-        self._compiler = None
-        self._python_reason = None
-        self._logged_reason = None
-        if phases is not None:
-            self._python_reason = 'phase timing'
-        else:
-            try:
-                self._compiler = Compiler(self, rcl_library)
-            except native.Unavailable as exc:
-                self._python_reason = str(exc)
         # Fully qualified: two robots' nodes of the same name must not collide on /diagnostics.
         self._report = DiagnosticsReport(self.get_fully_qualified_name())
         self._graph = GraphWatch(self)
@@ -198,12 +186,10 @@ class ArenaEvalNode(Node):
             raise StartupError(self._file_errors if file_lines and self._file_errors
                                else exc.one_line().splitlines()) from None
         self._results_pub = self.create_publisher(Float64MultiArray, '~/results', 10)
-        self._entities = EntityPool(self, self._rcl, self.transport)
+        self._entities = EntityPool(self, self._compiler.symbols)
         tick, _ = self._make_tick(config, config.diff(None), batch)
-        self.loop = TickRunner(tick, config.rate_hz,
-                               self._compiler.symbols if self._compiler else None)
-        if self._python_reason is None:
-            self._log.info('tick: compiled')
+        self.loop = TickRunner(tick, config.rate_hz, self._compiler.symbols)
+        self._log.info('tick: compiled')
         self._config = config
         self._set_diagnostics_period(config.diagnostics_period)
         self._log_program(what, config, tick)
@@ -286,43 +272,26 @@ class ArenaEvalNode(Node):
         """
         Build the tick for `config`; return it and the entities only older ticks use.
 
-        Reuses the newest tick's batch and bindings when neither expressions nor inputs
-        changed (a `publish_individual` toggle), so the program keeps its state.
+        Reuses the newest tick's batch when neither expressions nor inputs changed (a
+        `publish_individual` toggle), so the program keeps its state.
         """
         latest = self._latest_tick
         if batch is None and not diff.batch and latest is not None:
-            batch, bindings = latest.batch, latest.bindings
+            batch = latest.batch
         else:
             batch = batch if batch is not None else cfg.build_batch(config)
-            bindings = InputBindings(config, batch)
         n_results = len(config.expressions)
         outputs = batch.outputs[:n_results] if config.publish_individual else ()
-        pollers, pubs, typed, retired = self._entities.update(config, outputs)
-        # The rcl context's own ok(): rclpy's Context.ok() adds a lock and a handle guard
-        # (1.2 us against 0.17 us here), and the handle outlives every tick.
-        tick = Tick(batch, bindings, pollers, self._results_pub, pubs, rcl=self._rcl,
-                    transport=self.transport, ok=self.context.handle.ok, phases=self._phases,
-                    n_results=n_results, typed=typed, now=self._clock_ns)
+        inputs, pubs, typed, retired = self._entities.update(config, outputs)
+        try:
+            tick = self._compiler.build(config, batch, inputs, self._results_pub, pubs, typed,
+                                        clock=self._entities.clock)
+        except (plans.Unsupported, native.Unavailable) as exc:
+            # The params checks accept only what the plans read: a bug if it gets here.
+            raise RuntimeError(f'the compiled tick cannot run this program: {exc}') from exc
         tick.nrt_baseline = _nrt_allocations()
         self._latest_tick = tick
-        return self._compiled_or_python(tick, config, pubs, typed), retired
-
-    def _compiled_or_python(self, tick, config, individual_publishers, typed):
-        """Return the compiled version of `tick`, or `tick` when it cannot be compiled."""
-        if self._compiler is not None:
-            try:
-                return self._compiler.build(tick, config, self._results_pub,
-                                            individual_publishers, typed,
-                                            clock=self._entities.clock)
-            except (plans.Unsupported, native.Unavailable) as exc:
-                # From now on the Python loop runs every program (TickRunner switches once).
-                self._compiler = None
-                self._python_reason = str(exc)
-        tick.kind = f'python ({self._python_reason})'
-        if self._python_reason != self._logged_reason:
-            self._logged_reason = self._python_reason
-            self._log.warning(f'tick: {tick.kind}')
-        return tick
+        return tick, retired
 
     def _on_reset(self, request, response):
         """`~/reset`: swap in the running config's program afresh (executor thread)."""
@@ -344,10 +313,6 @@ class ArenaEvalNode(Node):
         response.message = (f'state reset: {n} stateful call{"" if n == 1 else "s"} and t '
                             'restart from their first tick')
         return response
-
-    def _clock_ns(self):
-        """Return the node clock's time in ns (ROS time: /clock under use_sim_time)."""
-        return self.get_clock().now().nanoseconds
 
     def housekeeping(self):
         """Destroy entities retired by programs the loop no longer runs (executor thread)."""
@@ -412,9 +377,9 @@ def run_node(args, stop_event, file_warnings=None, stopper=None, *, node_class=N
     """
     `process.run` body: configure, tick until `stop_event`, stop cleanly. Return exit code.
 
-    `node_options` go to the node (tools pass `phases`). `node_class` is `ArenaEvalNode` by
-    default; a managed one (`arena_eval.ros.lifecycle`) is not started here: it starts
-    unconfigured and its transitions come through the lifecycle services.
+    `node_options` go to the node. `node_class` is `ArenaEvalNode` by default; a managed one
+    (`arena_eval.ros.lifecycle`) is not started here: it starts unconfigured and its
+    transitions come through the lifecycle services.
     """
     node_class = node_class or ArenaEvalNode
     # process.run's handlers only set stop_event; ours also interrupt configuring at once.

@@ -75,78 +75,81 @@ def joint_values(t, i):
     return a * math.sin(w * t), a * w * math.cos(w * t), (i + 1) * math.cos(w * t)
 
 
-def _make_node(node_cls):
-    """Define the simulator node class on top of rclpy's `Node` (imported lazily)."""
-    from rcl_interfaces.msg import ParameterDescriptor
-    from rclpy.qos import QoSProfile, QoSReliabilityPolicy
-    from sensor_msgs.msg import Imu, JointState
+class Simulator:
+    """The `arena_eval_sim` node (`node`): message objects made once, refilled every tick."""
 
-    class Simulator(node_cls):
-        """The `arena_eval_sim` node: message objects made once, refilled every tick."""
+    def __init__(self):
+        # rclpy is imported here, not at module level: the process installs its signal
+        # handlers before rclpy loads (process.py).
+        from rcl_interfaces.msg import ParameterDescriptor
+        from rclpy.node import Node
+        from rclpy.qos import QoSProfile, QoSReliabilityPolicy
+        from sensor_msgs.msg import Imu, JointState
 
-        def __init__(self):
-            super().__init__('arena_eval_sim')
-            # Dynamic typing: `-p rate_hz:=500` (an integer) is as welcome as 500.0.
-            fixed = ParameterDescriptor(read_only=True, dynamic_typing=True)
-            self.rate_hz = _number('rate_hz', self.declare_parameter('rate_hz', 1000.0, fixed))
+        node = self.node = Node('arena_eval_sim')
+        # Dynamic typing: `-p rate_hz:=500` (an integer) is as welcome as 500.0.
+        fixed = ParameterDescriptor(read_only=True, dynamic_typing=True)
+        try:
+            self.rate_hz = _number('rate_hz', node.declare_parameter('rate_hz', 1000.0, fixed))
             self.joint_count = int(_number('joint_count',
-                                           self.declare_parameter('joint_count', 3, fixed)))
-            start = _number('start_time', self.declare_parameter('start_time', 0.0, fixed))
+                                           node.declare_parameter('joint_count', 3, fixed)))
+            start = _number('start_time', node.declare_parameter('start_time', 0.0, fixed))
             if not 1.0 <= self.rate_hz <= 100000.0:
                 raise ValueError(f'rate_hz must be between 1 and 100000, got {self.rate_hz}')
             if not 0 <= self.joint_count <= 1000:
                 raise ValueError(f'joint_count must be between 0 and 1000, got '
                                  f'{self.joint_count}')
-            self.start_ns = int(round(start * 1e9)) if start > 0.0 else time.time_ns()
-            qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
-            self.imu_pub = self.create_publisher(Imu, IMU_TOPIC, qos)
-            self.joint_pub = self.create_publisher(JointState, JOINT_TOPIC, qos)
-            self.imu = Imu()
-            self.imu.header.frame_id = 'imu_link'
-            self.imu.orientation.w = 1.0
-            self.joints = JointState()
-            self.joints.header.frame_id = 'base_link'
-            n = self.joint_count
-            self.joints.name = [f'j{i}' for i in range(n)]
-            self.joints.position = array('d', [0.0] * n)
-            self.joints.velocity = array('d', [0.0] * n)
-            self.joints.effort = array('d', [0.0] * n)
+        except ValueError:
+            node.destroy_node()
+            raise
+        self.start_ns = int(round(start * 1e9)) if start > 0.0 else time.time_ns()
+        qos = QoSProfile(depth=10, reliability=QoSReliabilityPolicy.RELIABLE)
+        self.imu_pub = node.create_publisher(Imu, IMU_TOPIC, qos)
+        self.joint_pub = node.create_publisher(JointState, JOINT_TOPIC, qos)
+        self.imu = Imu()
+        self.imu.header.frame_id = 'imu_link'
+        self.imu.orientation.w = 1.0
+        self.joints = JointState()
+        self.joints.header.frame_id = 'base_link'
+        n = self.joint_count
+        self.joints.name = [f'j{i}' for i in range(n)]
+        self.joints.position = array('d', [0.0] * n)
+        self.joints.velocity = array('d', [0.0] * n)
+        self.joints.effort = array('d', [0.0] * n)
 
-        def publish_sample(self, now_ns):
-            """Fill both messages for the system-clock time `now_ns` and publish them."""
-            t = (now_ns - self.start_ns) * 1e-9
-            sec, nanosec = divmod(now_ns, 1_000_000_000)
-            imu, joints = self.imu, self.joints
-            imu.header.stamp.sec = sec
-            imu.header.stamp.nanosec = nanosec
-            ax, ay, az, wz = imu_values(t)
-            acc = imu.linear_acceleration
-            acc.x, acc.y, acc.z = ax, ay, az
-            imu.angular_velocity.z = wz
-            joints.header.stamp.sec = sec
-            joints.header.stamp.nanosec = nanosec
-            position, velocity, effort = joints.position, joints.velocity, joints.effort
-            for i in range(self.joint_count):
-                position[i], velocity[i], effort[i] = joint_values(t, i)
-            self.imu_pub.publish(imu)
-            self.joint_pub.publish(joints)
+    def publish_sample(self, now_ns):
+        """Fill both messages for the system-clock time `now_ns` and publish them."""
+        t = (now_ns - self.start_ns) * 1e-9
+        sec, nanosec = divmod(now_ns, 1_000_000_000)
+        imu, joints = self.imu, self.joints
+        imu.header.stamp.sec = sec
+        imu.header.stamp.nanosec = nanosec
+        ax, ay, az, wz = imu_values(t)
+        acc = imu.linear_acceleration
+        acc.x, acc.y, acc.z = ax, ay, az
+        imu.angular_velocity.z = wz
+        joints.header.stamp.sec = sec
+        joints.header.stamp.nanosec = nanosec
+        position, velocity, effort = joints.position, joints.velocity, joints.effort
+        for i in range(self.joint_count):
+            position[i], velocity[i], effort[i] = joint_values(t, i)
+        self.imu_pub.publish(imu)
+        self.joint_pub.publish(joints)
 
-        def run(self, stop_event):
-            """Publish every period until `stop_event` is set (absolute deadlines)."""
-            period = 1.0 / self.rate_hz
-            deadline = time.monotonic()
-            while not stop_event.is_set():
-                if not self.context.ok():
-                    break
-                self.publish_sample(time.time_ns())
-                deadline += period
-                delay = deadline - time.monotonic()
-                if delay > 0.0:
-                    time.sleep(delay)
-                elif delay < -period:
-                    deadline = time.monotonic()  # fell behind: skip ahead, never burst
-
-    return Simulator
+    def run(self, stop_event):
+        """Publish every period until `stop_event` is set (absolute deadlines)."""
+        period = 1.0 / self.rate_hz
+        deadline = time.monotonic()
+        while not stop_event.is_set():
+            if not self.node.context.ok():
+                break
+            self.publish_sample(time.time_ns())
+            deadline += period
+            delay = deadline - time.monotonic()
+            if delay > 0.0:
+                time.sleep(delay)
+            elif delay < -period:
+                deadline = time.monotonic()  # fell behind: skip ahead, never burst
 
 
 def _number(name, parameter):
@@ -157,20 +160,19 @@ def _number(name, parameter):
 
 
 def _main(args, stop_event):
-    from rclpy.node import Node
     try:
-        node = _make_node(Node)()
+        sim = Simulator()
     except ValueError as exc:
         print(f'arena_eval_sim: error: {exc}', file=sys.stderr)
         return 2
     try:
-        node.get_logger().info(
-            f'publishing {node.imu_pub.topic_name} and {node.joint_pub.topic_name} at '
-            f'{node.rate_hz:g} Hz '
-            f'({node.joint_count} joints)')
-        node.run(stop_event)
+        sim.node.get_logger().info(
+            f'publishing {sim.imu_pub.topic_name} and {sim.joint_pub.topic_name} at '
+            f'{sim.rate_hz:g} Hz '
+            f'({sim.joint_count} joints)')
+        sim.run(stop_event)
     finally:
-        node.destroy_node()
+        sim.node.destroy_node()
     return 0
 
 

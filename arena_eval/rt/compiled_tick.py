@@ -20,8 +20,9 @@ serialized message of each input (`rcl_take_serialized_message` until empty), wa
 plan (`plans.py`), marks staleness, copies into the arena, runs the kernel step inline (the same
 `kernel._step` as `Batch.step`), writes the outputs into the pre-serialized result messages,
 publishes them (`rcl_publish_serialized_message`), patches and publishes the typed outputs
-(`templates.patch_rows`, every N ticks) and records loop statistics into the
-`loop.LoopStats` arrays, so the diagnostics read them as they read the Python loop's. It never
+(`templates.patch_rows`, every N ticks; 'now' stamps from the system clock, or from `/clock`
+under use_sim_time, taken as one more input) and records loop statistics into the
+`loop.LoopStats` arrays the diagnostics read. It is the node's only tick. It never
 holds the GIL and allocates nothing: every array is reached by address (`native.i64_view`), and
 every C function through an address in the control block, so the compiled code is the same in
 every process and loads from numba's cache.
@@ -29,19 +30,24 @@ every process and loads from numba's cache.
 Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
 templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
 one off the tick and posts its address in the control block (`C_POST`); the loop switches
-between two ticks, primes the new program from the latest bytes of each input (as the Python
-tick does) and acknowledges (`C_ACK`): only then may the old config be released. `C_STOP` stops
-the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl error ends the loop with
-the failing call and code in the control block; `CompiledLoop` turns it into `rcl.RclError`.
+between two ticks, carries the old program's state over, primes the new program from the
+latest bytes of each input and acknowledges (`C_ACK`): only then may the old config be
+released. `C_STOP` stops the loop within one sleep slice (at most `SLEEP_SLICE_NS`). An rcl
+error ends the loop with the failing call and code in the control block; `CompiledLoop`
+turns it into `rcl.RclError`.
 
-The semantics are those of the Python tick (`node.Tick` with `inputs.InputBindings`): the
-message's receive time is the tick that took it; an input is stale past its timeout; an index
-beyond the current sequence invalidates the slot and counts once per message; nan/inf values are
-counted once per message. One difference: bytes the plan cannot read (another encoding) count
-as undecodable, where the Python tick would try rclpy's deserialization.
+The semantics are the retired Python tick's (held to its recorded outputs by
+`test/test_golden_tick.py`): the message's receive time is the tick that took it; an input is
+stale past its timeout (the one stale test, in `copy_latest`); an index beyond the current
+sequence invalidates the slot and counts once per message; a name missing from `name[]` gives
+nan and counts once per message; nan/inf values are counted once per message; message time
+(`fresh`, `age`, `updated`, `stamp`, `mdt`) is written every tick and always valid; bytes the
+plan cannot read count as undecodable. `begin`, `offer` and `tick_offline` run the same tick
+without rcl, on bytes handed in (tests; replay's seam).
 
 numba's cache only tracks this file, so `FINGERPRINT` hashes the sources compiled into the loop
-(`kernel.py`, `plans.py`, `native.py`) and the kernel's constants; a cache compiled from other
+(`kernel.py`, `plans.py`, `description.py`, `native.py`, `templates.py`) and the kernel's
+constants; a cache compiled from other
 sources is recompiled at import, as `kernel.py` does for its own.
 """
 
@@ -57,7 +63,7 @@ import numpy as np
 from . import loop as loop_
 from .rcl import RclError
 from ..engine import kernel, native, program as pg
-from ..msgtypes import plans, templates
+from ..msgtypes import description, plans, templates
 
 # ----- the control block (one per loop; int64) --------------------------------------------
 C_STOP = 0          # nonzero: leave the loop (executor side writes)
@@ -159,7 +165,9 @@ SL_NON_FINITE = 2   # messages with nan/inf in this field
 SL_OOR_LEN = 3      # sequence length of the latest message when too short, else -1
 SL_NON_FINITE_NOW = 4
 SL_META = 5         # META_* for a message-time slot (written by `_copy_meta`), else -1
-SL_WORDS = 6
+SL_MISSING = 6      # messages whose name[] lacked the element's name (index by name)
+SL_MISSING_NOW = 7
+SL_WORDS = 8
 
 # Message-time kinds: the order of `inputs.META_ORDER` (fresh, age, updated, stamp, mdt).
 META_FRESH, META_AGE, META_UPDATED, META_STAMP, META_MDT = range(5)
@@ -190,7 +198,8 @@ _OPTIONS = {'error_model': 'numpy', 'boundscheck': False}
 
 def _fingerprint_of_sources():
     """CRC of the other sources compiled into the loop and of the kernel's constants."""
-    sources = (pathlib.Path(module.__file__) for module in (kernel, plans, native, templates))
+    sources = (pathlib.Path(module.__file__)
+               for module in (kernel, plans, native, templates, description))
     text = b''.join(path.read_bytes() for path in sources)
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
@@ -382,7 +391,14 @@ def copy_latest(config, now):
         value = latest[s]
         values[s] = value
         valid[s] = 1.0
+        if native.load_i64(config[T_LATEST] + 8 * (2 * n + s)) == plans.MISSING_NAME:
+            # A name missing from the message's name[]: nan, a value (the slot stays valid).
+            if new:
+                slots[srow + SL_MISSING] += 1
+                slots[srow + SL_MISSING_NOW] = 1
+            continue
         if new:
+            slots[srow + SL_MISSING_NOW] = 0
             slots[srow + SL_OOR_LEN] = -1
             bad = value - value != 0.0
             slots[srow + SL_NON_FINITE_NOW] = 1 if bad else 0
@@ -458,7 +474,11 @@ def _stamp_now(config, at):
         native.store_u32(at + 4, np.uint32(nanosec))
         return
     ts = config[T_TIMESPEC]
-    native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
+    if config[T_GETTIME] == 0:  # offline without /clock: no time at all
+        native.store_i64(ts, 0)
+        native.store_i64(ts + 8, 0)
+    else:
+        native.call_i32_ip(config[T_GETTIME], native.CLOCK_REALTIME, ts)
     native.store_i32(at, np.int32(native.load_i64(ts)))
     native.store_u32(at + 4, np.uint32(native.load_i64(ts + 8)))
 
@@ -663,18 +683,21 @@ class CompiledInput:
     """
     One input subscription as the compiled loop takes it: its rcl pointer and take buffer.
 
-    Shared by successive configs while the subscription is unchanged (like `node.Poller`);
-    `poll` holds what survives a program swap (the latest message is the take buffer's bytes).
-    The caller keeps the rclpy subscription alive while a loop uses it.
+    Shared by successive configs while the subscription is unchanged; `poll` holds what
+    survives a program swap (the latest message is the take buffer's bytes). The caller keeps
+    the rclpy subscription alive while a loop uses it. The diagnostics read its counters.
     """
 
-    def __init__(self, symbols, subscription, depth=5, name=''):
-        from .rcl import _pointer, Unavailable as RclUnavailable
+    transport = 'rcl (compiled)'
+
+    def __init__(self, symbols, subscription, depth=5, name='', input_config=None):
+        from .rcl import entity_pointer, Unavailable as RclUnavailable
         try:
-            self.pointer = _pointer(subscription, 'subscription')
+            self.pointer = entity_pointer(subscription, 'subscription')
         except RclUnavailable as exc:
             raise native.Unavailable(str(exc)) from None
         self.name = name
+        self.input_config = input_config
         self.subscription = subscription
         self.buffer = symbols.serialized_buffer()
         self.info = np.zeros(native.MESSAGE_INFO_SIZE // 8, np.int64)
@@ -682,8 +705,14 @@ class CompiledInput:
         self.poll[PS_CAPACITY] = self.buffer.capacity
         self.single = 1 if depth == 1 else 0
 
+    def same_subscription(self, input_config):
+        """Whether this subscription serves `input_config` as is (timeout changes don't count)."""
+        a, b = self.input_config, input_config
+        return (a.topic, a.type_name, a.qos, a.depth) == (b.topic, b.type_name, b.qos, b.depth)
+
     @property
-    def taken(self):
+    def received(self):
+        """Messages taken over the subscription's life."""
         return int(self.poll[PS_TAKEN])
 
     @property
@@ -691,7 +720,7 @@ class CompiledInput:
         return int(self.poll[PS_UNDECODABLE])
 
     @property
-    def grown(self):
+    def buffer_grown(self):
         return int(self.poll[PS_GROWN])
 
     def close(self):
@@ -907,9 +936,9 @@ class TickConfig:
 
     def _message(self, publisher, raw):
         """(rcl publisher pointer, ctypes view of `raw`, serialized message pointing at it)."""
-        from .rcl import _pointer, Unavailable as RclUnavailable
+        from .rcl import entity_pointer, Unavailable as RclUnavailable
         try:
-            pointer = 0 if publisher is None else _pointer(publisher, 'publisher')
+            pointer = 0 if publisher is None else entity_pointer(publisher, 'publisher')
         except RclUnavailable as exc:
             raise native.Unavailable(str(exc)) from None
         array = (ctypes.c_char * len(raw)).from_buffer(raw)
@@ -943,10 +972,16 @@ class TickConfig:
         return int(self.table[row + IN_RECV_NS]) if self.table[row + IN_HAS_MSG] else None
 
     def slot_counters(self, s):
-        """(out of range, non-finite, length when out of range or -1, non-finite now)."""
+        """
+        Return slot `s`'s counters for the diagnostics.
+
+        (out of range, non-finite, length when out of range or -1, non-finite now, names
+        missing, name missing now).
+        """
         row = s * SL_WORDS
         return (int(self.slots[row + SL_OUT_OF_RANGE]), int(self.slots[row + SL_NON_FINITE]),
-                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]))
+                int(self.slots[row + SL_OOR_LEN]), bool(self.slots[row + SL_NON_FINITE_NOW]),
+                int(self.slots[row + SL_MISSING]), bool(self.slots[row + SL_MISSING_NOW]))
 
 
 def _mem_address(batch):
@@ -1075,34 +1110,9 @@ class CompiledLoop:
         return not self._thread.is_alive()
 
 
-# ----- the node's side: a compiled tick that looks like `tick.Tick` to the diagnostics -------
+# ----- the node's side: a program for the compiled loop, as the diagnostics read it ----------
 COMPILED = 'compiled'
-TICK_ENV = 'ARENA_EVAL_TICK'  # 'python' forces the Python tick (benchmarks compare both)
-TRANSPORT = 'rcl (compiled)'
-
-
-class CompiledPoller:
-    """An input's counters as `tick.Poller` names them, read from the compiled loop's arrays."""
-
-    def __init__(self, poller, compiled):
-        self.poller = poller
-        self.compiled = compiled
-        self.name = poller.name
-        self.input_config = poller.input_config
-        self.subscription = poller.subscription
-        self.transport = TRANSPORT
-
-    @property
-    def received(self):
-        return self.poller.received + self.compiled.taken
-
-    @property
-    def undecodable(self):
-        return self.poller.undecodable + self.compiled.undecodable
-
-    @property
-    def buffer_grown(self):
-        return self.compiled.grown
+TRANSPORT = CompiledInput.transport
 
 
 class CompiledBindings:
@@ -1144,7 +1154,9 @@ class CompiledBindings:
                 non_finite_now=tuple(self.paths[s] for s, c in counters
                                      if has_message and c[3]),
                 out_of_range=sum(c[0] for _, c in counters),
-                non_finite=sum(c[1] for _, c in counters)))
+                non_finite=sum(c[1] for _, c in counters),
+                missing_now=tuple(self.paths[s] for s, c in counters if has_message and c[5]),
+                missing_name=sum(c[4] for _, c in counters)))
         return result
 
 
@@ -1170,67 +1182,54 @@ class _PlanDecoder:
     cdr_view = True  # decoded from the CDR bytes (by a plan), as the diagnostics report it
 
 
+def _no_clock():  # pragma: no cover - the loop writes 'now' stamps itself
+    raise RuntimeError("the compiled loop stamps 'now' itself")
+
+
 class CompiledTick:
     """
-    One program for the compiled loop, built beside its Python `Tick` (kept as `python`).
+    One program for the compiled loop: its `TickConfig` and what the diagnostics read.
 
-    Has what the diagnostics read from a tick: `batch`, `bindings`, `pollers`, `decoders`,
-    `publish_transport`, `nrt_baseline`, and `kind` ('compiled').
+    `batch`, `bindings`, `pollers` (the `CompiledInput`s), `decoders`, `publish_transport`,
+    `nrt_baseline`, `results`, `typed`, and `kind` ('compiled').
     """
 
     kind = COMPILED
 
-    def __init__(self, python_tick, config, tick_config, inputs):
-        self.python = python_tick
+    def __init__(self, config, batch, tick_config, inputs, results):
         self.carried = None
         self.config = tick_config
-        self.batch = python_tick.batch
-        self.bindings = CompiledBindings(config, self.batch, tick_config)
-        self.pollers = tuple(CompiledPoller(p, c) for p, c in zip(python_tick.pollers, inputs,
-                                                                  strict=True))
+        self.batch = batch
+        self.bindings = CompiledBindings(config, batch, tick_config)
+        self.pollers = tuple(inputs)
         self.decoders = {p.name: _PlanDecoder() for p in self.pollers}
         self.publish_transport = TRANSPORT
-        self.nrt_baseline = python_tick.nrt_baseline
-        self.results = python_tick.results
+        # Read by the diagnostics side; set in the node's parameter callback before the swap.
+        self.nrt_baseline = None
+        self.results = results
         self.typed = tuple(CompiledTyped(output, tick_config, t)
                            for t, (output, _) in enumerate(tick_config.typed))
 
     def carry_state_from_non_rt(self, old_batch):
-        """Plan taking over `old_batch`'s state on this program's first tick (`Tick`'s API)."""
+        """Plan taking over `old_batch`'s state on this program's first tick."""
         self.carried = self.config.carry_state_from(old_batch)
         return self.carried
 
 
 class Compiler:
     """
-    Build `CompiledTick`s for a node: its rcl entry points, context and take buffers.
+    Build `CompiledTick`s for a node: its rcl entry points and context.
 
     `Compiler(node, rcl_library)` raises `native.Unavailable` (with the reason) where the
-    compiled tick cannot run: forced off by `ARENA_EVAL_TICK=python`, a missing library or
-    symbol. `build` raises `plans.Unsupported` for inputs the plans cannot describe.
+    compiled loop cannot run (a missing library or symbol): the node cannot start then.
     """
 
-    def __init__(self, node, rcl_library=None, environ=None):
-        import os
-        import weakref
+    def __init__(self, node, rcl_library=None):
         from . import rcl
-        environ = os.environ if environ is None else environ
-        if environ.get(TICK_ENV, COMPILED) == 'python':
-            raise native.Unavailable(f'{TICK_ENV}=python')
         self.symbols = native.Symbols(rcl_name=rcl_library or rcl.LIBRARY)
         self.context_pointer = node.context.handle.pointer
         self._node = node
-        # Take buffers by poller: one per subscription, alive while a program uses it.
-        self._inputs = weakref.WeakKeyDictionary()
         self._clock = None
-
-    def _input(self, poller):
-        compiled = self._inputs.get(poller)
-        if compiled is None:
-            compiled = CompiledInput(self.symbols, poller.subscription,
-                                     poller.input_config.depth, poller.name)
-            self._inputs[poller] = compiled
-        return compiled
 
     def _clock_input(self, subscription):
         """Return the loop's own take of `/clock` (use_sim_time: ROS time), made once."""
@@ -1238,24 +1237,27 @@ class Compiler:
             self._clock = CompiledInput(self.symbols, subscription, 1, 'clock')
         return self._clock
 
-    def build(self, python_tick, config, results_publisher, individual_publishers, typed=(),
+    def build(self, config, batch, inputs, results_publisher, individual_publishers, typed=(),
               clock=None):
         """
-        Return the `CompiledTick` running what `python_tick` runs.
+        Return the `CompiledTick` running `batch` over `inputs` (`CompiledInput`s).
 
-        `clock()` returns the node's polled `/clock` subscription, taken by the loop for typed
-        outputs stamped 'now' under use_sim_time.
+        `typed` pairs each `outputs.OutputConfig` with its publisher; `clock()` returns the
+        node's polled `/clock` subscription, taken by the loop for typed outputs stamped 'now'
+        under use_sim_time.
         """
-        from ..msgtypes.templates import float64_template, results_template
-        batch = python_tick.batch
-        names = [p.name for p in python_tick.pollers]
+        from ..msgtypes.templates import float64_template, results_template, TypedOutput
+        names = [i.name for i in inputs]
         slots = slot_reads(names, batch.inputs)
+        typed_outputs = [
+            (TypedOutput(output, batch, _no_publisher, _no_clock,
+                         topic=getattr(pub, 'topic_name', output.topic)), pub)
+            for output, pub in typed]
         clock_input = None
-        if any(output._now is not None for output in python_tick.typed) and (
+        if any(output._now is not None for output, _ in typed_outputs) and (
                 self._node.get_parameter('use_sim_time').value):
             clock_input = self._clock_input(clock())
-        inputs = [self._input(p) for p in python_tick.pollers]
-        results = python_tick.results
+        results = tuple(batch.outputs[:len(config.expressions)])
         raw, _ = results_template(results)
         publishers = [(-1, results_publisher, raw, len(raw) - 8 * len(results))]
         for i, publisher in enumerate(individual_publishers):
@@ -1263,53 +1265,37 @@ class Compiler:
             publishers.append((i, publisher, raw, len(raw) - 8))
         tick_config = TickConfig(
             self.symbols, self.context_pointer, batch,
-            [(c, config.inputs[p.name].timeout, p.msg_type)
-             for c, p in zip(inputs, python_tick.pollers, strict=True)],
-            slots, publishers, n_results=len(results),
-            typed=list(zip(python_tick.typed, [pub for _, pub in typed], strict=True)),
-            clock=clock_input)
-        return CompiledTick(python_tick, config, tick_config, inputs)
+            [(c, config.inputs[c.name].timeout, c.input_config.msg_type) for c in inputs],
+            slots, publishers, n_results=len(results), typed=typed_outputs, clock=clock_input)
+        return CompiledTick(config, batch, tick_config, inputs, results)
+
+
+def _no_publisher(raw):
+    return None  # the loop publishes typed outputs itself
 
 
 class TickRunner:
     """
-    The node's loop: the compiled loop while every program compiles, else `loop.TickLoop`.
+    The node's loop: the compiled loop, with program swaps counted by ticket.
 
-    `TickLoop`'s API as the node uses it. A program that cannot be compiled (or a compiled
-    loop that cannot be set up) runs in the Python loop from then on, with the same
-    statistics; `kind` says which tick runs ('compiled' or 'python (reason)').
+    `kind` says which tick runs ('compiled'); `swap_done(ticket)` whether a swap happened.
     """
 
-    def __init__(self, tick, rate_hz, symbols=None):
-        """Run `tick` (a `CompiledTick`, which needs the `symbols`, or a Python tick)."""
-        self._rate_hz = rate_hz
-        self._compiled = None
-        self._python = None
-        # Swap tickets: (ticket, config address) posted to the compiled loop and not yet seen
+    kind = COMPILED
+
+    def __init__(self, tick, rate_hz, symbols):
+        """Run `tick` (a `CompiledTick`) through `symbols`' rcl entry points."""
+        # Swap tickets: (ticket, config address) posted to the loop and not yet seen
         # acknowledged; `_acked` is the newest acknowledged ticket (executor thread only).
         self._tickets = 0
         self._pending = []
         self._acked = 0
-        self._stats = None
         self.current_tick = tick
-        if isinstance(tick, CompiledTick):
-            self._compiled = CompiledLoop(symbols, rate_hz)
-            self._stats = self._compiled.stats
-        else:
-            self._python = loop_.TickLoop(tick, rate_hz)
-            self._stats = self._python.stats
-
-    @property
-    def kind(self):
-        return getattr(self.current_tick, 'kind', 'python')
+        self._loop = CompiledLoop(symbols, rate_hz)
 
     @property
     def stats(self):
-        return self._stats
-
-    @property
-    def _loop(self):
-        return self._compiled if self._compiled is not None else self._python
+        return self._loop.stats
 
     @property
     def failed(self):
@@ -1324,64 +1310,35 @@ class TickRunner:
         return self._loop.rate_hz
 
     def start(self):
-        if self._compiled is not None:
-            self._compiled.start(self.current_tick.config)
-        else:
-            self._python.start()
+        self._loop.start(self.current_tick.config)
 
     def stop(self, timeout=1.0):
         return self._loop.stop(timeout)
 
     def snapshot(self, since_ticks=None):
         snap = self._loop.snapshot(since_ticks)
-        if isinstance(self.current_tick, CompiledTick):
-            # The loop runs on while the diagnostics are assembled: their counts are this
-            # moment's, as the Python tick's are (it waits for the GIL meanwhile).
-            self.current_tick.config.capture()
+        # The loop runs on while the diagnostics are assembled: their counts are this moment's.
+        self.current_tick.config.capture()
         return snap
 
     def set_rate_from_non_rt(self, rate_hz):
-        self._rate_hz = rate_hz
         self._loop.set_rate_from_non_rt(rate_hz)
 
     def swap_tick_from_non_rt(self, tick):
         """Run `tick` from the next tick on; return a ticket for `swap_done`."""
         self._tickets += 1
         ticket = self._tickets
-        if self._compiled is not None and isinstance(tick, CompiledTick):
-            self._pending.append((ticket, tick.config.address))
-            self.current_tick = tick
-            # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
-            # sees the acknowledgement later (both configs stay referenced until then).
-            self._compiled.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
-            self._see_acks()
-            return ticket
-        python_tick = tick.python if isinstance(tick, CompiledTick) else tick
-        if self._compiled is not None:
-            self._to_python(python_tick)
-            self._acked = ticket  # the compiled loop has stopped: nothing uses the old ticks
-            return ticket
-        self._pending.append((ticket, self._python.swap_tick_from_non_rt(python_tick)))
-        self.current_tick = python_tick
+        self._pending.append((ticket, tick.config.address))
+        self.current_tick = tick
+        # At 1 kHz the loop acknowledges within a tick or two; at slow rates `swap_done`
+        # sees the acknowledgement later (both configs stay referenced until then).
+        self._loop.swap_from_non_rt(tick.config, timeout=SWAP_WAIT_S)
+        self._see_acks()
         return ticket
 
-    def _to_python(self, python_tick):
-        """Stop the compiled loop and go on in the Python loop with the same statistics."""
-        running = self._compiled.running
-        self._compiled.stop(timeout=1.0)
-        self._python = loop_.TickLoop(python_tick, self._rate_hz)
-        self._python.stats = self._compiled.stats
-        self._compiled = None
-        self._pending.clear()
-        self.current_tick = python_tick
-        if running:
-            self._python.start()
-
     def _see_acks(self):
-        if self._compiled is None:
-            return
-        self._compiled.swap_done()
-        acked = int(self._compiled.control[C_ACK])
+        self._loop.swap_done()
+        acked = int(self._loop.control[C_ACK])
         for k, (ticket, address) in enumerate(self._pending):
             if address == acked:
                 self._acked = max(self._acked, ticket)
@@ -1390,12 +1347,5 @@ class TickRunner:
 
     def swap_done(self, ticket):
         """Whether the swap with `ticket` has happened (older programs are no longer run)."""
-        if self._compiled is not None:
-            self._see_acks()
-            return ticket <= self._acked
-        if ticket <= self._acked:
-            return True
-        for t, python_ticket in self._pending:
-            if t == ticket:
-                return self._python.swap_done(python_ticket)
-        return True
+        self._see_acks()
+        return ticket <= self._acked

@@ -13,35 +13,19 @@
 # limitations under the License.
 
 """
-The tick loop: a dedicated thread that calls one function at absolute deadlines.
+Loop statistics and timing settings of the compiled tick loop (`rt/compiled_tick.py`).
 
-It owns timing only: deadlines (`deadline += period`, never `sleep(period)`, so the rate does not
-drift), the overrun policy (an overrun is counted and the next deadline realigned to now + period:
-never a burst of catch-up ticks), and loop statistics kept in preallocated numpy arrays. It knows
-no message types and no programs: the tick is a callable `tick(now_ns, dt)` with `now_ns` from
-`time.monotonic_ns()` and `dt` the seconds since the previous tick (the first tick gets the
-nominal period).
-
-The tick thread never waits for anyone. A new tick callable (a new program, new bindings) is handed
-over through a `Handover` slot that the loop reads between ticks, swapping by reference.
-
->>> import time
->>> seen = []
->>> loop = TickLoop(lambda now_ns, dt: seen.append(dt), rate_hz=1000.0)
->>> loop.start()
->>> time.sleep(0.05)
->>> loop.stop()
-True
->>> len(seen) > 10, loop.snapshot().ticks == len(seen)
-(True, True)
+`LoopStats` keeps the loop's counters and rings in preallocated numpy arrays, which the
+compiled loop writes by address; `snapshot()` turns them into a `LoopSnapshot` for the
+diagnostics. The loop's timing rules (absolute deadlines, an overrun realigns the next deadline
+to now + period, never a burst of catch-up ticks) are the compiled loop's; `set_timer_slack`
+sets its thread's timer slack.
 """
 
 import ctypes
 from dataclasses import dataclass
 import sys
-import threading
 import time
-import traceback
 
 import numpy as np
 
@@ -51,10 +35,6 @@ import numpy as np
 PR_SET_TIMERSLACK = 29
 DEFAULT_TIMER_SLACK_NS = 1000
 DEFAULT_HISTORY = 4096
-# Above this much time to the deadline the thread waits on the stop lock (wakes at once on stop);
-# the last stretch is a plain sleep, whose wake-up is more precise.
-_LONG_WAIT_NS = 1_000_000
-_SLEEP_TAIL_NS = 500_000
 
 # Counter slots in `LoopStats.counters` (one preallocated int64 array).
 TICKS = 0
@@ -74,53 +54,6 @@ def set_timer_slack(slack_ns):
         return libc.prctl(PR_SET_TIMERSLACK, ctypes.c_ulong(int(slack_ns)), 0, 0, 0) == 0
     except (OSError, AttributeError):
         return False
-
-
-class Handover:
-    """
-    One value handed from non-real-time threads to the tick thread; the tick side never waits.
-
-    realtime_tools' RealtimeBox in Python: the non-real-time side may block briefly on the lock;
-    the real-time side only ever *tries* the lock and, when it is busy, leaves the value for the
-    next tick. Values are handed over by reference: nothing is copied on the tick.
-    """
-
-    def __init__(self):
-        # Protects _pending, _posted and _taken against each other (writers from several non-RT
-        # threads, the single RT reader).
-        self._lock = threading.Lock()
-        self._pending = None
-        self._posted = 0
-        self._taken = 0
-
-    def set_from_non_rt(self, value):
-        """Post `value` (replacing one not yet taken); return a ticket to wait on."""
-        if value is None:
-            raise ValueError('cannot hand over None')
-        with self._lock:
-            self._pending = value
-            self._posted += 1
-            return self._posted
-
-    def try_take_from_rt(self):
-        """Return the posted value and clear the slot, or None (nothing posted, or lock busy)."""
-        # Unlocked peek: a reference read is atomic under the GIL; a stale None only delays the
-        # handover by one tick, and the locked section below re-reads the slot.
-        if self._pending is None:
-            return None
-        if not self._lock.acquire(blocking=False):
-            return None
-        try:
-            value = self._pending
-            self._pending = None
-            self._taken = self._posted
-        finally:
-            self._lock.release()
-        return value
-
-    def taken(self, ticket):
-        """Whether the value posted with `ticket` (or a later one) has been taken."""
-        return self._taken >= ticket
 
 
 @dataclass(frozen=True)
@@ -249,146 +182,3 @@ class LoopStats:
             period_mean_us=period_mean, jitter_p99_us=jitter_p99, actual_hz=actual_hz,
             wake_p50_us=wake_p50, wake_p99_us=wake_p99, burst_max=burst,
             last_tick_ns=int(counters[LAST_TICK_NS]), stamp_ns=time.monotonic_ns())
-
-
-class TickLoop:
-    """
-    Call `tick(now_ns, dt)` at `rate_hz` from a dedicated thread with absolute deadlines.
-
-    Thread-side only: `_run`. Non-real-time side: `start`, `stop`, `set_rate_from_non_rt`,
-    `swap_tick_from_non_rt`, `swap_done`, `snapshot`.
-    """
-
-    def __init__(self, tick, rate_hz, *, history=DEFAULT_HISTORY,
-                 timer_slack_ns=DEFAULT_TIMER_SLACK_NS, name='arena_eval_tick'):
-        # The current tick callable: read and replaced only by the tick side (swaps arrive via
-        # _handover), so it needs no lock.
-        self._tick = tick
-        self._handover = Handover()
-        # Written only by set_rate_from_non_rt; read by the tick side once per tick. An int
-        # attribute rebinding is atomic under the GIL, so no lock.
-        self._period_ns = self._period_for(rate_hz)
-        self.stats = LoopStats(history)
-        self.timer_slack_ns = timer_slack_ns
-        self.timer_slack_set = False
-        # Held while the loop runs; `stop` releases it, which wakes a long wait at once.
-        self._stop_lock = threading.Lock()
-        # Set by stop(); read by the tick side between ticks.
-        self._stop_requested = False
-        # Written once by the tick thread when the tick raises; read after `failed` is set.
-        self.error = None
-        self.error_text = None
-        self.failed = threading.Event()
-        self._name = name
-        self._thread = None
-
-    @staticmethod
-    def _period_for(rate_hz):
-        rate_hz = float(rate_hz)
-        if not rate_hz > 0.0:
-            raise ValueError(f'rate_hz must be positive, got {rate_hz}')
-        return max(1, round(1e9 / rate_hz))
-
-    @property
-    def rate_hz(self):
-        return 1e9 / self._period_ns
-
-    @property
-    def period_ns(self):
-        return self._period_ns
-
-    def set_rate_from_non_rt(self, rate_hz):
-        """Change the rate; the next deadline is the previous one plus the new period."""
-        self._period_ns = self._period_for(rate_hz)
-
-    def swap_tick_from_non_rt(self, tick):
-        """Hand a new tick callable to the loop; it is used from the next tick. Return a ticket."""
-        return self._handover.set_from_non_rt(tick)
-
-    def swap_done(self, ticket):
-        """Whether the swap with `ticket` has happened (the old callable is no longer in use)."""
-        return self._handover.taken(ticket)
-
-    @property
-    def current_tick(self):
-        """Return the tick callable in use (from the non-RT side: informational only)."""
-        return self._tick
-
-    def snapshot(self, since_ticks=None):
-        return self.stats.snapshot(self.rate_hz, since_ticks)
-
-    @property
-    def running(self):
-        return self._thread is not None and self._thread.is_alive()
-
-    def start(self):
-        # A stopped loop may start again (a managed node's activate after a deactivate).
-        if self.running:
-            raise RuntimeError('TickLoop already running')
-        self._stop_lock.acquire()
-        self._stop_requested = False
-        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout=1.0):
-        """Ask the thread to stop after the current tick and join it; True when it has ended."""
-        self._stop_requested = True
-        if self._stop_lock.locked():
-            self._stop_lock.release()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _take_swap(self):
-        new = self._handover.try_take_from_rt()
-        if new is not None:
-            self._tick = new
-            self.stats.count_swap()
-
-    def _fail(self, exc):
-        self.error = exc
-        self.error_text = ''.join(traceback.format_exception(exc))
-        self.failed.set()
-
-    def _run(self):
-        if self.timer_slack_ns is not None:
-            self.timer_slack_set = set_timer_slack(self.timer_slack_ns)
-        clock = time.monotonic_ns
-        sleep = time.sleep
-        stats = self.stats
-        stop_lock = self._stop_lock
-        period = self._period_ns
-        # The first tick's dt is the time since the loop started: about one period.
-        prev_start = clock()
-        deadline = prev_start + period
-        try:
-            while not self._stop_requested:
-                now = clock()
-                remaining = deadline - now
-                if remaining > _LONG_WAIT_NS:
-                    # Sleeps through slow rates stay interruptible: stop() releases the lock.
-                    if stop_lock.acquire(timeout=(remaining - _SLEEP_TAIL_NS) / 1e9):
-                        break
-                    remaining = deadline - clock()
-                if remaining > 0:
-                    sleep(remaining / 1e9)
-                if self._stop_requested:
-                    break
-                if self._handover._pending is not None:
-                    self._take_swap()
-                start = clock()
-                self._tick(start, (start - prev_start) / 1e9)
-                end = clock()
-                # Read once per tick: a rate change applies from the next deadline on.
-                period = self._period_ns
-                stats.record(start, end, start - prev_start, start - deadline, period)
-                prev_start = start
-                deadline += period
-                if end > deadline:
-                    # Overrun: count it and start afresh one period from now, so a late tick is
-                    # never followed by a burst of catch-up ticks.
-                    stats.count_overrun()
-                    deadline = end + period
-        except BaseException as exc:  # noqa: B036 - the thread must report, not vanish
-            self._fail(exc)

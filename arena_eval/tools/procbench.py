@@ -45,6 +45,7 @@ import threading
 import time
 
 import numpy as np
+import yaml
 
 from . import procs
 from .bench import load_average
@@ -291,10 +292,45 @@ def _fmt(value, spec='%.1f'):
 
 CFLOOR_LABEL = 'C floor (cfloor.c on rcl)'
 NODE_LABEL = 'arena_eval node'
-PYTHON_TICK_LABEL = 'arena_eval node, python tick'
-# The node's default tick is the compiled one where it can run; this forces the Python tick.
-PYTHON_TICK_ENV = {'ARENA_EVAL_TICK': 'python'}
 RATES = (2000.0, 5000.0, 10000.0)
+# `bench --node --program NAME`: the params file plus these expressions (the one-tick issue's
+# programs: message time, the safety idiom, joints by name).
+PROGRAMS = {
+    'default': (),
+    'msgtime': ('imu_ok = fresh(imu)', 'imu_age_ms = 1000 * age(imu)',
+                'q2_msg_rate = ddt_msg(joints.position[2])'),
+    'estop': ('unsafe = tilt_deg > 30 or not fresh(imu)',),
+    'names': ("p_j1 = joints.effort['j1'] * joints.velocity['j1']",),
+}
+
+
+def program_params_file(params_file, program, directory):
+    """Write `params_file` plus the expressions of `program` (PROGRAMS) under `directory`."""
+    extra = PROGRAMS[program]
+    if not extra:
+        return params_file
+    with open(params_file) as f:
+        document = yaml.safe_load(f)
+    for section in document.values():
+        params = section.get('ros__parameters', {})
+        if 'expressions' in params:
+            params['expressions'] = list(params['expressions']) + list(extra)
+    path = os.path.join(directory, f'{program}.yaml')
+    with open(path, 'w') as f:
+        yaml.dump(document, f, Dumper=_QuotedStrings, sort_keys=False, width=1000)
+    return path
+
+
+def _quoted(dumper, text):
+    # Strings stay strings ('nan' is a stale policy, not a double) as rcl reads the file.
+    return dumper.represent_scalar('tag:yaml.org,2002:str', text, style="'")
+
+
+class _QuotedStrings(yaml.SafeDumper):
+    pass
+
+
+_QuotedStrings.add_representer(str, _quoted)
 
 
 def subjects(params_file, cfloor=None):
@@ -307,8 +343,6 @@ def subjects(params_file, cfloor=None):
     first = [(CFLOOR_LABEL, None, [cfloor, '1000'], None, {})] if cfloor else []
     return first + [
         (NODE_LABEL, 'arena_eval.ros.node', node_args, '/' + NODE_NAME + ': loop', {}),
-        (PYTHON_TICK_LABEL, 'arena_eval.ros.node', node_args, '/' + NODE_NAME + ': loop',
-         PYTHON_TICK_ENV),
         ('naive rclpy node (timer + eval)', 'arena_eval.tools.naive_node', [params_file],
          'arena_eval_naive: loop', {}),
     ]
@@ -351,6 +385,9 @@ def _measure(subject, sim, watcher, env, seconds, warmup, stop_event, say):
             jitter_p99=_float(diag1.get('Period jitter p99 (us)')),
             actual_hz=_float(diag1.get('Actual frequency (Hz)')),
             overruns=_float(diag1.get('Overruns')) - _float(diag0.get('Overruns')),
+            allocations=(_float(diag1.get('Kernel allocations'))
+                         - _float(diag0.get('Kernel allocations'))),
+            ticks=_float(diag1.get('Ticks')) - _float(diag0.get('Ticks')),
             tick=diag1.get('Tick'), **_tick_counts(diag0, diag1))
         return row
     finally:
@@ -372,16 +409,17 @@ def _tick_counts(diag0, diag1):
     return {'ticks_per_s': per_s, 'missed': max(0.0, 100.0 * (1.0 - per_s / target))}
 
 
-def _node_bench(env, seconds, params_file, stop_event, say, rounds=1):
+def _node_bench(env, seconds, params_file, stop_event, say, rounds=1, program='default'):
     params_file = os.path.abspath(params_file or default_params_file())
+    build_dir = tempfile.TemporaryDirectory(prefix='arena_eval_cfloor_')
+    params_file = program_params_file(params_file, program, build_dir.name)
     warmup = min(3.0, max(1.0, seconds / 4))
     say('node benchmark: %g s per subject after %g s of warm-up, %d interleaved round%s, '
-        'params %s, ROS_DOMAIN_ID %s'
+        'params %s, program %s %s, ROS_DOMAIN_ID %s'
         % (seconds, warmup, rounds, 's' if rounds > 1 else '', os.path.relpath(params_file),
-           env['ROS_DOMAIN_ID']))
+           program, list(PROGRAMS[program]), env['ROS_DOMAIN_ID']))
     say('each subject runs alone beside the simulator; CPU is %% of one core (user + system); '
         '%d CPUs, %s at the start' % (os.cpu_count() or 0, load_average()))
-    build_dir = tempfile.TemporaryDirectory(prefix='arena_eval_cfloor_')
     cfloor_exe = _build_cfloor(build_dir.name, say)
     say()
     todo = subjects(params_file, cfloor_exe)
@@ -495,19 +533,26 @@ def _node_table(rows, say):
     say('target: node <= %.0f%% of one core at 1 kHz: %.1f%% %s (seed design: %.1f%%)'
         % (TARGET_CPU, node['cpu'], 'PASS' if node['cpu'] <= TARGET_CPU else 'MISS',
            SEED_CPU))
+    allocations = node.get('allocations', math.nan)
+    say('target: 0 kernel (NRT) allocations per tick: %s over %s ticks %s'
+        % (_fmt(allocations, '%.0f'), _fmt(node.get('ticks', math.nan), '%.0f'),
+           'PASS' if allocations == 0 else 'MISS'))
 
 
-def node_bench(seconds, params_file=None, out=None, rounds=1):
-    """Run `bench --node SECONDS [--rounds N]`; return the exit code."""
+def node_bench(seconds, params_file=None, out=None, rounds=1, program='default'):
+    """Run `bench --node SECONDS [--rounds N] [--program NAME]`; return the exit code."""
     from ..ros.process import run
 
     say = _sayer(out)
     if not seconds > 0 or rounds < 1:
         say('error: --node SECONDS must be positive and --rounds at least 1')
         return 2
+    if program not in PROGRAMS:
+        say(f"error: --program {program}: not one of {', '.join(PROGRAMS)}")
+        return 2
     env = ros_environment()  # before rclpy.init: the context reads ROS_DOMAIN_ID once
-    return run(lambda args, stop: _node_bench(env, seconds, params_file, stop, say, rounds),
-               ['arena_eval'])
+    return run(lambda args, stop: _node_bench(env, seconds, params_file, stop, say, rounds,
+                                              program), ['arena_eval'])
 
 
 # --- bench --rates -----------------------------------------------------------------------------
