@@ -83,7 +83,11 @@ def _parser():
     mode.add_argument('--soak', type=float, metavar='MINUTES',
                       help='simulator + node for MINUTES: RSS and allocations over time')
     mode.add_argument('--replay', action='store_true',
-                      help='replay ticks per second and real-time factor on the test bag')
+                      help='replay ticks per second and real-time factor on the test bag; '
+                           'a fleet of copies on 1 and 2 workers')
+    mode.add_argument('--replay-memory', type=float, metavar='HOURS',
+                      help="replay's reading side and sinks over a synthetic HOURS-long bag "
+                           'at 1 kHz: peak RSS')
     bench.add_argument('--rounds', type=int, default=1,
                        help='--node: interleaved rounds (the table shows the median)')
     bench.add_argument('--params-file', default=None,
@@ -195,7 +199,11 @@ def cmd_bench(args):
         return procbench.soak(args.soak, params_file=args.params_file)
     if args.replay:
         from .tools import replaybench
-        return replaybench.run(params_file=args.params_file, bag=args.bag)
+        code = replaybench.run(params_file=args.params_file, bag=args.bag)
+        return code or replaybench.fleet(params_file=args.params_file, bag=args.bag)
+    if args.replay_memory is not None:
+        from .tools import replaybench
+        return replaybench.memory(args.replay_memory)
     # Counting kernel allocations needs NRT statistics, switched on before numba loads.
     os.environ.setdefault('NUMBA_NRT_STATS', '1')
     from .tools import bench

@@ -195,7 +195,7 @@ def test_compiled_loop_over_dds_publishes_swaps_and_stops():
         assert rtsys.get_allocation_stats().alloc == allocations
         snap = rig.loop.snapshot()
         assert snap.ticks > ticks + 100 and snap.loop_mean_us > 0
-        assert rig.inputs[0][0].taken > 0 and rig.inputs[1][0].taken > 0
+        assert rig.inputs[0][0].received > 0 and rig.inputs[1][0].received > 0
         other = compile_batch(['twice_z = 2 * imu.linear_acceleration.z',
                                'n = joints.position[1] + 1'])
         assert rig.loop.swap_from_non_rt(rig.tick_config(other))

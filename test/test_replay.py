@@ -252,15 +252,16 @@ def test_remap_reads_another_topic(capsys, tmp_path):
     np.testing.assert_array_equal(read_csv(out)[1][:, 1], [0.0, 10.0, 20.0])
 
 
-@pytest.mark.parametrize('suffix', ['.mcap', ''])
-def test_bag_output_reads_back(capsys, tmp_path, edge_bags, suffix):
+@pytest.mark.parametrize('name,extra', [('results.mcap', []), ('results/', []),
+                                        ('results.bag2', ['--format', 'rosbag2'])])
+def test_bag_output_reads_back(capsys, tmp_path, edge_bags, name, extra):
     from rosbags.highlevel import AnyReader
     from rosbags.typesys import get_typestore, Stores
     from pathlib import Path
 
-    out = tmp_path / f'results{suffix}'
+    out = tmp_path / name
     code, _, err = run_cli(capsys, edge_bags['sqlite3'], '--params', params_file(tmp_path),
-                           '--out', out)
+                           '--out', f'{tmp_path}/{name}', *extra)
     assert code == 0, err
     csv_out = tmp_path / 'same.csv'
     assert run_cli(capsys, edge_bags['sqlite3'], '--params', params_file(tmp_path),
@@ -275,7 +276,7 @@ def test_bag_output_reads_back(capsys, tmp_path, edge_bags, suffix):
     assert [t for t, _ in rows] == [T0 + k * 10 * MS for k in range(len(table))]
     assert rows[0][1].layout.dim[0].label == 'ax,norm,smooth,q2,both'
     np.testing.assert_array_equal(np.array([m.data for _, m in rows]), table[:, 1:])
-    if suffix == '.mcap':
+    if name.endswith('.mcap'):
         assert out.is_file()
     else:
         assert (out / 'metadata.yaml').is_file()
@@ -376,11 +377,11 @@ def tick_outputs(config, bag, rate_hz, n_ticks, convert=None, raw=False, typed=N
     from rosgraph_msgs.msg import Clock
 
     from arena_eval.msgtypes.templates import results_template
-    from arena_eval.replay.core import open_bag, topic_name
+    from arena_eval.replay.source import open_bag, topic_name
 
     tick = OfflineTick(config, clock=True)
     topics = {topic_name(cfg.topic): name for name, cfg in config.inputs.items()}
-    reader = open_bag(bag)
+    reader = open_bag(bag).reader
     start = reader.start_time
     period = round(1e9 / rate_hz)
     queue = []
@@ -436,7 +437,8 @@ def test_replay_equals_the_node_tick(tmp_path, edge_bags, policy):
 
 def test_replay_equals_the_node_tick_on_the_ros1_recording():
     from arena_eval.params import config as cfg
-    from arena_eval.replay.core import _ros1_converter, open_bag, Replay
+    from arena_eval.replay.core import Replay
+    from arena_eval.replay.source import _ros1_converter, open_bag
 
     config, errors, _ = cfg.load_params_file(HUSKY_PARAMS)
     assert not errors
@@ -449,7 +451,7 @@ def test_replay_equals_the_node_tick_on_the_ros1_recording():
     assert np.array_equal(bits(result.values), bits(expected))
     assert not np.isnan(result.values[1000:]).any()
     # Converted independently: rosbags' own ROS 1 deserialization gives the same first value.
-    reader = open_bag(HUSKY_BAG)
+    reader = open_bag(HUSKY_BAG).reader
     conn = next(c for c in reader.connections if c.topic == '/imu/data')
     _, _, raw = next(reader.messages([conn]))
     first = reader.deserialize(raw, conn.msgtype)
@@ -462,9 +464,9 @@ def test_ros1_conversion_matches_rosbags_migration():
     from rosbags.convert.converter import migrate_bytes
     from rosbags.typesys import get_typestore, Stores
 
-    from arena_eval.replay.core import _ros1_converter, open_bag
+    from arena_eval.replay.source import _ros1_converter, open_bag
 
-    reader = open_bag(HUSKY_BAG)
+    reader = open_bag(HUSKY_BAG).reader
     convert = _ros1_converter(reader)
     store = get_typestore(Stores.ROS2_KILTED)
     seen = {}

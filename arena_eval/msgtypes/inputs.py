@@ -318,12 +318,10 @@ class InputBindings:
     """
     The latest message of every input and the copy of its fields into a batch's input slots.
 
-    Both `on_message` (stores the latest message) and `copy_latest` (copies its fields) run on
-    the tick thread, in that order, in `arena_eval.ros.tick.Tick`. The node's executor thread
-    only reads: `facts` (diagnostics) reads counters and list slots the tick side writes; single
-    slot reads and stores are atomic under the GIL, so no lock is taken on either side, and a
-    report may be one tick behind. `set_type_mismatch` and `set_qos_mismatch` are the writes
-    from the executor thread, to slots only `facts` reads.
+    The node's tick is compiled (`rt/compiled_tick.py`, the same rules in its tables); these
+    bindings are what replay still decodes each message through (`replay/core.py`):
+    `on_message` (stores the latest message) then `copy_latest` (copies its fields).
+    `facts` and `set_type_mismatch`/`set_qos_mismatch` are the diagnostics' side.
 
     >>> from arena_eval.params.config import config_from_parameters  # doctest: +SKIP
     >>> bindings = InputBindings(config, batch)                 # doctest: +SKIP

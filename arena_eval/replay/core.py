@@ -21,10 +21,8 @@ progress, summary) is `arena_eval.tools.replay`.
     replay = Replay(config, 'run.mcap', rate_hz=1000.0)
     result = replay.run()          # result.outputs: one row per tick, one column per output
 
-Bags are read with `rosbags` (`AnyReader`: ROS 1 `.bag`, rosbag2 sqlite3 or MCAP). A rosbag2
-message's bytes are the CDR the node would have taken; a ROS 1 message is converted to the CDR of
-the ROS 2 type of the same name (fields matched by name, ROS 1's `Header.seq` dropped; see
-`_ros1_converter`). Every message is then decoded ONCE through the node's own path (the
+Bags are read by `replay.source` (every bag a ROS user has, as raw ROS 2 CDR in chunks; ROS 1
+messages converted there). Every message is then decoded ONCE through the node's own path (the
 input's decode plan, `plans.py`, in `InputBindings.on_message`; bytes it cannot read count as
 undecodable) and copied by the node's own `InputBindings.copy_latest` into a scratch batch,
 whose input slots and
@@ -43,7 +41,6 @@ cursor, the receive times and each message's header stamp (`InputBindings.stamp`
 """
 
 from dataclasses import dataclass
-import difflib
 import math
 from pathlib import Path
 import zlib
@@ -51,15 +48,12 @@ import zlib
 from numba import njit
 import numpy as np
 
+from .source import normalize_type, open_bag, ReplayError, topic_name  # noqa: F401 - re-exported
 from ..engine import kernel
 from ..msgtypes.inputs import META_BEFORE
 
 # Ticks per compiled call: progress is reported between calls.
 CHUNK_TICKS = 200_000
-
-
-class ReplayError(Exception):
-    """A user error (bag, topic, type, time range): printed as one `error:` line."""
 
 
 @dataclass
@@ -184,133 +178,7 @@ def _ensure_fresh():
 RECOMPILED = _ensure_fresh()
 
 
-# ----- reading the bag ---------------------------------------------------------------------------
-
-def open_bag(path):
-    """Open a bag with rosbags' `AnyReader`; raise `ReplayError` with one line when it cannot."""
-    from rosbags.highlevel import AnyReader
-
-    path = Path(path)
-    if not path.exists():
-        raise ReplayError(f'{path}: no such bag (file or folder)')
-    try:
-        reader = AnyReader([path])
-        reader.open()
-    except Exception as exc:  # noqa: B902 - rosbags raises many kinds for an unreadable bag
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ReplayError(f'{path}: cannot read this bag: {detail}') from None
-    return reader
-
-
-def topic_name(topic):
-    """Resolve `topic` as a node named `arena_eval` in the namespace `/` would."""
-    if topic.startswith('~/'):
-        return '/arena_eval/' + topic[2:]
-    return topic if topic.startswith('/') else '/' + topic
-
-
-def _normalize_type(name):
-    parts = name.split('/')
-    return f'{parts[0]}/msg/{parts[-1]}' if len(parts) == 2 else name
-
-
-def _topics_hint(reader, topic):
-    topics = sorted({c.topic for c in reader.connections})
-    close = difflib.get_close_matches(topic, topics, n=1)
-    listing = ', '.join(topics) or 'none'
-    return (f"did you mean '{close[0]}'? " if close else '') + f'the bag has: {listing}'
-
-
-def _same_definition(source, destination, typename, seen=None):
-    """Whether `typename` has the same fields in both typestores (ROS 1's Header.seq aside)."""
-    seen = set() if seen is None else seen
-    if typename in seen or typename == 'std_msgs/msg/Header':
-        return True
-    seen.add(typename)
-    if typename not in source.fielddefs or typename not in destination.fielddefs:
-        return False
-    ours, theirs = source.fielddefs[typename][1], destination.fielddefs[typename][1]
-    if [(n, t[0], _leaf_name(t)) for n, t in ours] != [
-            (n, t[0], _leaf_name(t)) for n, t in theirs]:
-        return False
-    return all(_same_definition(source, destination, _leaf_name(t), seen)
-               for _, t in ours if isinstance(_leaf_name(t), str) and '/' in _leaf_name(t))
-
-
-def _leaf_name(desc):
-    """Return the type a rosbags field description names: a base type tuple or a message name."""
-    kind, rest = desc
-    if kind.name in ('SEQUENCE', 'ARRAY'):
-        return (_leaf_name(rest[0]), rest[1])
-    return rest
-
-
-def _ros1_converter(reader):
-    """
-    Return `convert(raw, msgtype) -> CDR bytes` for ROS 1 bytes, or None for rosbag2.
-
-    rosbags' `migrate_bytes` builds a ROS 2 message field by field (about 150 us per Imu here).
-    When a type's ROS 1 and ROS 2 definitions have the same fields (ROS 1's `Header.seq` aside,
-    which rosbags' ROS 1 code skips), its byte-to-byte `ros1_to_cdr` with the ROS 2 definition
-    does the same in a sixth of the time; it is used for a type only after giving the same bytes
-    as `migrate_bytes` on that type's first message.
-    """
-    if getattr(reader, 'is2', True):
-        return None
-    from rosbags.convert.converter import migrate_bytes
-    from rosbags.typesys import get_typestore, Stores
-
-    source, destination = reader.typestore, get_typestore(Stores.ROS2_KILTED)
-    cache, direct = {}, {}
-
-    def convert(raw, msgtype):
-        if direct.get(msgtype):
-            return destination.ros1_to_cdr(raw, msgtype)
-        cdr = migrate_bytes(source, destination, msgtype, msgtype, cache, raw,
-                            src_is2=False, dst_is2=True)
-        if msgtype not in direct:
-            direct[msgtype] = False
-            if _same_definition(source, destination, msgtype):
-                try:
-                    direct[msgtype] = bytes(destination.ros1_to_cdr(raw, msgtype)) == bytes(cdr)
-                except Exception:  # noqa: B902 - rosbags cannot convert it byte to byte
-                    pass
-        return cdr
-    convert.destination = destination
-    convert.direct = direct
-    return convert
-
-
-def select_connections(reader, config, remap=None):
-    """
-    Map each input to its topic's connections of its type: `{input: (topic, conns, other)}`.
-
-    Raise `ReplayError` for a topic the bag lacks or one with no connection of the input's type.
-    `other` names the other types on the topic (their messages are ignored, as a node's
-    subscription of one type never receives another's).
-    """
-    remap = dict(remap or {})
-    unknown = [name for name in remap if name not in config.inputs]
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], list(config.inputs), n=1)
-        hint = f"did you mean '{close[0]}'?" if close else 'inputs: ' + ', '.join(config.inputs)
-        raise ReplayError(f'--remap {unknown[0]}: no such input ({hint})')
-    selected = {}
-    for name, cfg in config.inputs.items():
-        topic = topic_name(remap.get(name, cfg.topic))
-        conns = [c for c in reader.connections if c.topic == topic]
-        if not conns:
-            raise ReplayError(f"input '{name}': the bag has no topic '{topic}' "
-                              f'({_topics_hint(reader, topic)})')
-        wanted = _normalize_type(cfg.type_name)
-        matching = [c for c in conns if _normalize_type(c.msgtype) == wanted]
-        others = sorted({_normalize_type(c.msgtype) for c in conns} - {wanted})
-        if not matching:
-            raise ReplayError(f"input '{name}': topic '{topic}' has type {', '.join(others)} "
-                              f'in the bag, the params file says {wanted}')
-        selected[name] = (topic, matching, ', '.join(others))
-    return selected
-
+# ----- reading the bag: arena_eval.replay.source ----------------------------------------------
 
 def _check_layout(convert, msgtype, msg_class):
     """Check that rosbags' ROS 2 type, which ROS 1 messages become, is laid out as the class."""
@@ -324,19 +192,21 @@ def _check_layout(convert, msgtype, msg_class):
                           f'{theirs}; cannot convert ROS 1 messages')
 
 
-def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, progress=None):
+def load_tracks(bag, config, batch, t_end_ns, t_start_ns=None, remap=None, progress=None):
     """
     Read and decode every input's messages logged up to `t_end_ns`; return the `Track`s.
 
-    Messages before `t_start_ns` only matter through the newest of each input (what the first
-    tick sees), so only that one is decoded. `progress(n)` is called with message counts.
+    `bag` is a `source.Bag`. Messages before `t_start_ns` only matter through the newest of
+    each input (what the first tick sees), so only that one is decoded. `progress(n)` is
+    called with message counts.
     """
     from ..engine.compile import path_root
     from ..language.functions import split_meta
     from ..msgtypes.inputs import InputBindings, META_ORDER
 
-    selected = select_connections(reader, config, remap)
-    convert = _ros1_converter(reader)
+    selections = bag.select(config, remap)
+    selected = {s.name: (s.topic, s.connections, s.other) for s in selections}
+    convert = bag.converter()
     scratch = type(batch)(batch.program, batch.stale_policy)
     bindings = InputBindings(config, scratch)
     names = tuple(config.inputs)
@@ -351,30 +221,22 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
             slots[root].append(slot)
     if convert is not None:
         for name in names:
-            _check_layout(convert, _normalize_type(config.inputs[name].type_name),
+            _check_layout(convert, normalize_type(config.inputs[name].type_name),
                           config.inputs[name].msg_type)
 
-    by_conn = {}
-    for name, (_, conns, _) in selected.items():
-        for conn in conns:
-            by_conn.setdefault(conn.id, []).append(name)
-    conns = [c for name in names for c in selected[name][1]]
-    raw = {name: [] for name in names}       # (log time, order, CDR) in read order
-    before = dict.fromkeys(names)  # newest before t_start: (time, order, CDR)
-    order = 0
-    for conn, t, data in reader.messages(connections=conns, stop=t_end_ns + 1):
-        order += 1
-        if progress is not None and order % 2048 == 0:
-            progress(2048)
-        for name in by_conn[conn.id]:
-            if t_start_ns is not None and t < t_start_ns:
-                held = before[name]
-                if held is None or t >= held[0]:
-                    before[name] = (t, order, data, conn.msgtype)
-                continue
-            raw[name].append((t, order, data, conn.msgtype))
-    if progress is not None:
-        progress(order % 2048)
+    raw = {name: [] for name in names}       # (log time, CDR) in log-time order
+    before = dict.fromkeys(names)  # newest before t_start: (time, CDR)
+    for chunk in bag.chunks(selections, end_ns=t_end_ns):
+        log_ns = chunk.log_ns.tolist()
+        for k, i in enumerate(chunk.input.tolist()):
+            name = names[i]
+            entry = (log_ns[k], bytes(chunk.message(k)))
+            if t_start_ns is not None and log_ns[k] < t_start_ns:
+                before[name] = entry
+            else:
+                raw[name].append(entry)
+        if progress is not None:
+            progress(len(log_ns))
 
     tracks = []
     input_buffer, input_valid = scratch.input_buffer, scratch.input_valid
@@ -383,12 +245,10 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
         entries = raw[name]
         if before[name] is not None:
             entries.insert(0, before[name])
-        entries.sort(key=lambda e: (e[0], e[1]))
         index = np.array(slots[name], dtype=np.int64)
         times, values, ok, stamps = [], [], [], []
         undecodable = 0
-        for t, _, data, msgtype in entries:
-            cdr = convert(data, _normalize_type(msgtype)) if convert is not None else data
+        for t, cdr in entries:
             if not bindings.on_message(name, cdr, t):
                 undecodable += 1
                 continue
@@ -401,7 +261,7 @@ def load_tracks(reader, config, batch, t_end_ns, t_start_ns=None, remap=None, pr
         n = len(times)
         width = len(index)
         tracks.append(Track(
-            name=name, topic=selected[name][0], type_name=_normalize_type(cfg.type_name),
+            name=name, topic=selected[name][0], type_name=normalize_type(cfg.type_name),
             timeout_ns=int(round(cfg.timeout * 1e9)), slots=tuple(slots[name]),
             times=np.array(times, dtype=np.int64),
             values=(np.array(values, dtype=np.float64).reshape(n, width) if width
@@ -435,8 +295,8 @@ class Replay:
         self.period_ns = max(1, round(1e9 / self.rate_hz))
         self.batch = batch if batch is not None else cfg.build_batch(config)
         self.reader = bag if not isinstance(bag, (str, Path)) else open_bag(bag)
-        self.bag_start_ns = int(self.reader.start_time)
-        self.bag_end_ns = int(self.reader.end_time)
+        self.bag_start_ns = self.reader.start_ns
+        self.bag_end_ns = self.reader.end_ns
         if self.reader.message_count == 0:
             raise ReplayError('the bag has no messages')
         start_s = 0.0 if start is None else float(start)

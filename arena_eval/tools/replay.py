@@ -13,35 +13,32 @@
 # limitations under the License.
 
 """
-The replay front end: a params file over a recorded bag, written as CSV, a bag, a plot, a summary.
+The replay front end: a params file over recorded bags, written as CSV, a bag, Parquet, a plot.
 
     python -m arena_eval replay run.bag --params config/robot.yaml            # summary table
     python -m arena_eval replay run_mcap/ --params robot.yaml --out results.csv
     python -m arena_eval replay run.db3 --params robot.yaml --out results.mcap --plot out.png
+    python -m arena_eval replay run.db3 --params robot.yaml --out results/     # rosbag2 folder
     arena_eval_replay run.bag --params robot.yaml --start 10 --duration 30 --remap imu=/imu/raw
+    python -m arena_eval replay fleet/ more.txt --params robot.yaml --out runs.parquet \
+        --summary runs.csv --jobs 4                   # or --scheduler tcp://127.0.0.1:8786
 
-The replay itself (bag reading, decoding, the compiled tick loop) is `arena_eval.replay.core`.
-Outputs: `.csv` (time in seconds from the bag's start, then one column per output in batch
-order, values printed exactly: `%.17g`); `.mcap` (one MCAP file) or any other path (a rosbag2
-folder, sqlite3 storage) holding `/arena_eval/results` (`std_msgs/msg/Float64MultiArray`, the
-node's `~/results` bytes) and, with `publish_individual`, `/arena_eval/out/<name>`, stamped with
-the bag's log time. Without `--out`, a summary.
+The reading side is `replay.source` (which bags open), the tick `replay.core`, the writers
+`replay.sinks` (the output kinds and their one rule: an existing output is refused unless
+`--force`), many bags `replay.fleet` (local worker processes or a Dask cluster; one Parquet
+dataset, a summary table, bags already done skipped). Without `--out`, a summary.
 User errors (bag, topic, type, time range, arguments, params file) print one `error:` line (or
-the params file's `file:line:col: error:` lines) and exit with code 2.
+the params file's `file:line:col: error:` lines) and exit with code 2; a fleet run in which some
+bags failed exits with 1 after reporting each in the summary.
 """
 
 import argparse
 import difflib
-import os
-import shutil
 import sys
-import tempfile
 
 EXIT_OK = 0
+EXIT_FAILED_BAGS = 1
 EXIT_USAGE = 2
-RESULTS_TOPIC = '/arena_eval/results'
-RESULTS_TYPE = 'std_msgs/msg/Float64MultiArray'
-OUT_PREFIX = '/arena_eval/out/'
 # Bag time covered before a progress bar is worth showing.
 PROGRESS_MIN_S = 5.0
 
@@ -52,12 +49,28 @@ class UsageError(Exception):
 
 def add_arguments(parser):
     """Add replay's arguments to `parser` (`python -m arena_eval replay` and the script)."""
-    parser.add_argument('bag', help='ROS 1 .bag, rosbag2 folder, or a .db3 / .mcap file')
+    parser.add_argument('bag', nargs='+', metavar='BAG',
+                        help='ROS 1 .bag, rosbag2 folder, or a .db3 / .mcap file; several, a '
+                             'folder of bags (searched recursively) or a .txt listing them')
     parser.add_argument('--params', required=True, metavar='FILE',
                         help='the params file the node would run with')
     parser.add_argument('--out', metavar='OUT',
-                        help='results.csv, results.mcap, or a rosbag2 folder to create '
-                             '(sqlite3); without it, print a summary')
+                        help='results.csv, results.mcap, results.parquet (a dataset folder, '
+                             'one partition per bag) or a rosbag2 folder (sqlite3: a path '
+                             'ending in / or --format rosbag2); without it, print a summary')
+    parser.add_argument('--format', choices=('csv', 'mcap', 'rosbag2', 'parquet'),
+                        help="the kind of --out, whatever its name's extension")
+    parser.add_argument('--force', action='store_true',
+                        help='replace existing outputs (--out, --plot, --summary) and redo '
+                             'bags a dataset has already')
+    parser.add_argument('--summary', metavar='CSV',
+                        help='write the per-bag summary table (duration, per output min/mean/'
+                             'max, nan share, seconds true, first time true, error) here')
+    parser.add_argument('--jobs', type=int, metavar='N',
+                        help='bags replayed at once in local worker processes '
+                             '(default: the cores)')
+    parser.add_argument('--scheduler', metavar='tcp://HOST:PORT',
+                        help='run one task per bag on this Dask distributed scheduler')
     parser.add_argument('--plot', metavar='PNG', help='plot every output over time into PNG')
     parser.add_argument('--plot-group', action='append', default=[], metavar='A,B,...',
                         help='outputs sharing one panel of the plot (repeatable)')
@@ -116,6 +129,7 @@ class _Progress:
             except ImportError:  # a nicety: replay works without it
                 self.enabled = False
                 return self.update
+            tqdm.monitor_interval = 0  # no monitor thread: fleet workers are forked
             self.bar = tqdm(total=total, desc=desc, unit=unit, unit_scale=True, file=sys.stderr,
                             leave=False, dynamic_ncols=True)
         return self.update
@@ -133,7 +147,8 @@ class _Progress:
 def run(args):
     """Run the `replay` command from parsed `args`; return the exit code."""
     from ..params import config as cfg
-    from ..replay.core import Replay, ReplayError
+    from ..replay.sinks import check_writable, output_kind, SinkError
+    from ..replay.source import find_bags, ReplayError
 
     try:
         _require('rosbags', 'reading bags')
@@ -148,22 +163,51 @@ def run(args):
         for warning in warnings:
             print(warning.one_line(), file=sys.stderr)
         batch = cfg.build_batch(config)
-        panels = (_groups(args.plot_group, list(batch.outputs[:len(config.expressions)]))
-                  if args.plot else None)
-        out_kind = output_kind(args.out) if args.out else None
-        if args.out and os.path.exists(args.out):
-            raise UsageError(f'--out {args.out}: exists already; not overwriting')
-        replay = Replay(config, args.bag, rate_hz=args.rate, start=args.start,
-                        duration=args.duration, remap=remap, batch=batch)
-    except (ReplayError, UsageError) as exc:
+        names = list(batch.outputs[:len(config.expressions)])
+        panels = _groups(args.plot_group, names) if args.plot else None
+        kind = output_kind(args.out, args.format) if args.out else None
+        if args.format and not args.out:
+            raise UsageError('--format: give --out too')
+        if kind == 'parquet':
+            _require('pyarrow', 'Parquet output')
+        if args.jobs is not None and args.jobs < 1:
+            raise UsageError(f'--jobs {args.jobs}: must be 1 or more')
+        bags = find_bags(args.bag)
+        # --jobs only spreads many bags; one bag to CSV or a bag runs here whatever it says.
+        fleet = kind == 'parquet' or len(bags) > 1 or args.scheduler
+        if fleet and kind not in (None, 'parquet'):
+            raise UsageError(f'--out {args.out}: many bags go into one Parquet dataset: '
+                             '--out NAME.parquet')
+        if fleet and args.plot:
+            raise UsageError('--plot: one bag at a time')
+        if kind not in (None, 'parquet'):
+            check_writable(args.out, args.force)
+        for what, path in (('--plot', args.plot), ('--summary', args.summary)):
+            if path:
+                check_writable(path, args.force, what)
+        if fleet:
+            return _fleet(args, bags, names, remap)
+        return _single(args, config, batch, bags[0], kind, panels, remap)
+    except (ReplayError, UsageError, SinkError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return EXIT_USAGE
+
+
+def _single(args, config, batch, bag, kind, panels, remap):
+    """One bag in this process: the summary, or its rows into one output; a plot."""
+    from ..replay.core import Replay, ReplayError
+    from ..replay.fleet import bag_keys, Row, Stats, write_summary
+    from ..replay.sinks import blocks_of, open_sink
+
+    replay = Replay(config, bag, rate_hz=args.rate, start=args.start,
+                    duration=args.duration, remap=remap, batch=batch)
+    for note in replay.reader.notes:
+        print(f'warning: {note}', file=sys.stderr)
     try:
         span_s = (replay.t_end_ns - replay.t0_ns) / 1e9
         progress = _Progress(not args.quiet and sys.stderr.isatty() and span_s >= PROGRESS_MIN_S)
         try:
-            n_messages = sum(c.msgcount for c in replay.reader.connections
-                             if c.topic in {replay_topic(replay, n) for n in config.inputs})
+            n_messages = sum(s.messages for s in replay.reader.select(config, remap))
             replay.load(progress.start(n_messages, 'reading', 'msg'))
             result = replay.run(progress.start(replay.n_ticks, 'ticking', 'tick'))
         except ReplayError as exc:
@@ -175,145 +219,72 @@ def run(args):
             if track.ignored:
                 print(f"warning: topic '{track.topic}' also has messages of type {track.ignored}"
                       f'; input {track.name} reads only {track.type_name}', file=sys.stderr)
-        if out_kind == 'csv':
-            write_csv(args.out, result)
-        elif out_kind is not None:
-            for line in write_bag(args.out, result, storage=out_kind,
-                                  individual=config.publish_individual, typed=config.outputs,
-                                  batch=batch):
+        n_results = len(config.expressions)
+        names = tuple(batch.outputs[:n_results])
+        sinks = []
+        if kind is not None:
+            sinks.append(open_sink(args.out, kind, outputs=batch.outputs, typed=config.outputs,
+                                   force=args.force, bag=bag_keys([bag])[0], batch=batch,
+                                   bag_start_ns=result.bag_start_ns, n_results=n_results,
+                                   individual=config.publish_individual))
+        stats = Stats(names, result.period_ns / 1e9, result.bag_start_ns)
+        try:
+            for block in blocks_of(result, len(batch.outputs)):
+                for sink in sinks:
+                    sink.write(block)
+                stats.write(block)
+        except BaseException:
+            for sink in sinks:
+                sink.abort()
+            raise
+        for sink in sinks:
+            sink.close()
+            for line in getattr(sink, 'warnings', ()):
                 print(line, file=sys.stderr)
         if args.plot:
             plot(args.plot, result, panels, batch)
+        if args.summary:
+            row = Row(bag_keys([bag])[0], (replay.bag_end_ns - replay.bag_start_ns) / 1e9,
+                      stats.ticks, sum(t.messages for t in result.tracks), stats.row())
+            write_summary(args.summary, [row], names)
         if not args.out:
-            print(summary(result, replay, args.bag))
+            print(summary(result, replay, bag))
     finally:
         replay.close()
     return EXIT_OK
+
+
+def _fleet(args, bags, names, remap):
+    """Many bags (or a dataset): one task per bag, locally or on Dask; the fleet summary."""
+    from ..replay.fleet import bag_keys, format_summary, run_tasks, Task, write_summary
+
+    out = args.out.rstrip('/') if args.out else None
+    tasks = [Task(str(bag), key, args.params, out, args.force, args.rate, args.start,
+                  args.duration, tuple(remap.items()))
+             for bag, key in zip(bags, bag_keys(bags), strict=True)]
+    progress = _Progress(not args.quiet and sys.stderr.isatty())
+    bars = progress.start(len(tasks), 'bags', 'bag')
+    rows = {}
+    try:
+        for row in run_tasks(tasks, jobs=args.jobs, scheduler=args.scheduler):
+            rows[row.bag] = row
+            bars(1)
+            if progress.bar is not None:
+                total = sum(r.messages for r in rows.values())
+                progress.bar.set_postfix_str(f'{total:,} messages', refresh=False)
+    finally:
+        progress.close()
+    ordered = [rows[task.key] for task in tasks]
+    print(format_summary(ordered, names))
+    if args.summary:
+        write_summary(args.summary, ordered, names)
+    return EXIT_FAILED_BAGS if any(row.error for row in ordered) else EXIT_OK
 
 
 def _require(module, what):
     import importlib.util
     if importlib.util.find_spec(module) is None:
         raise UsageError(f'{what} needs the Python package {module}: pip install {module}')
-
-
-def replay_topic(replay, name):
-    from ..replay.core import topic_name
-    return topic_name((replay.remap or {}).get(name, replay.config.inputs[name].topic))
-
-
-def output_kind(path):
-    """'csv', 'mcap' (one MCAP file) or 'sqlite3' (a rosbag2 folder) for an `--out` path."""
-    lower = path.lower()
-    if lower.endswith('.csv'):
-        return 'csv'
-    if lower.endswith('.mcap'):
-        return 'mcap'
-    if lower.endswith('.db3'):
-        raise UsageError(f'--out {path}: give a folder name for a rosbag2 sqlite3 bag '
-                         '(or a .mcap file)')
-    return 'sqlite3'
-
-
-# ----- outputs -----------------------------------------------------------------------------------
-
-def write_csv(path, result):
-    """Time (s from the bag's start), then the outputs; exact values (`%.17g`), `nan` as is."""
-    import numpy as np
-
-    header = ','.join(('time',) + result.outputs)
-    table = np.empty((len(result.times_ns), 1 + len(result.outputs)))
-    table[:, 0] = result.times_ns / 1e9
-    table[:, 1:] = result.values
-    fmt = ['%.9f'] + ['%.17g'] * len(result.outputs)
-    np.savetxt(path, table, fmt=fmt, delimiter=',', header=header, comments='')
-
-
-def write_bag(path, result, storage='sqlite3', individual=False, typed=None, batch=None):
-    """
-    Write what the node publishes, at every tick's bag time: a rosbag2 folder or one MCAP file.
-
-    `/arena_eval/results` always; with `individual` (the config's `publish_individual`) also
-    `/arena_eval/out/<name>` (`std_msgs/msg/Float64`) per output; each of `typed` (the config's
-    typed outputs, over `batch`) on its topic, on the ticks the node would publish it. The bytes
-    come from the node's own templates (`ros.tick`, `ros.templates`), patched as the node does.
-    Return warning lines (a typed output whose type rosbags cannot store).
-    """
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import get_typestore, Stores
-
-    from ..msgtypes.templates import float64_template, results_template
-
-    typestore = get_typestore(Stores.ROS2_KILTED)
-    raw, view = results_template(result.outputs)
-    plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
-    # A single .mcap is written as a one-file rosbag2 folder, then moved out of it.
-    folder = (tempfile.mkdtemp(prefix='arena_eval_replay_', dir=os.path.dirname(
-        os.path.abspath(path))) + '/bag') if storage == 'mcap' else path
-    stamps = (result.times_ns + result.bag_start_ns).tolist()
-    with Writer(folder, version=9, storage_plugin=plugin) as writer:
-        conn = writer.add_connection(RESULTS_TOPIC, RESULTS_TYPE, typestore=typestore)
-        singles = []
-        if individual:
-            for j, name in enumerate(result.outputs):
-                one_raw, one_view = float64_template()
-                singles.append((j, one_raw, one_view, writer.add_connection(
-                    f'{OUT_PREFIX}{name}', 'std_msgs/msg/Float64', typestore=typestore)))
-        outputs, arena, warnings = _typed_writers(writer, typestore, typed or {}, batch)
-        values = result.values
-        for k, stamp in enumerate(stamps):
-            row = values[k]
-            view[:] = row
-            writer.write(conn, stamp, bytes(raw))
-            for j, one_raw, one_view, one_conn in singles:
-                one_view[0] = row[j]
-                writer.write(one_conn, stamp, bytes(one_raw))
-            if outputs:
-                arena[result.record_slots] = result.recorded[k]
-                for output, clock in outputs:
-                    clock[0] = stamp
-                    output.tick()
-    if storage == 'mcap':
-        shutil.move(os.path.join(folder, 'bag.mcap'), path)
-        shutil.rmtree(os.path.dirname(folder))
-    return warnings
-
-
-def _typed_writers(writer, typestore, typed, batch):
-    """
-    Return ([(TypedOutput writing to the bag, its clock cell)], arena, warnings) for `typed`.
-
-    The templates read `arena`, an arena-sized scratch array the caller fills per tick from
-    the replay's recorded slots.
-    """
-    import numpy as np
-
-    from ..msgtypes.templates import TypedOutput
-    from ..params.config import NODE_NAME
-
-    outputs, warnings = [], []
-    arena = np.zeros(len(batch.arena)) if typed else None
-    for config in typed.values():
-        topic = config.topic
-        if topic.startswith('~'):
-            topic = f'/{NODE_NAME}' + topic[1:]
-        elif not topic.startswith('/'):
-            topic = '/' + topic
-        try:
-            conn = writer.add_connection(topic, config.type_name, typestore=typestore)
-        except Exception as exc:  # noqa: B902 - rosbags has no definition of this type
-            warnings.append(f'warning: typed output {config.name} ({config.type_name}) is not '
-                            f'written: {exc}')
-            continue
-        clock = [0]  # the tick's bag time, for the write and for a stamp of 'now'
-
-        def publisher_for(raw, conn=conn, clock=clock):
-            return lambda: writer.write(conn, clock[0], bytes(raw))
-
-        output = TypedOutput(config, batch, publisher_for, now=lambda c=clock: c[0], topic=topic)
-        output.template.bind(arena)
-        outputs.append((output, clock))
-    return outputs, arena, warnings
 
 
 def summary(result, replay, bag):

@@ -26,6 +26,12 @@ On the test bag (`test/data/husky_imu_odom_gps.bag`, 395 s, ROS 1) with `test/da
    measured in the same run; its outputs must be bit-identical to the compiled loop's (exit 1
    otherwise). test/test_replay.py checks replay against the node's own tick path.
 
+4. a plain rosbags read of the same inputs' raw messages (the reading floor), and one bag end
+   to end as a fleet task runs it (open, read, tick, Parquet sink);
+5. `fleet()`: copies of the bag on 1 and 2 local workers (bags/s, messages/s, real-time factor
+   per core); `memory(hours)` (`bench --replay-memory HOURS`): peak RSS of the reading side and
+   the sinks over a synthetic bag at 1 kHz, against `MEMORY_BOUND_MB`.
+
 The target (>= 100x real time at 1 kHz, end to end) is reported, never enforced.
 """
 
@@ -114,6 +120,9 @@ def run(params_file=None, bag=None, out=None):
         f'{load_average()}')
     say(f'  reading + converting + decoding once: {read_s:.2f} s '
         f'({n_msgs / read_s:,.0f} messages/s)')
+    plain_s = plain_read(bag, replay)
+    say(f'  a plain rosbags read of the same messages (raw bytes, nothing else): {plain_s:.2f} s '
+        f'({n_msgs / plain_s:,.0f} messages/s); replay reads at {plain_s / read_s:.2f}x that')
     replay.run()  # compiles on a cold cache, warms it otherwise
     gc.disable()
     try:
@@ -141,6 +150,10 @@ def run(params_file=None, bag=None, out=None):
         f'{compiled_rate / python_rate:,.1f}x faster')
     say(f'  end to end (reading + ticking): {read_s + loop_s:.2f} s, {rtf_total:,.0f}x real time '
         f'(target >= {TARGET_RTF:g}x: {"met" if rtf_total >= TARGET_RTF else "MISSED"})')
+    whole_s = end_to_end(params_file, bag)
+    say(f'  end to end with the Parquet sink (open, read, tick, write; one core): '
+        f'{whole_s:.2f} s, {bag_s / whole_s:,.0f}x real time; kernel-only loop '
+        f'{rtf_loop:,.0f}x')
     n_results = result.values.shape[1]
     same = np.array_equal(baseline[:, :n_results].view(np.int64),
                           result.values[:n_base].view(np.int64))
@@ -148,3 +161,160 @@ def run(params_file=None, bag=None, out=None):
         f'{"bit-identical" if same else "DIFFERENT"}')
     replay.close()
     return 0 if same else 1
+
+
+def plain_read(bag, replay):
+    """Seconds for rosbags alone to hand over the inputs' raw messages (the reading floor)."""
+    from ..replay.source import open_bag
+
+    start = time.perf_counter()
+    with open_bag(bag) as opened:
+        conns = [c for sel in opened.select(replay.config, replay.remap)
+                 for c in sel.connections]
+        for _ in opened.reader.messages(connections=conns):
+            pass
+    return time.perf_counter() - start
+
+
+def end_to_end(params_file, bag):
+    """Seconds for one bag from opening to its Parquet partition closed (`fleet.replay_bag`)."""
+    import tempfile
+
+    from ..replay.fleet import replay_bag, Task
+
+    with tempfile.TemporaryDirectory(prefix='arena_eval_bench_') as scratch:
+        start = time.perf_counter()
+        row = replay_bag(Task(str(bag), 'bench', os.path.abspath(params_file),
+                              os.path.join(scratch, 'out.parquet')))
+        elapsed = time.perf_counter() - start
+    if row.error:
+        raise RuntimeError(row.error)
+    return elapsed
+
+
+FLEET_COPIES = 4
+
+
+def fleet(params_file=None, bag=None, copies=FLEET_COPIES, out=None):
+    """
+    Replay `copies` of the bag on 1 worker, then 2 (local processes): bags/s, messages/s.
+
+    The real-time factor per core is bag seconds per wall second per worker.
+    """
+    import tempfile
+
+    from ..replay.fleet import run_tasks, Task
+
+    def say(text=''):
+        print(text, file=out, flush=True)
+
+    params_file = os.path.abspath(params_file or DEFAULT_PARAMS)
+    bag = os.path.abspath(bag or DEFAULT_BAG)
+    say(f'fleet benchmark: {copies} copies of {os.path.relpath(bag)}, one task per bag '
+        f'(Parquet out), {load_average()}')
+    with tempfile.TemporaryDirectory(prefix='arena_eval_fleet_') as scratch:
+        paths = []
+        for k in range(copies):
+            path = os.path.join(scratch, f'bag{k}' + os.path.splitext(bag)[1])
+            os.symlink(bag, path)
+            paths.append(path)
+        for workers in (1, 2):
+            dataset = os.path.join(scratch, f'w{workers}.parquet')
+            tasks = [Task(p, os.path.basename(p), params_file, dataset) for p in paths]
+            start = time.perf_counter()
+            rows = list(run_tasks(tasks, jobs=workers))
+            wall = time.perf_counter() - start
+            failed = [r for r in rows if r.error]
+            if failed:
+                say(f'  error: {failed[0].error}')
+                return 1
+            bag_s = sum(r.duration_s for r in rows)
+            messages = sum(r.messages for r in rows)
+            say(f'  {workers} worker{"s" if workers > 1 else " "}: {wall:6.2f} s, '
+                f'{len(rows) / wall:5.2f} bags/s, {messages / wall:9,.0f} messages/s, '
+                f'{bag_s / wall:7,.0f}x real time ({bag_s / wall / workers:,.0f}x per core)')
+    say('  (figures are provisional on a loaded machine)')
+    return 0
+
+
+def memory(hours=2.0, rate_hz=1000.0, out=None):
+    """
+    Peak RSS of replay's reading side and Parquet/CSV sinks over a synthetic bag of `hours`.
+
+    Writes an MCAP bag of `geometry_msgs/msg/Vector3Stamped` at `rate_hz`, reads it back in
+    chunks (`source.Bag.chunks`) and streams as many result rows (5 outputs) into a Parquet
+    dataset and a CSV, block by block; prints the peak RSS against `MEMORY_BOUND_MB`.
+    """
+    import resource
+    import tempfile
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    from ..replay.sinks import Block, BLOCK_ROWS, open_sink
+    from ..replay.source import open_bag, Selection
+
+    def say(text=''):
+        print(text, file=out, flush=True)
+
+    def rss_mb():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    n = int(hours * 3600 * rate_hz)
+    period = round(1e9 / rate_hz)
+    t0 = 1_700_000_000_000_000_000
+    store = get_typestore(Stores.ROS2_KILTED)
+    Vector3Stamped = store.types['geometry_msgs/msg/Vector3Stamped']
+    Header = store.types['std_msgs/msg/Header']
+    Time = store.types['builtin_interfaces/msg/Time']
+    Vector3 = store.types['geometry_msgs/msg/Vector3']
+    raw = store.serialize_cdr(Vector3Stamped(Header(Time(0, 0), 'imu'), Vector3(1.0, 2.0, 3.0)),
+                              'geometry_msgs/msg/Vector3Stamped')
+    with tempfile.TemporaryDirectory(prefix='arena_eval_mem_') as scratch:
+        folder = os.path.join(scratch, 'long')
+        start = time.perf_counter()
+        with Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            conn = writer.add_connection('/v', 'geometry_msgs/msg/Vector3Stamped',
+                                         typestore=store)
+            for k in range(n):
+                writer.write(conn, t0 + k * period, raw)
+        write_s = time.perf_counter() - start
+        size = sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder))
+        say(f'replay memory: synthetic {hours:g} h bag at {rate_hz:g} Hz: {n:,} messages, '
+            f'{size / 1e6:,.0f} MB MCAP (written in {write_s:.0f} s); '
+            f'RSS before {rss_mb():.0f} MB')
+        start = time.perf_counter()
+        count = 0
+        with open_bag(folder) as bag:
+            sel = Selection('v', '/v', 'geometry_msgs/msg/Vector3Stamped',
+                            tuple(bag.connections), messages=n)
+            for chunk in bag.chunks([sel]):
+                count += len(chunk.log_ns)
+        read_s = time.perf_counter() - start
+        say(f'  reading side: {count:,} messages in {read_s:.1f} s '
+            f'({count / read_s:,.0f}/s); peak RSS {rss_mb():.0f} MB')
+        outputs = ('a', 'b', 'c', 'd', 'e')
+        sinks = [open_sink(os.path.join(scratch, 'rows.parquet'), 'parquet', outputs=outputs,
+                           bag='long', bag_start_ns=t0),
+                 open_sink(os.path.join(scratch, 'rows.csv'), 'csv', outputs=outputs,
+                           bag_start_ns=t0)]
+        block = Block(np.zeros(BLOCK_ROWS, np.int64), np.zeros((BLOCK_ROWS, len(outputs))), 0)
+        start = time.perf_counter()
+        for first in range(0, n, BLOCK_ROWS):
+            rows = min(BLOCK_ROWS, n - first)
+            block.times_ns[:rows] = t0 + (first + np.arange(rows)) * period
+            block.values[:rows] = np.sin(block.times_ns[:rows, None] * 1e-9)
+            block.count = rows
+            for sink in sinks:
+                sink.write(block)
+        for sink in sinks:
+            sink.close()
+        sink_s = time.perf_counter() - start
+        peak = rss_mb()
+        say(f'  sinks (Parquet + CSV, {len(outputs)} outputs): {n:,} rows in {sink_s:.1f} s; '
+            f'peak RSS {peak:.0f} MB (bound {MEMORY_BOUND_MB} MB: '
+            f'{"within" if peak <= MEMORY_BOUND_MB else "EXCEEDED"})')
+    return 0 if peak <= MEMORY_BOUND_MB else 1
+
+
+MEMORY_BOUND_MB = 300
