@@ -564,3 +564,27 @@ def test_stale_state_parameter():
     restart, _, _ = load("'restart'")
     assert restart.diff(held).batch and not held.diff(held).batch
     assert 'restart' in parameter_descriptor(spec_for('stale_state')).additional_constraints
+
+
+@pytest.mark.parametrize('sources, wanted', [
+    ([], False),
+    ([('param', '/**', 'lifecycle', 'true')], True),
+    ([('param', '/**', 'lifecycle', 'false')], False),
+    ([('param', '/**', 'lifecycle', '1')], False),  # not a bool: the node reports it
+    ([('file', str(DEFAULT)), ('param', '/**', 'lifecycle', 'true')], True),
+    ([('param', '/**', 'lifecycle', 'true'), ('param', '/**', 'lifecycle', 'false')], False),
+    ([('text', 'a.yaml', '/other:\n  ros__parameters:\n    lifecycle: true\n')], False),
+])
+def test_lifecycle_is_read_from_the_sources_in_order(sources, wanted):
+    from arena_eval.params.config import load_node_params, wants_lifecycle
+    assert wants_lifecycle(load_node_params(sources, check_expressions=False)) is wanted
+
+
+def test_lifecycle_is_a_read_only_bool():
+    spec = spec_for('lifecycle')
+    assert (spec.ros_type, spec.default, spec.read_only) == ('bool', False, True)
+    assert parameter_descriptor(spec).read_only
+    _, errors, _ = load_params_text('/**:\n  ros__parameters:\n    lifecycle: 1\n'
+                                    '    expressions: ["a = 1.0"]\n')
+    assert [e.one_line() for e in errors] == [
+        '<params>:3:16: error: lifecycle must be a bool, got the integer 1']

@@ -106,6 +106,27 @@ def test_loop_error_when_no_tick_ran_in_the_period():
     assert values(status)['Actual frequency (Hz)'] == '0.0'
 
 
+def test_an_idle_loop_is_ok_and_says_so():
+    stats = LoopStats(2048)
+    report = DiagnosticsReport('n')
+    status = report.loop_status(stats.snapshot(1000.0), idle=True)
+    assert status.level == OK and status.message.startswith('idle (inactive)')
+
+
+def test_lifecycle_status_names_the_state():
+    report = DiagnosticsReport('/robot1/n')
+    for state in ('unconfigured', 'inactive', 'active', 'finalized'):
+        status = report.lifecycle_status(state)
+        assert (status.name, status.level, status.message) == ('/robot1/n: lifecycle', OK, state)
+        assert values(status) == {'State': state,
+                                  'Publishing': 'true' if state == 'active' else 'false'}
+    failed = report.lifecycle_status('unconfigured', 'a.yaml:3:9: error: unknown function')
+    assert failed.level == ERROR
+    assert failed.message == 'unconfigured: configure failed: a.yaml:3:9: error: unknown function'
+    # A failure is forgotten once the node is configured.
+    assert report.lifecycle_status('inactive', 'a.yaml:3:9: error: x').level == OK
+
+
 def test_window_since_previous_report_excludes_older_ticks():
     stats = LoopStats(4096)
     report = DiagnosticsReport('n')

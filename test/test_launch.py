@@ -63,11 +63,15 @@ def prefix(tmp_path, monkeypatch):
     return root
 
 
-def load(name):
+def launch_module(name):
     spec = importlib.util.spec_from_file_location(name.replace('.', '_'), LAUNCH_DIR / name)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.generate_launch_description()
+    return module
+
+
+def load(name):
+    return launch_module(name).generate_launch_description()
 
 
 def arguments(description, context):
@@ -79,6 +83,12 @@ def arguments(description, context):
 
 def nodes(description, **given):
     """Return the Node actions `description` makes for the launch arguments `given`."""
+    from launch_ros.actions import Node
+    return [n for n in entities(description, **given) if isinstance(n, Node)]
+
+
+def entities(description, **given):
+    """Return the actions `description` makes for the launch arguments `given`."""
     from launch import LaunchContext
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
     from launch_ros.actions import Node
@@ -93,8 +103,9 @@ def nodes(description, **given):
         elif isinstance(entity, Node):
             found.append(entity)
     for node in found:
-        node._perform_substitutions(context)
-    return [n for n in found if isinstance(n, Node)]
+        if isinstance(node, Node):
+            node._perform_substitutions(context)
+    return found
 
 
 def parameter_files(node):
@@ -105,12 +116,15 @@ def parameter_files(node):
 
 def test_node_launch_file_builds(prefix):
     from launch import LaunchContext
+    from launch_ros.actions import LifecycleNode
     description = load('arena_eval.launch.py')
     args = arguments(description, LaunchContext())
     default = str(prefix / 'share' / 'arena_eval' / 'config' / 'default.yaml')
     assert args == {'params_file': default, 'node_name': 'arena_eval', 'namespace': '',
-                    'use_sim_time': '', 'rate_hz': '', 'log_level': 'info', 'remappings': ''}
+                    'use_sim_time': '', 'rate_hz': '', 'log_level': 'info', 'remappings': '',
+                    'lifecycle': 'false', 'autostart': 'true'}
     [node] = nodes(description)
+    assert not isinstance(node, LifecycleNode)  # the plain node is the default
     assert (node.node_package, node.node_executable) == ('arena_eval', 'arena_eval_node')
     assert node.node_name == '/arena_eval'
     assert len(parameter_files(node)) == 1  # nothing given: the file alone decides
@@ -131,6 +145,31 @@ def test_node_launch_arguments_reach_the_node(prefix):
         'use_sim_time': True, 'rate_hz': 500.0}}}
     texts = [part.text for sub in node.cmd for part in sub if hasattr(part, 'text')]
     assert texts[:4] == ['--ros-args', '--log-level', 'debug', '--ros-args'], texts
+
+
+def test_lifecycle_launches_a_managed_node(prefix):
+    from launch.actions import EmitEvent, RegisterEventHandler
+    from launch_ros.actions import LifecycleNode
+    description = load('arena_eval.launch.py')
+    node_launch = launch_module('arena_eval.launch.py')
+    found = entities(description, lifecycle='true')
+    [node] = [n for n in found if isinstance(n, LifecycleNode)]
+    assert node.node_name == '/arena_eval'
+    # lifecycle reaches the node as the read-only parameter, after the file.
+    _, given = parameter_files(node)
+    assert yaml.safe_load(given) == {'/arena_eval': {'ros__parameters': {'lifecycle': True}}}
+    if node_launch.has_autostart():
+        assert node.node_autostart and len(found) == 1
+    else:
+        # configure at launch, then activate once it is inactive.
+        assert [type(e) for e in found[1:]] == [RegisterEventHandler, EmitEvent]
+    plain = entities(description, lifecycle='true', autostart='false')
+    assert len(plain) == 1 and not getattr(plain[0], 'node_autostart', False)
+
+
+def test_node_launch_refuses_a_bad_flag(prefix):
+    with pytest.raises(ValueError, match="lifecycle must be 'true' or 'false', got 'yes'"):
+        nodes(load('arena_eval.launch.py'), lifecycle='yes')
 
 
 def test_node_launch_refuses_a_bad_remapping(prefix):
@@ -158,7 +197,10 @@ def test_demo_launch_in_a_namespace(prefix):
 
 @pytest.mark.slow
 @pytest.mark.ros
-def test_demo_launch_runs_and_stops(prefix):
+@pytest.mark.parametrize('lifecycle', ['false', 'true'])
+def test_demo_launch_runs_and_stops(prefix, lifecycle):
+    """The demo runs; as a managed node, autostart configures and activates it."""
+    from launch.actions import SetLaunchConfiguration
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -186,17 +228,21 @@ def test_demo_launch_runs_and_stops(prefix):
         end = time.monotonic() + 60.0
         while time.monotonic() < end and not fresh() and not task.done():
             await asyncio.sleep(0.1)
+        # Judged before the shutdown: once the simulator stops, the inputs go stale (nan).
+        seen = fresh()
         await service.shutdown()
-        return await task
+        return await task, seen
 
     spinner = threading.Thread(target=spin, daemon=True)
     spinner.start()
     service = launch.LaunchService(argv=[])
-    service.include_launch_description(load('demo.launch.py'))
+    # Set before the description: its DeclareLaunchArgument keeps a value already given.
+    service.include_launch_description(launch.LaunchDescription([
+        SetLaunchConfiguration('lifecycle', lifecycle), load('demo.launch.py')]))
     loop = asyncio.new_event_loop()
     try:
         # LaunchService runs only in the main thread; the probe spins in its own.
-        code = loop.run_until_complete(run_until_results(service))
+        code, seen = loop.run_until_complete(run_until_results(service))
     finally:
         loop.close()
         stop.set()
@@ -204,7 +250,8 @@ def test_demo_launch_runs_and_stops(prefix):
         executor.shutdown()
         node.destroy_node()
         context.try_shutdown()
-    assert fresh(), 'no results from the launched node'
-    assert received[-1].layout.dim[0].label.startswith('accel_norm,')
-    assert received[-1].data[0] == pytest.approx(9.81, abs=0.2)
+    assert seen, 'no results from the launched node'
+    last = next(m for m in reversed(received) if not math.isnan(m.data[0]))
+    assert last.layout.dim[0].label.startswith('accel_norm,')
+    assert last.data[0] == pytest.approx(9.81, abs=0.2)
     assert code == 0

@@ -113,6 +113,10 @@ PARAMETERS = (
               'Also publish every output on its own std_msgs/Float64 topic.'),
     ParamSpec('diagnostics_period', 'double', 1.0,
               'Seconds between two diagnostics messages.', value_range=(0.01, 3600.0)),
+    ParamSpec('lifecycle', 'bool', False,
+              'Run as a managed (lifecycle) node: start unconfigured and follow the '
+              'configure, activate, deactivate, cleanup and shutdown transitions.',
+              read_only=True),
     ParamSpec('inputs.<name>.topic', 'string', None,
               'Topic the input subscribes to.', required=True),
     ParamSpec('inputs.<name>.type', 'string', None,
@@ -407,6 +411,12 @@ def load_node_params(sources, node=NODE_NAME, *, check_expressions=True):
     checker.warnings[:0] = warnings
     config, errors, warnings = checker.run(check_expressions)
     return LoadedParams(config, errors, warnings, tuple(applied), node, values)
+
+
+def wants_lifecycle(loaded):
+    """Whether a `LoadedParams`' merged values ask for the managed node (`lifecycle: true`)."""
+    value = loaded.values.get('lifecycle')
+    return value is not None and value.kind == 'bool' and value.value is True
 
 
 def _read_text(path, errors):

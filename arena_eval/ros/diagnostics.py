@@ -175,14 +175,21 @@ class DiagnosticsReport:
         return None if self._previous is None else self._previous.ticks
 
     def loop_status(self, snap, *, kernel_allocations=None, heap_blocks_delta=None,
-                    expressions=0, program_ops=0, extra=()):
-        """Build the `<node>: loop` status for `snap`; remember `snap` as the previous one."""
+                    expressions=0, program_ops=0, extra=(), idle=False):
+        """
+        Build the `<node>: loop` status for `snap`; remember `snap` as the previous one.
+
+        `idle`: the loop is stopped on purpose (a managed node while inactive), so no tick is
+        no fault.
+        """
         prev = self._previous
         self._previous = snap
         new_ticks = snap.ticks - (prev.ticks if prev is not None else 0)
         ticked = new_ticks > 0
         new_overruns = snap.overruns - (prev.overruns if prev is not None else 0)
-        if not ticked:
+        if idle:
+            level, message = OK, 'idle (inactive): not ticking, nothing is published'
+        elif not ticked:
             level, message = ERROR, 'no tick ran in the last period'
         elif snap.actual_hz < MIN_FREQUENCY_FRACTION * snap.target_hz:
             level = WARN
@@ -221,7 +228,7 @@ class DiagnosticsReport:
                            self.hardware_id)
 
     def tick_statuses(self, tick, snap, now_ns, *, kernel_allocations=None,
-                      heap_blocks_delta=None):
+                      heap_blocks_delta=None, idle=False):
         """
         Build the loop status and one status per input of the running `tick`.
 
@@ -233,7 +240,7 @@ class DiagnosticsReport:
         batch = tick.batch
         statuses = [self.loop_status(
             snap, kernel_allocations=kernel_allocations, heap_blocks_delta=heap_blocks_delta,
-            expressions=len(tick.results), program_ops=batch.n_ops,
+            expressions=len(tick.results), program_ops=batch.n_ops, idle=idle,
             extra=[('Loop mode', 'thread'),
                    ('Stale policy', batch.stale_policy),
                    ('Publishing', tick.publish_transport),
@@ -266,6 +273,21 @@ class DiagnosticsReport:
                  ('NaN into integer or bool', nans), ('Saturated', saturated)],
                 self.hardware_id))
         return statuses
+
+    def lifecycle_status(self, state, failure=None):
+        """
+        Build the `<node>: lifecycle` status of a managed node in primary state `state`.
+
+        `failure` is the first line of the last configure's errors while that left the node
+        unconfigured (ERROR then); every other state is OK, its message naming it.
+        """
+        if failure is not None and state == 'unconfigured':
+            level, message = ERROR, f'unconfigured: configure failed: {failure}'
+        else:
+            level, message = OK, state
+        return make_status(f'{self.node_name}: lifecycle', level, message,
+                           [('State', state), ('Publishing', state == 'active')],
+                           self.hardware_id)
 
     def array(self, stamp, statuses):
         """Wrap `statuses` in a DiagnosticArray stamped `stamp` (a builtin_interfaces Time)."""

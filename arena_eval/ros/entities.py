@@ -149,3 +149,16 @@ class EntityPool:
             else:
                 node.destroy_publisher(entity)
         self._retired = keep
+
+    def destroy_all(self):
+        """Destroy every subscription and publisher of the pool (the loop has stopped)."""
+        node = self._node
+        for poller in self.pollers.values():
+            if poller.subscription is not None:
+                node.destroy_subscription(poller.subscription)
+        for publisher in [*self.individual.values(), *(kept[1] for kept in self.typed.values())]:
+            node.destroy_publisher(publisher)
+        if self._clock is not None:
+            node.destroy_subscription(self._clock)
+        self.destroy_retired(lambda ticket: True)
+        self.pollers, self.individual, self.typed, self._clock = {}, {}, {}, None

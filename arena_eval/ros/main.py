@@ -20,6 +20,8 @@ Installs the signal handlers first, then checks what the params files give this 
 fully qualified name after `-r __node:=`/`-r __ns:=` remaps, merged with the `-p` values in
 command-line order (`arena_eval.params.ros_args`, `config.load_node_params`); then runs the node
 (`arena_eval.ros.node.run_node`) inside the rclpy context (`arena_eval.ros.process.run`).
+With `lifecycle: true` in those sources the managed node runs (`arena_eval.ros.lifecycle`),
+and the params files' errors do not end the process: its configure transition logs them.
 SIGINT/SIGTERM stop it cleanly with code 0 (a watchdog ends it with code 1 if the clean path
 ever takes longer than 0.8 s); the tick raising ends it with its traceback and code 1.
 
@@ -67,21 +69,32 @@ def _main(argv, stopper):
     # What rcl will give the node: its sections of every params file and the -p values, in
     # command-line order, for the name and namespace the remaps give it.
     args = ros_args.parse(argv, cfg.NODE_NAME)
-    file_warnings = None
-    if args.params_files:
-        loaded = cfg.load_node_params(args.sources, args.fully_qualified_name)
-        if loaded.errors:
-            for line in cfg.one_lines(loaded.errors):
-                print(line, file=sys.stderr)
-            return 2
-        file_warnings = [w.one_line() for w in loaded.warnings]
+    file_warnings = file_errors = None
+    lifecycle = False
+    if args.sources:
+        # Without a params file only `lifecycle` is read here; the node checks the rest.
+        loaded = cfg.load_node_params(args.sources, args.fully_qualified_name,
+                                      check_expressions=bool(args.params_files))
+        lifecycle = cfg.wants_lifecycle(loaded)
+        if args.params_files:
+            file_warnings = [w.one_line() for w in loaded.warnings]
+            file_errors = cfg.one_lines(loaded.errors)
+            # The managed node starts anyway: its configure transition fails with these.
+            if file_errors and not lifecycle:
+                for line in file_errors:
+                    print(line, file=sys.stderr)
+                return 2
     if stopper.requested:
         return 0
     _import_node(args.fully_qualified_name)
     from .node import run_node
+    options = {}
+    if lifecycle:
+        from .lifecycle import ArenaEvalLifecycleNode
+        options = {'node_class': ArenaEvalLifecycleNode, 'file_errors': file_errors}
     try:
-        return run(lambda args, stop_event: run_node(args, stop_event, file_warnings, stopper),
-                   argv)
+        return run(lambda args, stop_event: run_node(
+            args, stop_event, file_warnings, stopper, **options), argv)
     except KeyboardInterrupt:
         return 0
     except Exception as exc:  # noqa: B902 - rclpy.init refusing the arguments: one line

@@ -42,6 +42,10 @@ first step); new or changed calls start from their first tick; rate, diagnostics
 subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot be added
 or removed at run time.
 
+With the read-only parameter `lifecycle` the node is a managed one
+(`arena_eval.ros.lifecycle`): the same steps (`configure`, `activate`, `deactivate`, `cleanup`)
+are taken on its lifecycle transitions instead of at start.
+
 The process around it (`arena_eval.ros.main`): user errors at startup print one
 `file:line:col: error:` line each on stderr and exit with code 2; SIGINT/SIGTERM stop the node
 cleanly with code 0; the tick raising (a bug, not a user error) ends the node with its
@@ -74,7 +78,7 @@ from .graph import GraphWatch
 from .params_bridge import ParameterBridge
 from .process import Stopper
 from ..engine import native
-from ..language.errors import ExpressionError
+from ..language.errors import BatchErrors, ExpressionError
 from ..msgtypes import plans
 from ..params import config as cfg
 from ..rt.compiled_tick import Compiler, TickRunner
@@ -111,10 +115,19 @@ class ArenaEvalNode(Node):
     """
     The node; construct it inside an rclpy context, then `start()`; `shutdown()` last.
 
-    `rcl_library` names the rcl library the compiled loop takes and publishes through.
+    Its life is four steps, which the plain node takes at once (`__init__` configures, `start`
+    activates) and the managed node (`arena_eval.ros.lifecycle`) on its transitions:
+    `configure` (read and compile the params, create the subscriptions and publishers),
+    `activate` (start ticking), `deactivate` (stop ticking; the program and its state stay) and
+    `cleanup` (drop the program and its entities). `rcl_library` names the rcl library the
+    compiled loop takes and publishes through. `file_errors` are the params files' one-line
+    errors (the managed node starts with them and logs them when it is asked to configure).
     """
 
-    def __init__(self, *, file_warnings=None, context=None, rcl_library=None):
+    # The managed node configures on its configure transition instead of in `__init__`.
+    MANAGED = False
+
+    def __init__(self, *, file_warnings=None, file_errors=None, context=None, rcl_library=None):
         super().__init__(cfg.NODE_NAME, context=context,
                          automatically_declare_parameters_from_overrides=True)
         self._log = self.get_logger()
@@ -122,22 +135,12 @@ class ArenaEvalNode(Node):
             self._compiler = Compiler(self, rcl_library)
         except native.Unavailable as exc:
             raise StartupError([f'arena_eval: the compiled tick cannot run here: {exc}']) from None
+        self._file_warnings = file_warnings
+        self._file_errors = list(file_errors or ())
         self._params = ParameterBridge(self, self._apply)
-        config, errors, warnings = self._params.read()
-        for line in (file_warnings if file_warnings is not None
-                     else [w.one_line() for w in warnings]):
-            self._log.warning(line)
-        if errors:
-            raise StartupError(cfg.one_lines(errors))
-        try:
-            batch = cfg.build_batch(config)
-        except ExpressionError as exc:
-            raise StartupError(exc.one_line().splitlines()) from None
-
-        self._results_pub = self.create_publisher(Float64MultiArray, '~/results', 10)
+        # The values the params files gave: while they stand, the files' errors are theirs.
+        self._file_values = dict(self._params.values)
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
-        self._entities = EntityPool(self, self._compiler.symbols)
-        self._config = None
         # Fully qualified: two robots' nodes of the same name must not collide on /diagnostics.
         self._report = DiagnosticsReport(self.get_fully_qualified_name())
         self._transitions = TransitionLog(self.get_logger())
@@ -147,23 +150,83 @@ class ArenaEvalNode(Node):
         self._steady = Clock(clock_type=ClockType.STEADY_TIME)
         self._heap_baseline = None
         self._heap_baseline_due = None
+        # What `configure` makes and `cleanup` drops; all None while unconfigured.
+        self._config = None
+        self._results_pub = None
+        self._entities = None
         self._latest_tick = None
         self.loop = None
         self._diag_timer = None
+        self._diag_period = None
+        # Whether the loop should be ticking (start .. deactivate); executor thread only.
+        self._active = False
+        self._params.install()
+        self._reset_service = self.create_service(Trigger, '~/reset', self._on_reset)
+        if self.get_parameter('use_sim_time').value:
+            self._log.info('use_sim_time: /diagnostics stamps follow /clock; the tick, dt, '
+                           'staleness and the diagnostics period stay on the steady clock')
+        if self.MANAGED:
+            self._set_diagnostics_period(cfg.spec_for('diagnostics_period').default)
+        else:
+            self.configure()
+
+    # ----- the four steps -----------------------------------------------------------------------
+    def configure(self, what='running'):
+        """Read and compile the params, create the entities and the loop; raise StartupError."""
+        config, errors, warnings = self._params.read()
+        file_lines = self._file_values == self._params.values
+        for line in (self._file_warnings if file_lines and self._file_warnings is not None
+                     else [w.one_line() for w in warnings]):
+            self._log.warning(line)
+        try:
+            if errors:
+                raise BatchErrors(errors)
+            batch = cfg.build_batch(config)
+        except ExpressionError as exc:
+            # While the files' values stand, their errors say where: file:line:col.
+            raise StartupError(self._file_errors if file_lines and self._file_errors
+                               else exc.one_line().splitlines()) from None
+        self._results_pub = self.create_publisher(Float64MultiArray, '~/results', 10)
+        self._entities = EntityPool(self, self._compiler.symbols)
         tick, _ = self._make_tick(config, config.diff(None), batch)
         self.loop = TickRunner(tick, config.rate_hz, self._compiler.symbols)
         self._log.info('tick: compiled')
         self._config = config
-        self._diag_timer = self._diagnostics_timer(config.diagnostics_period)
-        self._params.install()
-        self._reset_service = self.create_service(Trigger, '~/reset', self._on_reset)
-        self._log_program('running', config, tick)
-        if self.get_parameter('use_sim_time').value:
-            self._log.info('use_sim_time: /diagnostics stamps follow /clock; the tick, dt, '
-                           'staleness and the diagnostics period stay on the steady clock')
+        self._set_diagnostics_period(config.diagnostics_period)
+        self._log_program(what, config, tick)
 
-    def _diagnostics_timer(self, period):
-        return self.create_timer(period, self._publish_diagnostics, clock=self._steady)
+    def activate(self):
+        """Start ticking and publishing (the loop thread)."""
+        self.start()
+
+    def deactivate(self):
+        """Stop ticking: nothing is published; the program, its state and entities stay."""
+        self._active = False
+        if self.loop is not None:
+            if not self.loop.stop(timeout=1.0):
+                # Its entities must outlive it: destroy nothing (the transition fails).
+                raise RuntimeError('the tick loop did not stop within 1 s')
+            # Nothing runs an older program now: what only those used can go.
+            self._entities.destroy_retired(lambda ticket: True)
+
+    def cleanup(self):
+        """Drop the program, the loop and every subscription and publisher it used."""
+        self.deactivate()
+        if self._entities is not None:
+            self._entities.destroy_all()
+        if self._results_pub is not None:
+            self.destroy_publisher(self._results_pub)
+        self._config = self._results_pub = self._entities = self._latest_tick = None
+        self.loop = None
+
+    def _set_diagnostics_period(self, period):
+        if self._diag_timer is not None and period == self._diag_period:
+            return
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        self._diag_period = period
+        self._diag_timer = self.create_timer(period, self._publish_diagnostics,
+                                             clock=self._steady)
 
     def _log_program(self, what, config, tick):
         """Log the program summary: outputs, inputs with their resolved topics, rate."""
@@ -185,6 +248,8 @@ class ArenaEvalNode(Node):
     def _apply(self, config):
         """Make `config` the running one (parameter callback, executor thread)."""
         old = self._config
+        if old is None:
+            return  # unconfigured: the next configure reads the parameters
         diff = config.diff(old)
         if not diff.changed:
             return
@@ -202,8 +267,7 @@ class ArenaEvalNode(Node):
             self.loop.set_rate_from_non_rt(config.rate_hz)
             self._log.info(f'rate_hz: {old.rate_hz:g} -> {config.rate_hz:g} Hz')
         if 'diagnostics_period' in diff.other:
-            self.destroy_timer(self._diag_timer)
-            self._diag_timer = self._diagnostics_timer(config.diagnostics_period)
+            self._set_diagnostics_period(config.diagnostics_period)
         self._config = config
 
     def _make_tick(self, config, diff, batch=None):
@@ -234,6 +298,9 @@ class ArenaEvalNode(Node):
     def _on_reset(self, request, response):
         """`~/reset`: swap in the running config's program afresh (executor thread)."""
         config = self._config
+        if config is None:
+            response.success, response.message = False, 'not configured: no program to reset'
+            return response
         try:
             batch = cfg.build_batch(config)
         except ExpressionError as exc:  # compiled before: only a bug can get here
@@ -251,7 +318,8 @@ class ArenaEvalNode(Node):
 
     def housekeeping(self):
         """Destroy entities retired by programs the loop no longer runs (executor thread)."""
-        self._entities.destroy_retired(self.loop.swap_done)
+        if self.loop is not None:
+            self._entities.destroy_retired(self.loop.swap_done)
 
     # ----- running ------------------------------------------------------------------------------
     def start(self):
@@ -263,6 +331,7 @@ class ArenaEvalNode(Node):
         # (measured: about 1% of a core less at 1 kHz).
         gc.collect()
         gc.freeze()
+        self._active = True
         self.loop.start()
 
     def shutdown(self):
@@ -279,7 +348,20 @@ class ArenaEvalNode(Node):
         return self.loop is not None and self.loop.failed.is_set()
 
     # ----- diagnostics --------------------------------------------------------------------------
+    def _lifecycle_statuses(self):
+        """Statuses the managed node adds (its state); none for the plain node."""
+        return []
+
     def _publish_diagnostics(self):
+        statuses = self._lifecycle_statuses()
+        if self.loop is not None:
+            statuses.extend(self._tick_statuses())
+        if self.context.ok():
+            self._diagnostics_pub.publish(
+                self._report.array(self.get_clock().now().to_msg(), statuses))
+        self._transitions.see(statuses)
+
+    def _tick_statuses(self):
         tick = self.loop.current_tick
         self._graph.check(tick)
         snap = self.loop.snapshot(since_ticks=self._report.since_ticks)
@@ -291,24 +373,27 @@ class ArenaEvalNode(Node):
         allocations = _nrt_allocations()
         kernel = (allocations - tick.nrt_baseline
                   if allocations is not None and tick.nrt_baseline is not None else None)
-        statuses = self._report.tick_statuses(
+        return self._report.tick_statuses(
             tick, snap, time.monotonic_ns(), kernel_allocations=kernel,
             heap_blocks_delta=(heap - self._heap_baseline
-                               if self._heap_baseline is not None else None))
-        if self.context.ok():
-            self._diagnostics_pub.publish(
-                self._report.array(self.get_clock().now().to_msg(), statuses))
-        self._transitions.see(statuses)
+                               if self._heap_baseline is not None else None),
+            idle=not self._active)
 
 
-def run_node(args, stop_event, file_warnings=None, stopper=None, **node_options):
+def run_node(args, stop_event, file_warnings=None, stopper=None, *, node_class=None,
+             **node_options):
     """
     `process.run` body: configure, tick until `stop_event`, stop cleanly. Return exit code.
 
-    `node_options` go to `ArenaEvalNode`.
+    `node_options` go to the node. `node_class` is `ArenaEvalNode` by default; a managed one
+    (`arena_eval.ros.lifecycle`) is not started here: it starts unconfigured and its
+    transitions come through the lifecycle services.
     """
+    node_class = node_class or ArenaEvalNode
     # process.run's handlers only set stop_event; ours also interrupt configuring at once.
     stopper = stopper or Stopper()
+    if node_class.MANAGED:
+        node_options['stopper'] = stopper  # a signal interrupts its configure too
     stopper.stop_event = stop_event
     stopper.configuring = True
     stopper.install()
@@ -318,7 +403,7 @@ def run_node(args, stop_event, file_warnings=None, stopper=None, **node_options)
         if stop_event.is_set() or stopper.requested:
             return 0
         try:
-            node = ArenaEvalNode(file_warnings=file_warnings, **node_options)
+            node = node_class(file_warnings=file_warnings, **node_options)
         except StartupError as exc:
             for line in exc.lines:
                 print(line, file=sys.stderr)
@@ -327,7 +412,8 @@ def run_node(args, stop_event, file_warnings=None, stopper=None, **node_options)
             return 0
         executor = SingleThreadedExecutor()
         executor.add_node(node)
-        node.start()
+        if not node.MANAGED:
+            node.start()
         stopper.configuring = False
         while not stop_event.is_set():
             executor.spin_once(timeout_sec=SPIN_TIMEOUT_S)

@@ -1079,8 +1079,9 @@ class CompiledLoop:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, config):
-        if self._thread is not None:
-            raise RuntimeError('CompiledLoop already started')
+        # A stopped loop may start again (a managed node's activate after a deactivate).
+        if self.running:
+            raise RuntimeError('CompiledLoop already running')
         self.config = config
         self.control[C_CONFIG] = config.address
         self.control[C_STOP] = 0
