@@ -99,6 +99,11 @@ TYPED = {
     'u16': {'topic': '/u16', 'type': 'std_msgs/msg/UInt16', 'every': 2,
             'fields': [f'data = {P} * 1000']},
 }
+# The golden files were recorded when a typed output published on every tick whatever its
+# inputs' state: that is `on_stale: publish` now (the default, `skip`, is tested in
+# test_typed_outputs.py).
+for _output in TYPED.values():
+    _output['on_stale'] = 'publish'
 
 
 def _program(expressions, inputs=('imu', 'joints', 'plain'), stale_policy='nan',

@@ -73,7 +73,9 @@ class OfflineTick:
         for t, typed in enumerate(self.typed):
             typed.published = self.published(t)  # the loop counts them
             if self.published(t) > before[t]:
-                self.sent[typed.name].append(bytes(typed.template.raw))
+                stale = typed.stale and typed.stale_template is not None
+                template = typed.stale_template if stale else typed.template
+                self.sent[typed.name].append(bytes(template.raw))
 
     def outputs(self):
         """Return the results as `~/results` carries them: {name: value}."""

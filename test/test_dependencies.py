@@ -44,9 +44,11 @@ KEYS = {
     'geometry_msgs': 'geometry_msgs',
     'launch': 'launch',
     'launch_ros': 'launch_ros',
+    'lifecycle_msgs': 'lifecycle_msgs',
     'nav_msgs': 'nav_msgs',
     'rcl_interfaces': 'rcl_interfaces',
     'rclpy': 'rclpy',
+    'rosgraph_msgs': 'rosgraph_msgs',
     'sensor_msgs': 'sensor_msgs',
     'std_msgs': 'std_msgs',
     'std_srvs': 'std_srvs',
@@ -66,8 +68,9 @@ KEYS = {
     'distributed': None,
     'pyarrow': None,
 }
-# Named in package.xml before the code imports them: replay's Parquet output and fleet runs.
-COMING = {'pyarrow', 'dask', 'distributed'}
+# Named in package.xml though nothing imports it: the `dask scheduler`/`dask worker` commands a
+# fleet run on a cluster needs (distributed, which replay imports, depends on it).
+COMMANDS = {'dask'}
 # The tests' helper modules (test/*.py), imported by name.
 LOCAL = {path.stem for path in (ROOT / 'test').glob('*.py')}
 
@@ -161,7 +164,7 @@ def test_exec_depends_are_the_run_time_imports():
 def test_keyless_modules_are_named_in_package_xml():
     run_time = imports('arena_eval', 'launch')
     _, _, keyless = package_xml()
-    wanted = {m for m in run_time if m in KEYS and KEYS[m] is None} | COMING
+    wanted = {m for m in run_time if m in KEYS and KEYS[m] is None} | COMMANDS
     assert keyless == wanted, ('package.xml\'s "No rosdep key" comment should name exactly '
                                f'{sorted(wanted)}, names {sorted(keyless)}')
     assert all(KEYS[m] is None for m in keyless)
@@ -183,3 +186,21 @@ def test_the_scan_sees_imports_inside_functions():
     assert 'matplotlib' in imports('arena_eval')
     source = (ROOT / 'arena_eval' / 'tools' / 'replay.py').read_text(encoding='utf-8')
     assert not re.search(r'^(import|from) matplotlib', source, re.M)
+
+
+def _pins(name):
+    """Return {package: version} of a requirements file's `name==version` lines."""
+    pins = {}
+    for line in (ROOT / name).read_text().splitlines():
+        if line and not line.startswith('#'):
+            package, version = line.split('==')
+            pins[package] = version
+    return pins
+
+
+def test_jazzy_pins_the_same_python_packages_as_kilted():
+    # The suite runs on both: a package only Kilted's venv has fails the Jazzy run alone.
+    kilted = {p: v for p, v in _pins('requirements.txt').items() if not p.startswith('ros-')}
+    jazzy = {p: v for p, v in _pins('requirements-jazzy.txt').items()
+             if not p.startswith('ros-')}
+    assert jazzy == kilted

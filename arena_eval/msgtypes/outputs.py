@@ -43,7 +43,9 @@ no second kernel call. `ros/templates.py` turns the result into pre-serialized b
 from dataclasses import dataclass, field
 import re
 
-from .description import has_header, type_name
+import numpy as np
+
+from .description import has_header, SCALARS, type_name
 from .inputs import InputError, parse_path, resolve_path
 from ..language.errors import ExpressionError, Pos, Source
 from ..language.parse import parse_expression
@@ -268,17 +270,13 @@ def stale_constant(kind, text):
         return value != 0.0
     if kind in ('double', 'float'):
         return value
-    low, high = _INT_RANGE.get(kind, (None, None))
-    if low is None or not value.is_integer() or not low <= value <= high:
+    scalar = SCALARS.get(kind)
+    if scalar is None or np.dtype(scalar.dtype).kind not in 'iu':
+        raise ValueError(f"'{word}' is no {kind} value")
+    info = np.iinfo(scalar.dtype)
+    if not value.is_integer() or not info.min <= value <= info.max:
         raise ValueError(f"'{word}' is no {kind} value")
     return int(value)
-
-
-_INT_RANGE = {kind: (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) for kind, bits in
-              (('int8', 8), ('int16', 16), ('int32', 32), ('int64', 64))}
-_INT_RANGE.update({kind: (0, (1 << bits) - 1) for kind, bits in
-                   (('uint8', 8), ('octet', 8), ('char', 8), ('uint16', 16), ('uint32', 32),
-                    ('uint64', 64))})
 
 
 def check_stale_fields(name, msg_type, on_stale, items, on_stale_pos, anchor):

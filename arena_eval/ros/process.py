@@ -61,6 +61,14 @@ class Stopper:
     def install(self):
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, self)
+        sys.unraisablehook = self._unraisable
+
+    def _unraisable(self, unraisable, default=sys.unraisablehook):
+        # The KeyboardInterrupt a signal raised inside such a callback: the stop is already
+        # `requested`, so Python's "Exception ignored ... Traceback" on stderr says nothing true.
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self.requested:
+            return
+        default(unraisable)
 
     def __call__(self, signum, frame):
         self.requested = True

@@ -157,6 +157,21 @@ def _ddt():
     return ddt
 
 
+def _ddt_msg():
+    state = [None, 0.0]
+
+    def ddt_msg(x, mdt, dt):
+        # mdt: 0 on a tick without a new message of x's input, else the stamp difference.
+        last = state[0]
+        if last is None:
+            state[0], state[1] = x, 0.0
+        elif mdt != 0.0:
+            state[1] = (x - last) / mdt if 0.0 < mdt < math.inf else 0.0
+            state[0] = x
+        return state[1]
+    return ddt_msg
+
+
 def _integral():
     state = [None, 0.0]
 
@@ -226,7 +241,8 @@ def _hold():
 
 
 # Factories by `TABLE` key: each call returns a fresh closure with its own state.
-PY_STATEFUL = {'prev': _prev, 'delta': _delta, 'ddt': _ddt, 'integral': _integral,
+PY_STATEFUL = {'prev': _prev, 'delta': _delta, 'ddt': _ddt, 'ddt_msg': _ddt_msg,
+               'integral': _integral,
                'lowpass': _lowpass, 'ema': _ema, 'rate_limit': _rate_limit, 'hold': _hold}
 
 
@@ -502,6 +518,11 @@ class _ExprTkWriter:
             emit('%s := if(%s, 0, %s)' % (self.var('s%d_o' % k), first, diff))
             emit('%s := %s' % (y, x))
             y = 's%d_o' % k
+        elif func == 'ddt_msg':  # args[1]: the input's message dt (0 without a new message)
+            last, mdt = self.var('s%d_l' % k), args[1]
+            emit('%s := if(%s, 0, if(%s != 0, if(%s > 0 and %s < inf, (%s - %s) / %s, 0), %s))'
+                 % (y, first, mdt, mdt, mdt, x, last, mdt, y))
+            emit('%s := if(%s or (%s != 0), %s, %s)' % (last, first, mdt, x, last))
         elif func == 'integral':
             acc = self.var('s%d_a' % k)
             emit('%s := if(%s, 0, %s + (%s + %s) * 0.5 * dt)' % (acc, first, acc, x, y))

@@ -122,9 +122,17 @@ class ArenaPeer:
 
 
 def sample_inputs(names, k):
-    """Smooth, distinct test signals for step `k`: a z-like input near 9.8, the rest near 0."""
+    """
+    Smooth, distinct test signals for step `k`: a z-like input near 9.8, the rest near 0.
+
+    A message dt (`joints.@mdt`, ddt_msg's second operand) is 0 on one step of three (no new
+    message) and about 1 ms on the others.
+    """
     values = {}
     for i, name in enumerate(names):
+        if name.endswith('.@mdt'):  # message dt: a message on two steps of three, ~1 ms apart
+            values[name] = 0.0 if k % 3 == 2 else 0.001 * (1.0 + 0.2 * math.sin(k + i))
+            continue
         base = 9.8 if name.endswith('.z') and 'linear' in name else 0.0
         values[name] = base + math.sin(0.013 * k * (i + 1) + i) + 0.1 * math.cos(0.07 * k + i)
     return values

@@ -19,8 +19,9 @@ A 1 kHz executor timer, one subscription callback per input keeping the latest m
 expression compiled once to a Python code object and `eval`-ed over the message objects
 themselves (`imu.linear_acceleration.x` is attribute access on the latest `Imu`; stateful
 functions are closures, as in `baselines.PyEval`; `stamp(imu)` is the latest message's header
-stamp in seconds). With `--trigger INPUT` there is no timer: the batch is evaluated and published
-in that input's subscription callback, once per message (the per-message peer of `bench
+stamp in seconds, `ddt_msg` divides by the stamps' difference). With `--trigger INPUT` there is
+no timer: the batch is evaluated and published in that input's subscription callback, once per
+message (the per-message peer of `bench
 --latency`). It publishes the same `Float64MultiArray` (its dimension labelled with the output
 names, as the node labels it) on the same results topic and its loop statistics on
 `/diagnostics` through the node's own `loop.LoopStats` and `diagnostics.DiagnosticsReport`, so
@@ -35,6 +36,7 @@ A tick counts as an overrun when the timer fired more than one period late (a mi
 """
 
 import argparse
+import math
 import sys
 import time
 
@@ -60,11 +62,16 @@ class NaiveEvaluator:
         ns.update(dict.fromkeys(roots))
         ns.update(dict.fromkeys(names.values(), float('nan')))
         ns.update(dt=0.0, t=0.0, _stamp=_stamp)
+        # ddt_msg's message dt per input: [stamp as of the last step, newest stamp, new since].
+        self._times = {root: [None, None, False] for root in roots}
+        ns['_mdt'] = self._mdt
 
         def ref(name):
             root, _, meta = name.partition('.@')
             if meta == 'stamp':
                 return '_stamp(%s)' % root
+            if meta == 'mdt':
+                return "_mdt('%s')" % root
             if meta:
                 raise ValueError('the naive node does not implement %s(%s)' % (meta, root))
             # Input paths are valid Python as they are: attribute access and indexing.
@@ -84,6 +91,16 @@ class NaiveEvaluator:
 
     def set_message(self, input_name, msg):
         self._ns[input_name] = msg
+        times = self._times[input_name]
+        times[1] = _stamp(msg) if hasattr(msg, 'header') else math.nan
+        times[2] = True
+
+    def _mdt(self, root):
+        """Return 0 on a step without a new message of `root`, else its stamp difference."""
+        last, newest, new = self._times[root]
+        if not new:
+            return 0.0
+        return math.inf if last is None else newest - last
 
     def step(self, dt):
         """Evaluate every expression once; return the outputs as a list in output order."""
@@ -95,6 +112,9 @@ class NaiveEvaluator:
                 ns[name] = float(eval(code, ns))  # noqa: S307 - our own generated source
             except Exception:  # noqa: BLE001 - no message yet, 1/0, ...: nan, like a stale input
                 ns[name] = float('nan')
+        for times in self._times.values():
+            if times[2]:
+                times[0], times[2] = times[1], False
         return [ns[name] for name in self._order]
 
 
