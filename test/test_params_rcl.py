@@ -31,6 +31,7 @@ import subprocess
 import sys
 
 from arena_eval.__main__ import main as cli
+from arena_eval.params.params_yaml import rcl_keeps_node_name
 from arena_eval.tools import procs
 from node_harness import NodeProcess
 import pytest
@@ -95,11 +96,18 @@ ACCEPTED = [
      OWN + 'robot3:\n  ros__parameters:\n    x: "%s"\n' % ('a' * 100000)),
     ('namespace token of 244 chars', OWN + '/' + 'n' * 244 + '/a:\n  ros__parameters: {x: 1}\n'),
     ('node name of 255 chars', OWN + 'n' * 255 + ':\n  ros__parameters: {x: 1}\n'),
-    ('a sibling of ros__parameters', OWN + 'robot3:\n  ros__parameters: {x: 1}\n'
-                                           '  sub:\n    ros__parameters: {y: 1}\n'),
-    ('two ros__parameters for one node', OWN + '  ros__parameters: {rate_hz: 5.0}\n'),
     ('wildcards', OWN + '/**/robot3:\n  ros__parameters: {x: 1}\n/*/*:\n  ros__parameters: {}\n'),
     ('out-of-range numbers', OWN + 'robot3:\n  ros__parameters:\n    x: [1e400, 1e-310, abc]\n'),
+]
+
+# Files Kilted's rcl accepts and Jazzy's refuses (params_yaml.rcl_keeps_node_name): (case, whole
+# file, Jazzy's reason). The suite runs on both, so each generation's rule meets its own rcl.
+GENERATIONS = [
+    ('a sibling of ros__parameters', OWN + 'robot3:\n  ros__parameters: {x: 1}\n'
+                                           '  sub:\n    ros__parameters: {y: 1}\n',
+     'Internal error creating param namespace'),
+    ('two ros__parameters for one node', OWN + '  ros__parameters: {rate_hz: 5.0}\n',
+     'There are no node names before'),
 ]
 
 
@@ -119,6 +127,8 @@ def _cases():
         cases.append((f'{rule} (other node)', OWN + _indent(lines, 0), reason))
     cases.append(('root sequence', '- a\n', 'Sequences cannot be key'))
     cases.extend((case, text, None) for case, text in ACCEPTED)
+    keeps = rcl_keeps_node_name()
+    cases.extend((case, text, None if keeps else reason) for case, text, reason in GENERATIONS)
     return cases
 
 
@@ -354,3 +364,14 @@ def test_values_are_typed_as_rclpy_gets_them(tmp_path):
     ours = {name: value.value for name, value in loaded.values.items()}
     assert {n: (type(v), v) for n, v in ours.items()} == \
         {n: (type(v), v) for n, v in expected.items()}
+
+
+def test_the_rule_generation_follows_the_distribution(monkeypatch):
+    from importlib import metadata
+    monkeypatch.setenv('ROS_DISTRO', 'jazzy')
+    assert rcl_keeps_node_name() is False
+    monkeypatch.setenv('ROS_DISTRO', 'kilted')
+    assert rcl_keeps_node_name() is True
+    monkeypatch.delenv('ROS_DISTRO')
+    # This venv's rclpy: 7.x on Jazzy, 9.x on Kilted.
+    assert rcl_keeps_node_name() == (int(metadata.version('ros-rclpy').split('.')[0]) >= 9)

@@ -225,10 +225,21 @@ class RclRules:
     names parameters (`x: [{a: 1}]` is `x.a: [1]`), an empty mapping among parameters ends
     them (a value after it is "before ros__parameters"), a key merely starting with
     `ros__parameters` counts as it. `feed` raises `RclRefusal` with rcl's reason.
+
+    Two generations of the parser are in use (`rcl_keeps_node_name`): Kilted's keeps the node
+    name in the namespace until the node's mapping ends, so a key beside ros__parameters is a
+    node under it (`robot: {ros__parameters: ..., arm: {ros__parameters: ...}}` is
+    `robot/arm`); Jazzy's (and Humble's) drops the node name at ros__parameters, so such a key
+    is a sibling node and a second ros__parameters under one node has "no node names before"
+    it. `node_names` maps each ros__parameters key's (line, column) to the node name rcl gives
+    its section.
     """
 
-    def __init__(self, table):
+    def __init__(self, table, keeps_node_name=None):
         self.table = table
+        self.keeps_node_name = (rcl_keeps_node_name() if keeps_node_name is None
+                                else keeps_node_name)
+        self.node_names = {}
         self.is_key, self.is_seq, self.seq_type = True, False, None
         self.params_level = False   # rcl's map level: node names (False) or parameters (True)
         self.depth = 0
@@ -259,7 +270,8 @@ class RclRules:
             self.depth += 1
             self.is_key = True
             # The mapping under ros__parameters itself opens no parameter namespace.
-            self.new_map = not (self.params_level and self.depth - self.node_count == 2)
+            node_levels = self.node_count + (0 if self.keeps_node_name else 1)
+            self.new_map = not (self.params_level and self.depth - node_levels == 2)
         elif kind == 'MappingEndEvent':
             if self.params_level:
                 if self.param_count:
@@ -292,9 +304,11 @@ class RclRules:
             if problem:
                 raise RclRefusal(f"invalid node name '{self.node_ns}': {problem}",
                                  event.start_mark)
-            # The node name stays in the namespace until its mapping ends: a key beside
-            # ros__parameters is a node in that namespace.
             self.node = self.table.find_node(self.node_ns)
+            mark = event.start_mark
+            self.node_names[(mark.line, mark.column)] = self.node_ns
+            if not self.keeps_node_name:
+                self.node_ns, self.node_count = _pop_name(self.node_ns, self.node_count, '/')
             self.params_level = True
             return
         names = self.table.nodes[self.node]
@@ -325,6 +339,31 @@ class RclRules:
                     f'(the sequence holds {self.seq_type} values)', event.start_mark)
         else:
             self.is_key = True
+
+
+def rcl_keeps_node_name():
+    """
+    Whether this machine's rcl keeps a node's name in the namespace after ros__parameters.
+
+    rcl 10 (Kilted and later) does; rcl 9 (Jazzy) and before do not. `ROS_DISTRO` (set by a
+    ROS setup script) says which; without it, rclpy's version as pip installed it (rclpy 9 is
+    Kilted's); failing both, the newer rule.
+    """
+    import os
+    distro = os.environ.get('ROS_DISTRO', '').strip().lower()
+    if distro:
+        return distro not in _DROPS_NODE_NAME
+    from importlib import metadata
+    for dist in ('ros-rclpy', 'rclpy'):
+        try:
+            return int(metadata.version(dist).split('.')[0]) >= 9
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+    return True
+
+
+# The distributions whose rcl drops the node name at ros__parameters (rcl 9 and before).
+_DROPS_NODE_NAME = {'foxy', 'galactic', 'humble', 'iron', 'jazzy'}
 
 
 def _pop_name(ns, count, sep):
@@ -500,6 +539,7 @@ class YamlReader:
         self.warnings = []
         self.key_positions = {}  # flattened name of a mapping -> position of its key
         self.names = []          # every node name of the file, in order (for hints)
+        self.node_names = {}     # rcl's name for each ros__parameters key (RclRules)
         self._line_starts = None
 
     def pos(self, mark, shift=0):
@@ -534,6 +574,7 @@ class YamlReader:
         rules = RclRules(self.table)
         try:
             roots = _compose_events(yaml.parse(self.text, Loader=yaml.SafeLoader), rules)
+            self.node_names = rules.node_names
         except RclRefusal as exc:
             self.error(f'rcl refuses this file: {exc}', self.pos(exc.mark),
                        'rcl stops at the first problem and refuses the file for every node')
@@ -576,11 +617,13 @@ class YamlReader:
         for key, value in mapping.value:
             sub = _key_text(key)
             if sub.startswith(PARAMS_KEY):
-                self.names.append(prefix)
-                if applies:
-                    sections.append(self._section(prefix, key_node, key, value))
+                name = self.node_names.get((key.start_mark.line, key.start_mark.column),
+                                           prefix)
+                self.names.append(name)
+                if bool(name) and node_key_matches(name, self.node):
+                    sections.append(self._section(name, key_node, key, value))
                 else:
-                    sections.append(Section(prefix, {}, self.pos(key.start_mark),
+                    sections.append(Section(name, {}, self.pos(key.start_mark),
                                             self.pos(key_node.start_mark)))
                 continue
             close = difflib.get_close_matches(sub, [PARAMS_KEY], n=1)
