@@ -581,7 +581,10 @@ def _step(base, dt):
 
 # The step for compiled callers (the fast-call entry, a compiled tick), which inline it.
 step = _step
-SIGNATURE = 'void(int64, float64)'
+# What `run`/`run_holding_gil` are compiled for: the argument types alone, as a call from Python
+# looks them up in numba's cache ('void(int64, float64)' would be another cache entry, and the
+# first call of each process would compile again).
+SIGNATURE = (numba.types.int64, numba.types.float64)
 
 
 # Both compiled (or loaded from the cache) on first use; fastcall.py binds them to a block.
