@@ -105,6 +105,8 @@ class ParameterBridge:
         self._apply = apply
         # The reason the pre-set callback refused the update being set (executor thread).
         self._refusal = None
+        # (merged values, config, errors, warnings) the pre-set callback checked (executor).
+        self._checked = None
         declare_parameters(node)
         self.values = {name: param.value
                        for name, param in node.get_parameters_by_prefix('').items()}
@@ -166,7 +168,10 @@ class ParameterBridge:
             return errors
         values = dict(self.values)
         values.update({p.name: p.value for p in params})
-        _, errors, _ = cfg.config_from_parameters(_set_values(values), check_expressions=False)
+        config, errors, warnings = cfg.config_from_parameters(_set_values(values),
+                                                              check_expressions=False)
+        # The on-set callback that follows gets these parameters: it applies this verdict.
+        self._checked = (values, config, errors, warnings)
         return errors
 
     def on_set_parameters(self, params):
@@ -177,8 +182,12 @@ class ParameterBridge:
             return self._refuse(refusal)
         values = dict(self.values)
         values.update({p.name: p.value for p in params})
-        config, errors, warnings = cfg.config_from_parameters(
-            _set_values(values), check_expressions=False)
+        checked, self._checked = self._checked, None
+        if checked is not None and checked[0] == values:  # validated once, by the pre-set
+            config, errors, warnings = checked[1:]
+        else:
+            config, errors, warnings = cfg.config_from_parameters(
+                _set_values(values), check_expressions=False)
         if errors:
             return self._refuse('\n'.join(cfg.one_lines(errors)))
         try:
