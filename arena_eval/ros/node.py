@@ -130,6 +130,16 @@ class ArenaEvalNode(Node):
     def __init__(self, *, file_warnings=None, file_errors=None, context=None, rcl_library=None):
         super().__init__(cfg.NODE_NAME, context=context,
                          automatically_declare_parameters_from_overrides=True)
+        try:
+            self._setup(file_warnings, file_errors, rcl_library)
+        except BaseException:
+            # A signal (KeyboardInterrupt) or a startup error half-way: `run_node` never gets
+            # this node to destroy, and on Jazzy its DDS participant's shared memory outlives
+            # the process unless the node is destroyed here.
+            self.destroy_node()
+            raise
+
+    def _setup(self, file_warnings, file_errors, rcl_library):
         self._log = self.get_logger()
         try:
             self._compiler = Compiler(self, rcl_library)
