@@ -13,7 +13,7 @@
 # limitations under the License.
 
 """
-The package's layout: imports flow one way, with no cycles.
+The package's layout: imports flow one way, with no cycles; functions stay short.
 
 tools -> replay -> ros -> rt -> params -> msgtypes -> engine -> language; nothing outside `ros/`
 and `tools/` imports rclpy at module level (replay and `check` run without a ROS context).
@@ -138,3 +138,35 @@ def test_the_checker_sees_an_upward_import(tmp_path):
     found = set(imported('arena_eval.engine.kernel', path))
     assert 'arena_eval.ros.node' in found and 'arena_eval.engine.program' in found
     assert rank(layer('arena_eval.ros.node')) > rank(layer('arena_eval.engine.kernel'))
+
+
+MAX_FUNCTION_LINES = 150
+
+
+def shape_problems(path):
+    """Yield each function longer than MAX_FUNCTION_LINES and each class defined in a function."""
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        lines = node.end_lineno - node.lineno + 1
+        if lines > MAX_FUNCTION_LINES:
+            yield f'{path.name}:{node.lineno}: {node.name} is {lines} lines'
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.ClassDef):
+                yield f'{path.name}:{inner.lineno}: class {inner.name} inside {node.name}'
+
+
+@pytest.mark.parametrize('module', sorted(ALL))
+def test_functions_are_short_and_classes_at_module_level(module):
+    # A class inside a function is a new class on every call (and unpicklable); a function
+    # over 150 lines is several jobs in one.
+    problems = list(shape_problems(ALL[module]))
+    assert not problems, problems
+
+
+def test_the_shape_check_can_fail(tmp_path):
+    path = tmp_path / 'm.py'
+    body = ''.join('    x = %d\n' % i for i in range(MAX_FUNCTION_LINES))
+    path.write_text('def long():\n' + body + '\n\ndef f():\n    class Inner:\n        pass\n')
+    problems = list(shape_problems(path))
+    assert len(problems) == 2 and 'long is 151 lines' in problems[0] and 'Inner' in problems[1]
