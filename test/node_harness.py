@@ -37,6 +37,7 @@ import yaml
 NODE = 'arena_eval'
 RESULTS = '/arena_eval/results'
 STARTUP_TIMEOUT = 30.0
+RESEND_AFTER = 2.0
 
 DEFAULT_EXPRESSIONS = reference.DEFAULT_BATCH
 DEFAULT_INPUTS = {
@@ -288,36 +289,47 @@ class Probe:
         client = self._parameter_client(SetParameters, 'set_parameters')
         request = SetParameters.Request(parameters=[
             Parameter(name, value=value).to_parameter_msg() for name, value in values.items()])
-        future = client.call_async(request)
-        end = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > end:
-                pytest.fail(f'no answer to set_parameters {values} within {timeout} s')
-            time.sleep(0.001)
-        return future.result().results
+        return self.call(client, request, f'set_parameters {values}', timeout).results
 
-    def get_parameters(self, names, timeout=10.0):
+    def get_parameters(self, names, timeout=20.0):
         from rcl_interfaces.srv import GetParameters
         from rclpy.parameter import parameter_value_to_python
         client = self._parameter_client(GetParameters, 'get_parameters')
-        future = client.call_async(GetParameters.Request(names=list(names)))
-        end = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > end:
-                pytest.fail(f'no answer to get_parameters {names} within {timeout} s')
-            time.sleep(0.005)
-        return [parameter_value_to_python(v) for v in future.result().values]
+        answer = self.call(client, GetParameters.Request(names=list(names)),
+                           f'get_parameters {names}', timeout, resend=True)
+        return [parameter_value_to_python(v) for v in answer.values]
 
-    def describe_parameters(self, names, timeout=10.0):
+    def describe_parameters(self, names, timeout=20.0):
         from rcl_interfaces.srv import DescribeParameters
         client = self._parameter_client(DescribeParameters, 'describe_parameters')
-        future = client.call_async(DescribeParameters.Request(names=list(names)))
+        answer = self.call(client, DescribeParameters.Request(names=list(names)),
+                           f'describe_parameters {names}', timeout, resend=True)
+        return {d.name: d for d in answer.descriptors}
+
+    def call(self, client, request, what, timeout=10.0, resend=False):
+        """
+        Call a service and wait for its answer, which the probe's spinner delivers.
+
+        A first request can be lost while discovery is still matching the server's reply
+        writer to this client (the service looks available one way before the other), so a
+        query that is safe to repeat (`resend`) is sent again every RESEND_AFTER seconds.
+        A request that changes the node is sent once and waited for.
+        """
         end = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > end:
-                pytest.fail(f'no answer to describe_parameters {names} within {timeout} s')
-            time.sleep(0.005)
-        return {d.name: d for d in future.result().descriptors}
+        while True:
+            future = client.call_async(request)
+            retry_at = time.monotonic() + RESEND_AFTER if resend else end
+            while not future.done():
+                now = time.monotonic()
+                if now > end:
+                    client.remove_pending_request(future)
+                    pytest.fail(f'no answer to {what} within {timeout} s')
+                if now > retry_at:
+                    client.remove_pending_request(future)
+                    break
+                time.sleep(0.002)
+            else:
+                return future.result()
 
     def _parameter_client(self, srv_type, name):
         key = f'_client_{name}'

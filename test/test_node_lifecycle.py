@@ -55,22 +55,15 @@ class Lifecycle:
             if not client.wait_for_service(timeout_sec=STARTUP_TIMEOUT):
                 pytest.fail(f'service {client.srv_name} not available')
 
-    def _call(self, client, request, what):
-        future = client.call_async(request)
-        end = time.monotonic() + STARTUP_TIMEOUT
-        while not future.done():
-            if time.monotonic() > end:
-                pytest.fail(f'no answer to {what} within {STARTUP_TIMEOUT} s')
-            time.sleep(0.005)
-        return future.result()
-
     def change(self, transition_id):
         """Ask for a transition; return whether it succeeded."""
         request = ChangeState.Request(transition=Transition(id=transition_id))
-        return self._call(self._change, request, f'change_state {transition_id}').success
+        return self.probe.call(self._change, request, f'change_state {transition_id}',
+                               STARTUP_TIMEOUT).success
 
     def state(self):
-        return self._call(self._get, GetState.Request(), 'get_state').current_state.label
+        return self.probe.call(self._get, GetState.Request(), 'get_state', STARTUP_TIMEOUT,
+                               resend=True).current_state.label
 
 
 @pytest.fixture

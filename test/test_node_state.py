@@ -20,7 +20,6 @@ second. Changing another expression keeps it (and `t`) going; a new or changed i
 at 0; `~/reset` (`std_srvs/srv/Trigger`) sets every state and `t` back to their first tick.
 """
 
-import time
 
 from node_harness import NodeProcess, Probe, write_params
 import pytest
@@ -42,13 +41,7 @@ def call_reset(probe, timeout=10.0):
     from std_srvs.srv import Trigger
     client = probe.node.create_client(Trigger, '/' + probe.node_name.lstrip('/') + '/reset')
     assert client.wait_for_service(timeout_sec=timeout), 'no ~/reset service'
-    future = client.call_async(Trigger.Request())
-    end = time.monotonic() + timeout
-    while not future.done():
-        if time.monotonic() > end:
-            pytest.fail('no answer from ~/reset')
-        time.sleep(0.005)
-    return future.result()
+    return probe.call(client, Trigger.Request(), '~/reset', timeout)
 
 
 def test_state_survives_updates_and_resets_on_request(tmp_path, probe):

@@ -23,7 +23,6 @@ and start a node whose own dump is the same again.
 """
 
 import os
-import time
 
 from arena_eval.params import config as cfg
 from node_harness import NodeProcess, Probe
@@ -89,13 +88,8 @@ def dump(probe):
     """Return what `ros2 param dump /arena_eval` prints, from the real parameter services."""
     from rcl_interfaces.srv import ListParameters
     client = probe._parameter_client(ListParameters, 'list_parameters')
-    future = client.call_async(ListParameters.Request())
-    end = time.monotonic() + 10.0
-    while not future.done():
-        if time.monotonic() > end:
-            pytest.fail('no answer to list_parameters')
-        time.sleep(0.005)
-    names = sorted(future.result().result.names)
+    answer = probe.call(client, ListParameters.Request(), 'list_parameters', 20.0, resend=True)
+    names = sorted(answer.result.names)
     values = probe.get_parameters(names)
     output = {'/arena_eval': {'ros__parameters': {}}}
     for name, value in zip(names, values):  # noqa: B905 - as ros2param zips them
