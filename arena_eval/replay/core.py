@@ -40,35 +40,36 @@ inputs of `inputs.InputBindings`) is computed in the loop as the bindings comput
 cursor, the receive times and each message's header stamp (`InputBindings.stamp`).
 """
 
+import bisect
 from dataclasses import dataclass
 import math
 from pathlib import Path
+import time
 import zlib
 
 from numba import njit
 import numpy as np
 
+from .sinks import Block
 from .source import normalize_type, open_bag, ReplayError, topic_name  # noqa: F401 - re-exported
 from ..engine import kernel
 from ..msgtypes.inputs import META_BEFORE
 
-# Ticks per compiled call: progress is reported between calls.
-CHUNK_TICKS = 200_000
+# Ticks per window: one compiled call, one block of rows for the sinks, progress between.
+WINDOW_TICKS = 65_536
+# CDR bytes per chunk read from the bag: with a window's rows, what replay holds at a time.
+CHUNK_BYTES = 8 << 20
 
 
 @dataclass
 class Track:
-    """One input's messages, decoded: log times, the values of its slots, their validity."""
+    """One input as replay reads it: its topic and slots, and its message counts."""
 
     name: str
     topic: str
     type_name: str
     timeout_ns: int
     slots: tuple            # batch input slots this input fills, in order
-    times: np.ndarray       # int64 log times (ns), sorted (stable: file order for ties)
-    values: np.ndarray      # float64 (messages x len(slots))
-    ok: np.ndarray          # uint8 (messages x len(slots)): 0 = index out of range
-    stamps: np.ndarray = None  # float64 header stamps (s) for message time; nan: none needed
     meta: tuple = (-1,) * 5  # batch input slots of its meta inputs (inputs.META_ORDER), -1 none
     messages: int = 0       # messages of the input's type on the topic, in the time range
     undecodable: int = 0    # messages no decoder could read (dropped, as the node drops them)
@@ -203,86 +204,147 @@ def _check_layout(convert, msgtype, msg_class):
                           f'{theirs}; cannot convert ROS 1 messages')
 
 
-def load_tracks(bag, config, batch, t_end_ns, t_start_ns=None, remap=None, progress=None):
+class Reading:
     """
-    Read and decode every input's messages logged up to `t_end_ns`; return the `Track`s.
+    The inputs' messages of a bag, read chunk by chunk and decoded window by window.
 
-    `bag` is a `source.Bag`. Messages before `t_start_ns` only matter through the newest of
-    each input (what the first tick sees), so only that one is decoded. `progress(n)` is
-    called with message counts.
+    Holds only what the next window of ticks needs: the raw CDR read but not yet ticked over
+    (at most a chunk, `source.Bag.chunks`), the newest message before the first tick (what the
+    first tick sees; older ones are never decoded), and per input the message the tick's cursor
+    is on, carried from one window to the next so that staleness, receive times and message time
+    (`ddt_msg` reads the message before) continue across the boundary as in one run.
     """
-    from ..engine.compile import path_root
-    from ..language.functions import split_meta
-    from ..msgtypes.inputs import InputBindings, META_ORDER
 
-    selections = bag.select(config, remap)
-    selected = {s.name: (s.topic, s.connections, s.other) for s in selections}
-    convert = bag.converter()
-    scratch = type(batch)(batch.program, batch.stale_policy)
-    bindings = InputBindings(config, scratch)
-    names = tuple(config.inputs)
-    slots = {name: [] for name in names}
-    meta = {name: [-1] * 5 for name in names}
-    for slot, path in enumerate(batch.inputs):
-        root = path_root(path)
-        kind = split_meta(path)
-        if kind is not None:
-            meta[root][META_ORDER[kind[1]]] = slot
-        else:
-            slots[root].append(slot)
-    if convert is not None:
-        for name in names:
-            _check_layout(convert, normalize_type(config.inputs[name].type_name),
-                          config.inputs[name].msg_type)
+    def __init__(self, bag, config, batch, t0_ns, t_end_ns, period_ns, remap=None,
+                 chunk_bytes=CHUNK_BYTES):
+        from ..engine.compile import path_root
+        from ..language.functions import split_meta
+        from ..msgtypes.inputs import InputBindings, META_ORDER
 
-    raw = {name: [] for name in names}       # (log time, CDR) in log-time order
-    before = dict.fromkeys(names)  # newest before t_start: (time, CDR)
-    for chunk in bag.chunks(selections, end_ns=t_end_ns):
-        log_ns = chunk.log_ns.tolist()
-        for k, i in enumerate(chunk.input.tolist()):
-            name = names[i]
-            entry = (log_ns[k], bytes(chunk.message(k)))
-            if t_start_ns is not None and log_ns[k] < t_start_ns:
-                before[name] = entry
+        selections = bag.select(config, remap)
+        convert = bag.converter()
+        self._scratch = type(batch)(batch.program, batch.stale_policy)
+        self._bindings = InputBindings(config, self._scratch)
+        self.names = names = tuple(config.inputs)
+        slots = {name: [] for name in names}
+        meta = {name: [-1] * 5 for name in names}
+        for slot, path in enumerate(batch.inputs):
+            root = path_root(path)
+            kind = split_meta(path)
+            if kind is not None:
+                meta[root][META_ORDER[kind[1]]] = slot
             else:
-                raw[name].append(entry)
-        if progress is not None:
-            progress(len(log_ns))
+                slots[root].append(slot)
+        if convert is not None:
+            for name in names:
+                _check_layout(convert, normalize_type(config.inputs[name].type_name),
+                              config.inputs[name].msg_type)
+        self.tracks = tuple(
+            Track(name=name, topic=sel.topic, type_name=normalize_type(cfg.type_name),
+                  timeout_ns=int(round(cfg.timeout * 1e9)), slots=tuple(slots[name]),
+                  meta=tuple(meta[name]), ignored=sel.other)
+            for name, sel, cfg in zip(names, selections, config.inputs.values(), strict=True))
+        self._index = [np.array(t.slots, np.int64) for t in self.tracks]
+        self.t0_ns, self.period_ns = t0_ns, period_ns
+        # The same for every window: what _replay_ticks reads besides the messages.
+        self.timeout = np.array([t.timeout_ns for t in self.tracks], np.int64)
+        self.slot_off = np.zeros(len(names) + 1, np.int64)
+        self.slot_off[1:] = np.cumsum([len(t.slots) for t in self.tracks])
+        self.slots = np.array([s for t in self.tracks for s in t.slots], np.int64)
+        self.meta = np.array([s for t in self.tracks for s in t.meta] or [0], np.int64)
+        self._chunks = bag.chunks(selections, end_ns=t_end_ns, max_bytes=chunk_bytes)
+        self._raw = [[] for _ in names]       # (log ns, CDR) read, not ticked over yet
+        self._before = [None] * len(names)    # the newest (log ns, CDR) before t0
+        self._first = True
+        # (log ns, values row, ok row, stamp) of the message each input's cursor is on
+        self._carry = [None] * len(names)
 
-    tracks = []
-    input_buffer, input_valid = scratch.input_buffer, scratch.input_valid
-    for name in names:
-        cfg = config.inputs[name]
-        entries = raw[name]
-        if before[name] is not None:
-            entries.insert(0, before[name])
-        index = np.array(slots[name], dtype=np.int64)
-        times, values, ok, stamps = [], [], [], []
-        undecodable = 0
+    def read(self):
+        """Read one chunk; return a log time no later message is before (None: all read)."""
+        chunk = next(self._chunks, None)
+        if chunk is None:
+            return None
+        log_ns = chunk.log_ns.tolist()
+        t0, raw, before, tracks = self.t0_ns, self._raw, self._before, self.tracks
+        for k, i in enumerate(chunk.input.tolist()):
+            entry = (log_ns[k], bytes(chunk.message(k)))
+            if log_ns[k] < t0:
+                before[i] = entry
+            else:
+                raw[i].append(entry)
+                tracks[i].messages += 1
+        return log_ns[-1]
+
+    def _decode(self, i, entries):
+        """Decode one input's entries in log order; return (times, stamps, values, ok) lists."""
+        name, bindings, track = self.names[i], self._bindings, self.tracks[i]
+        index = self._index[i]
+        buffer, valid = self._scratch.input_buffer, self._scratch.input_valid
+        times, stamps, values, ok = [], [], [], []
         for t, cdr in entries:
             if not bindings.on_message(name, cdr, t):
-                undecodable += 1
+                track.undecodable += 1
                 continue
             times.append(t)
             stamps.append(bindings.stamp(name))
             if len(index):
                 bindings.copy_latest(t)
-                values.append(input_buffer[index])
-                ok.append(input_valid[index] != 0.0)
-        n = len(times)
-        width = len(index)
-        tracks.append(Track(
-            name=name, topic=selected[name][0], type_name=normalize_type(cfg.type_name),
-            timeout_ns=int(round(cfg.timeout * 1e9)), slots=tuple(slots[name]),
-            times=np.array(times, dtype=np.int64),
-            values=(np.array(values, dtype=np.float64).reshape(n, width) if width
-                    else np.zeros((n, 0))),
-            ok=(np.array(ok, dtype=np.uint8).reshape(n, width) if width
-                else np.zeros((n, 0), np.uint8)),
-            messages=len(entries) - (before[name] is not None), undecodable=undecodable,
-            ignored=selected[name][2], stamps=np.array(stamps, dtype=np.float64),
-            meta=tuple(meta[name])))
-    return tuple(tracks)
+                values.append(buffer[index])
+                ok.append(valid[index] != 0.0)
+        return times, stamps, values, ok
+
+    def take(self, until_ns):
+        """
+        Decode the messages logged up to `until_ns` (all read); return `_replay_ticks`' arrays.
+
+        Per input: the carried message first (where its cursor starts), then the new ones.
+        """
+        parts = []
+        for i, track in enumerate(self.tracks):
+            raw = self._raw[i]
+            n = bisect.bisect_right(raw, until_ns, key=lambda e: e[0])
+            entries, self._raw[i] = raw[:n], raw[n:]
+            if self._first and self._before[i] is not None:
+                entries.insert(0, self._before[i])
+                self._before[i] = None
+            times, stamps, values, ok = self._decode(i, entries)
+            width = len(track.slots)
+            values = np.array(values, np.float64).reshape(len(times), width)
+            ok = np.array(ok, np.uint8).reshape(len(times), width)
+            carry = self._carry[i]
+            if carry is not None:
+                times.insert(0, carry[0])
+                stamps.insert(0, carry[3])
+                values = np.concatenate([carry[1][None], values])
+                ok = np.concatenate([carry[2][None], ok])
+            if times:
+                self._carry[i] = (times[-1], values[-1].copy(), ok[-1].copy(), stamps[-1])
+            parts.append((np.array(times, np.int64), np.array(stamps, np.float64), values, ok,
+                          carry is not None))
+        self._first = False
+        return self._pack(parts)
+
+    def _pack(self, parts):
+        """Concatenate the inputs' window messages into the flat arrays and the cursors."""
+        counts = [len(p[0]) for p in parts]
+        msg_off = np.zeros(len(parts) + 1, np.int64)
+        msg_off[1:] = np.cumsum(counts)
+        val_off = np.zeros(len(parts), np.int64)
+        if len(parts) > 1:
+            val_off[1:] = np.cumsum([p[2].size for p in parts])[:-1]
+        cat = np.concatenate
+        times = cat([p[0] for p in parts] + [np.zeros(0, np.int64)])
+        # The node stamps a message with the tick that takes it: the first tick at or after its
+        # log time, on the grid t0 + k * period (k < 0 for messages before the first tick).
+        period = self.period_ns
+        recv = self.t0_ns - ((self.t0_ns - times) // period) * period
+        # A carried message is where the cursor is; without one, before the input's first.
+        cursor = msg_off[:-1] - np.array([0 if p[4] else 1 for p in parts], np.int64)
+        return {'times': times, 'recv': recv, 'msg_off': msg_off, 'cursor': cursor,
+                'values': cat([p[2].ravel() for p in parts] + [np.zeros(0)]),
+                'ok': cat([p[3].ravel() for p in parts] + [np.zeros(0, np.uint8)]),
+                'val_off': val_off,
+                'stamps': cat([p[1] for p in parts] + [np.zeros(0)])}
 
 
 # ----- the replay --------------------------------------------------------------------------------
@@ -326,86 +388,100 @@ class Replay:
         self.t_end_ns = end
         self.n_ticks = (end - self.t0_ns) // self.period_ns + 1
         self.remap = remap
-        self.tracks = None
+        self.tracks = None      # the inputs' Tracks, once a run has started
+        self.tick_s = 0.0       # seconds in the compiled loop during the last run
 
-    def load(self, progress=None):
-        """Read and decode the inputs' messages (done by `run` if not done before)."""
-        if self.tracks is None:
-            self.tracks = load_tracks(self.reader, self.config, self.batch, self.t_end_ns,
-                                      self.t0_ns, self.remap, progress)
-        return self.tracks
+    def reading(self, chunk_bytes=CHUNK_BYTES):
+        """Return a new `Reading` of this replay's inputs over its time range."""
+        return Reading(self.reader, self.config, self.batch, self.t0_ns, self.t_end_ns,
+                       self.period_ns, self.remap, chunk_bytes)
 
-    def arrays(self):
-        """Pack the tracks into the flat arrays `_replay_ticks` reads."""
-        tracks = self.load()
-        counts = [len(t.times) for t in tracks]
-        msg_off = np.zeros(len(tracks) + 1, np.int64)
-        msg_off[1:] = np.cumsum(counts)
-        slot_off = np.zeros(len(tracks) + 1, np.int64)
-        slot_off[1:] = np.cumsum([len(t.slots) for t in tracks])
-        val_off = np.zeros(len(tracks), np.int64)
-        sizes = [t.values.size for t in tracks]
-        val_off[1:] = np.cumsum(sizes)[:-1] if len(tracks) > 1 else []
-        cat = np.concatenate
-        times = cat([t.times for t in tracks] + [np.zeros(0, np.int64)])
-        # The node stamps a message with the tick that takes it: the first tick at or after its
-        # log time, on the grid t0 + k * period (k < 0 for messages before the first tick).
-        period = self.period_ns
-        recv = self.t0_ns - ((self.t0_ns - times) // period) * period
-        return {
-            'times': times,
-            'recv': recv,
-            'msg_off': msg_off,
-            'timeout': np.array([t.timeout_ns for t in tracks], np.int64),
-            'slot_off': slot_off,
-            'slots': np.array([s for t in tracks for s in t.slots], np.int64),
-            'values': cat([t.values.ravel() for t in tracks] + [np.zeros(0)]),
-            'ok': cat([t.ok.ravel() for t in tracks] + [np.zeros(0, np.uint8)]),
-            'val_off': val_off,
-            'stamps': cat([t.stamps for t in tracks] + [np.zeros(0)]),
-            'meta': np.array([s for t in tracks for s in t.meta] or [0], np.int64)}
+    def record_slots(self):
+        """
+        Return the arena slots recorded per tick: what a `Block`'s columns are.
 
-    def run(self, progress=None):
-        """Tick over the range; `progress(ticks)` is called after each chunk. Return the result."""
+        The expressions' outputs first (the results), then the typed outputs' hidden ones, the
+        inputs, which their templates may read (stamps), and the inputs' valid flags, which
+        decide whether a typed output is stale (`templates.decide`).
+        """
+        batch = self.batch
+        valid = batch.program.layout.valid_base
+        return np.array([batch.output_slot(n) for n in batch.outputs]
+                        + [batch.input_slot(p) for p in batch.inputs]
+                        + [valid + i for i in range(len(batch.inputs))], np.int64)
+
+    def blocks(self, progress=None, *, window_ticks=WINDOW_TICKS, chunk_bytes=CHUNK_BYTES):
+        """
+        Yield the rows as `sinks.Block`s, one per window of at most `window_ticks` ticks.
+
+        The bag is read a chunk (`chunk_bytes` of CDR) at a time; after each, the ticks logged
+        before its newest message run (no later message can reach them), in windows, each over
+        only the messages it needs. A block's arrays are reused by the next: write or copy it
+        before asking for the next. `progress(ticks)` is called after each window; the time
+        spent in the compiled loop accumulates in `self.tick_s`.
+        """
+        reading = self.reading(chunk_bytes)
+        self.tracks = reading.tracks
         batch = self.batch
         # As a node's new program starts: stateful functions at their first tick, t = 0, and
         # inputs nan and invalid until a message arrives (stale ticks compute with these).
         batch.reset()
         batch.input_buffer[:] = math.nan
         batch.input_valid[:] = 0.0
-        a = self.arrays()
         for track in self.tracks:  # message time before the first message; always valid
             for slot, before in zip(track.meta, META_BEFORE, strict=True):
                 if slot >= 0:
                     batch.input_buffer[slot] = before
                     batch.input_valid[slot] = 1.0
         layout = batch.program.layout
-        block = batch._block
-        mem = batch._mem
-        n_results = len(self.config.expressions)
-        # The expressions' outputs first (the results), then the typed outputs' hidden ones,
-        # the inputs, which their templates may read (stamps), and the inputs' valid flags,
-        # which decide whether a typed output is stale (`templates.decide`).
-        record = np.array([batch.output_slot(n) for n in batch.outputs]
-                          + [batch.input_slot(p) for p in batch.inputs]
-                          + [layout.valid_base + i for i in range(len(batch.inputs))],
-                          np.int64)
+        block, mem = batch._block, batch._mem
+        record = self.record_slots()
+        n_out = len(batch.outputs)
+        out = np.empty((window_ticks, len(record)))
+        fresh = np.empty((window_ticks, len(self.tracks)), np.uint8)
+        stamps = np.empty(window_ticks, np.int64)
+        t0, period, dt = self.t0_ns, self.period_ns, self.period_ns / 1e9
+        self.tick_s = 0.0
+        k = 0
+        while True:
+            horizon = reading.read()
+            # Ticks before the newest message read: every message they can see is read.
+            stop = self.n_ticks if horizon is None else min(self.n_ticks,
+                                                            -((t0 - horizon) // period))
+            while k < stop:
+                k1 = min(stop, k + window_ticks)
+                n = k1 - k
+                a = reading.take(t0 + (k1 - 1) * period)
+                start = time.perf_counter()
+                _replay_ticks(block.ctypes.data, mem, k, k1, t0, period, dt,
+                              a['times'], a['recv'], a['msg_off'], a['cursor'], reading.timeout,
+                              reading.slot_off, reading.slots, a['values'], a['ok'],
+                              a['val_off'], layout.input_base, layout.valid_base, record,
+                              out[:n], fresh[:n], a['stamps'], reading.meta)
+                self.tick_s += time.perf_counter() - start
+                stamps[:n] = t0 + np.arange(k, k1, dtype=np.int64) * period
+                yield Block(times_ns=stamps[:n], values=out[:n, :n_out], count=n,
+                            inputs=out[:n, n_out:], fresh=fresh[:n])
+                if progress is not None:
+                    progress(n)
+                k = k1
+            if horizon is None:
+                return
+
+    def run(self, progress=None, **window):
+        """Tick over the range, collecting every row; return the `ReplayResult` (small bags)."""
+        record = self.record_slots()
         out = np.empty((self.n_ticks, len(record)))
-        fresh = np.empty((self.n_ticks, len(self.tracks)), np.uint8)
-        cursor = a['msg_off'][:-1] - 1
-        dt = self.period_ns / 1e9
-        for k0 in range(0, self.n_ticks, CHUNK_TICKS):
-            k1 = min(self.n_ticks, k0 + CHUNK_TICKS)
-            _replay_ticks(block.ctypes.data, mem, k0, k1, self.t0_ns, self.period_ns, dt,
-                          a['times'], a['recv'], a['msg_off'], cursor, a['timeout'],
-                          a['slot_off'], a['slots'], a['values'], a['ok'], a['val_off'],
-                          layout.input_base, layout.valid_base, record,
-                          out[k0:k1], fresh[k0:k1], a['stamps'], a['meta'])
-            if progress is not None:
-                progress(k1 - k0)
+        fresh = np.empty((self.n_ticks, len(self.config.inputs)), np.uint8)
+        row = 0
+        for piece in self.blocks(progress, **window):
+            out[row:row + piece.count] = np.concatenate([piece.values, piece.inputs], axis=1)
+            fresh[row:row + piece.count] = piece.fresh
+            row += piece.count
+        n_results = len(self.config.expressions)
         times = self.t0_ns - self.bag_start_ns + np.arange(self.n_ticks, dtype=np.int64) * (
             self.period_ns)
-        return ReplayResult(outputs=tuple(batch.outputs[:n_results]),
+        return ReplayResult(outputs=tuple(self.batch.outputs[:n_results]),
                             inputs=tuple(t.name for t in self.tracks), times_ns=times,
                             values=out[:, :n_results], fresh=fresh, period_ns=self.period_ns,
                             bag_start_ns=self.bag_start_ns, tracks=self.tracks,

@@ -67,6 +67,7 @@ class Block:
     # (stamps), then their valid flags (whether a typed output is stale); None when none
     # needs them
     inputs: np.ndarray = None
+    fresh: np.ndarray = None  # uint8[capacity, inputs]: 1 = the input was fresh on the tick
 
 
 def output_kind(path, fmt=None):
