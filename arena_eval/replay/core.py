@@ -40,7 +40,6 @@ inputs of `inputs.InputBindings`) is computed in the loop as the bindings comput
 cursor, the receive times and each message's header stamp (`InputBindings.stamp`).
 """
 
-import bisect
 from dataclasses import dataclass
 import math
 from pathlib import Path
@@ -53,6 +52,7 @@ import numpy as np
 from .sinks import Block
 from .source import normalize_type, open_bag, ReplayError, topic_name  # noqa: F401 - re-exported
 from ..engine import kernel
+from ..msgtypes import plans
 from ..msgtypes.inputs import META_BEFORE
 
 # Ticks per window: one compiled call, one block of rows for the sinks, progress between.
@@ -95,8 +95,8 @@ class ReplayResult:
 
 
 def _fingerprint_of_sources():
-    """CRC of the kernel's source and constants: the compiled loop inlines the kernel's step."""
-    text = Path(kernel.__file__).read_bytes()
+    """CRC of the kernel's and the plans' sources: the compiled code here inlines both."""
+    text = Path(kernel.__file__).read_bytes() + Path(plans.__file__).read_bytes()
     return zlib.crc32(text + str(kernel.FINGERPRINT).encode())
 
 
@@ -167,11 +167,38 @@ def _replay_ticks(base, mem, k0, k1, t0, period, dt, times, recv, msg_off, curso
             out[row, o] = mem[record[o]]
 
 
+@njit(cache=True, nogil=True, error_model='numpy', boundscheck=False)
+def _decode(plan, data, starts, sizes, width, stamped, scratch, values, ok, stamps, kept):
+    """
+    Walk one input's plan over messages `data[starts[m]:starts[m] + sizes[m]]` (a chunk).
+
+    The decodable ones go to rows 0, 1, ... of `values`/`ok` (width each) and `stamps`, and
+    their message index to `kept`; returns how many. What `InputBindings.on_message`,
+    `copy_latest` and `stamp` would keep of each, without a Python call per message.
+    """
+    n_all = scratch.size // 3
+    v, f, lengths = scratch[:n_all], scratch[n_all:2 * n_all], scratch[2 * n_all:].view(np.int64)
+    base = data.ctypes.data
+    n = 0
+    for m in range(starts.size):
+        if plan != 0:
+            if sizes[m] == 0 or plans.walk_into(plan, base + starts[m], sizes[m], v.ctypes.data,
+                                                f.ctypes.data, lengths.ctypes.data) != 0:
+                continue
+        for j in range(width):
+            values[n, j] = v[j]
+            ok[n, j] = 1 if f[j] != 0.0 else 0
+        stamps[n] = v[width] + v[width + 1] / 1e9 if stamped else np.nan
+        kept[n] = m
+        n += 1
+    return n
+
+
 def _ensure_fresh():
-    """Recompile the cached loop when the kernel it inlined has changed since it was cached."""
+    """Recompile the cached code when what it inlined has changed since it was cached."""
     if _loop_fingerprint() == FINGERPRINT:
         return False
-    for dispatcher in (_loop_fingerprint, _replay_ticks):
+    for dispatcher in (_loop_fingerprint, _replay_ticks, _decode):
         dispatcher.recompile()
     return True
 
@@ -188,6 +215,8 @@ def warm():
     i64, f64, u8 = (np.zeros(0, t) for t in (np.int64, np.float64, np.uint8))
     _replay_ticks(0, f64, 0, 0, 0, 1, 0.001, i64, i64, i64, i64, i64, i64, i64, f64, u8, i64,
                   0, 0, i64, np.zeros((0, 1)), np.zeros((0, 1), np.uint8), f64, i64)
+    _decode(0, np.zeros(0, np.uint8), i64, i64, 0, False, np.zeros(3), np.zeros((0, 1)),
+            np.zeros((0, 1), np.uint8), f64, i64)
 
 
 # ----- reading the bag: arena_eval.replay.source ----------------------------------------------
@@ -223,8 +252,8 @@ class Reading:
 
         selections = bag.select(config, remap)
         convert = bag.converter()
-        self._scratch = type(batch)(batch.program, batch.stale_policy)
-        self._bindings = InputBindings(config, self._scratch)
+        # The node's own bindings, for each input's plan (the node's decode of its bytes).
+        self._bindings = InputBindings(config, type(batch)(batch.program, batch.stale_policy))
         self.names = names = tuple(config.inputs)
         slots = {name: [] for name in names}
         meta = {name: [-1] * 5 for name in names}
@@ -253,74 +282,85 @@ class Reading:
         self.slots = np.array([s for t in self.tracks for s in t.slots], np.int64)
         self.meta = np.array([s for t in self.tracks for s in t.meta] or [0], np.int64)
         self._chunks = bag.chunks(selections, end_ns=t_end_ns, max_bytes=chunk_bytes)
-        self._raw = [[] for _ in names]       # (log ns, CDR) read, not ticked over yet
-        self._before = [None] * len(names)    # the newest (log ns, CDR) before t0
+        # Per input, what `_decode` needs: the plan (and the Reader keeping it), whether it
+        # reads the header stamp, scratch for the walk (values, ok flags, lengths).
+        self._plans = []
+        for name, track in zip(names, self.tracks, strict=True):
+            reader = self._bindings.reader(name)
+            width = len(track.slots) + (2 if reader.stamped else 0)
+            plan = reader.plan.ctypes.data if reader.plan is not None else 0
+            self._plans.append((plan, reader.stamped, np.zeros(3 * max(width, 1))))
+        # Decoded, not ticked over yet: per input, [(times, values, ok, stamps)] in log order.
+        self._pending = [[] for _ in names]
+        # The newest message before t0 (what the first tick sees): None, or decoded as one
+        # pending entry, or False when its bytes were unreadable.
+        self._before = [None] * len(names)
         self._first = True
         # (log ns, values row, ok row, stamp) of the message each input's cursor is on
         self._carry = [None] * len(names)
 
     def read(self):
-        """Read one chunk; return a log time no later message is before (None: all read)."""
+        """Read and decode one chunk; return a log time no later message is before (None: all)."""
         chunk = next(self._chunks, None)
         if chunk is None:
             return None
-        log_ns = chunk.log_ns.tolist()
-        t0, raw, before, tracks = self.t0_ns, self._raw, self._before, self.tracks
-        for k, i in enumerate(chunk.input.tolist()):
-            entry = (log_ns[k], bytes(chunk.message(k)))
-            if log_ns[k] < t0:
-                before[i] = entry
-            else:
-                raw[i].append(entry)
-                tracks[i].messages += 1
-        return log_ns[-1]
-
-    def _decode(self, i, entries):
-        """Decode one input's entries in log order; return (times, stamps, values, ok) lists."""
-        name, bindings, track = self.names[i], self._bindings, self.tracks[i]
-        index = self._index[i]
-        buffer, valid = self._scratch.input_buffer, self._scratch.input_valid
-        times, stamps, values, ok = [], [], [], []
-        for t, cdr in entries:
-            if not bindings.on_message(name, cdr, t):
-                track.undecodable += 1
+        for i, track in enumerate(self.tracks):
+            rows = np.flatnonzero(chunk.input == i)
+            if not rows.size:
                 continue
-            times.append(t)
-            stamps.append(bindings.stamp(name))
-            if len(index):
-                bindings.copy_latest(t)
-                values.append(buffer[index])
-                ok.append(valid[index] != 0.0)
-        return times, stamps, values, ok
+            times = chunk.log_ns[rows]
+            cut = int(np.searchsorted(times, self.t0_ns))  # before t0: only the newest counts
+            if cut:
+                decoded = self._decode(i, chunk, rows[cut - 1:cut], times[cut - 1:cut])
+                self._before[i] = decoded if len(decoded[0]) else False
+            if cut < rows.size:
+                decoded = self._decode(i, chunk, rows[cut:], times[cut:])
+                track.messages += rows.size - cut
+                track.undecodable += rows.size - cut - len(decoded[0])
+                self._pending[i].append(decoded)
+        return int(chunk.log_ns[-1])
+
+    def _decode(self, i, chunk, rows, times):
+        """Decode input i's messages `rows` of `chunk`; return (times, values, ok, stamps)."""
+        plan, stamped, scratch = self._plans[i]
+        width = len(self.tracks[i].slots)
+        values = np.empty((rows.size, width))
+        ok = np.empty((rows.size, width), np.uint8)
+        stamps = np.empty(rows.size)
+        kept = np.empty(rows.size, np.int64)
+        n = _decode(plan, chunk.data, chunk.offsets[rows], chunk.sizes[rows], width, stamped,
+                    scratch, values, ok, stamps, kept)
+        return times[kept[:n]], values[:n], ok[:n], stamps[:n]
 
     def take(self, until_ns):
         """
-        Decode the messages logged up to `until_ns` (all read); return `_replay_ticks`' arrays.
+        Hand over the messages logged up to `until_ns` (all read) as `_replay_ticks`' arrays.
 
         Per input: the carried message first (where its cursor starts), then the new ones.
         """
         parts = []
         for i, track in enumerate(self.tracks):
-            raw = self._raw[i]
-            n = bisect.bisect_right(raw, until_ns, key=lambda e: e[0])
-            entries, self._raw[i] = raw[:n], raw[n:]
+            pending = self._pending[i]
             if self._first and self._before[i] is not None:
-                entries.insert(0, self._before[i])
+                if self._before[i] is False:
+                    track.undecodable += 1
+                else:
+                    pending.insert(0, self._before[i])
                 self._before[i] = None
-            times, stamps, values, ok = self._decode(i, entries)
-            width = len(track.slots)
-            values = np.array(values, np.float64).reshape(len(times), width)
-            ok = np.array(ok, np.uint8).reshape(len(times), width)
             carry = self._carry[i]
             if carry is not None:
-                times.insert(0, carry[0])
-                stamps.insert(0, carry[3])
-                values = np.concatenate([carry[1][None], values])
-                ok = np.concatenate([carry[2][None], ok])
-            if times:
-                self._carry[i] = (times[-1], values[-1].copy(), ok[-1].copy(), stamps[-1])
-            parts.append((np.array(times, np.int64), np.array(stamps, np.float64), values, ok,
-                          carry is not None))
+                pending.insert(0, tuple(x[None] for x in carry))
+            width = len(track.slots)
+            times, values, ok, stamps = (
+                np.concatenate([p[k] for p in pending] + [empty])
+                for k, empty in enumerate((np.zeros(0, np.int64), np.zeros((0, width)),
+                                           np.zeros((0, width), np.uint8), np.zeros(0))))
+            n = int(np.searchsorted(times, until_ns, side='right'))
+            self._pending[i] = [(times[n:], values[n:], ok[n:], stamps[n:])] if n < len(
+                times) else []
+            if n:
+                self._carry[i] = (times[n - 1], values[n - 1], ok[n - 1], stamps[n - 1])
+            parts.append((times[:n], stamps[:n], values[:n], ok[:n], carry is not None))
         self._first = False
         return self._pack(parts)
 
