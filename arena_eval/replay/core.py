@@ -57,8 +57,9 @@ from ..msgtypes.inputs import META_BEFORE
 
 # Ticks per window: one compiled call, one block of rows for the sinks, progress between.
 WINDOW_TICKS = 65_536
-# CDR bytes per chunk read from the bag: with a window's rows, what replay holds at a time.
-CHUNK_BYTES = 8 << 20
+# CDR bytes per chunk read from the bag: with a window's rows, what replay holds at a time
+# (building a chunk costs several times its bytes in Python objects for small messages).
+CHUNK_BYTES = 1 << 20
 
 
 @dataclass
