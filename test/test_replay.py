@@ -915,3 +915,52 @@ def test_small_windows_give_the_rows_of_one_window(tmp_path, window_ticks, chunk
     if start is None:
         expected = tick_outputs(config, bag, 1000.0, len(whole.times_ns))
         assert np.array_equal(bits(small.values), bits(expected))
+
+
+def test_memory_does_not_grow_with_the_bag(tmp_path):
+    """
+    Streamed: the peak of what replay allocates (tracemalloc) is the same for a bag 4x longer.
+
+    Whole-bag replay held every decoded message and every row: 4x the bag, ~4x the peak.
+    """
+    import tracemalloc
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
+    from arena_eval.tools.replaybench import MEMORY_PARAMS
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = store.types
+    raw = store.serialize_cdr(types['geometry_msgs/msg/Vector3Stamped'](
+        types['std_msgs/msg/Header'](types['builtin_interfaces/msg/Time'](0, 0), 'imu'),
+        types['geometry_msgs/msg/Vector3'](1.0, 2.0, 3.0)), 'geometry_msgs/msg/Vector3Stamped')
+    path = tmp_path / 'memory.yaml'
+    path.write_text(MEMORY_PARAMS.format(rate=1000.0))
+    config, errors, _ = cfg.load_params_file(str(path))
+    assert not errors, errors
+
+    def peak_of(n):
+        folder = tmp_path / f'bag{n}'
+        with Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            conn = writer.add_connection('/v', 'geometry_msgs/msg/Vector3Stamped',
+                                         typestore=store)
+            for k in range(n):
+                writer.write(conn, T0 + k * MS, raw)
+        replay = Replay(config, folder)
+        tracemalloc.start()
+        try:
+            rows = sum(b.count for b in replay.blocks(window_ticks=2000, chunk_bytes=64 << 10))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            replay.close()
+        assert rows == n
+        return peak
+
+    short, long = peak_of(20_000), peak_of(80_000)
+    # What the longer bag's rows alone would take in memory (8 bytes a column a tick).
+    rows_bytes = 80_000 * 8 * len(Replay(config, tmp_path / 'bag20000').record_slots())
+    assert long < 1.25 * short + (1 << 20) and long < rows_bytes, (short, long, rows_bytes)
