@@ -19,25 +19,34 @@ Owns the part of replay that knows bags, message types and CDR; the front end (C
 progress, summary) is `arena_eval.tools.replay`.
 
     replay = Replay(config, 'run.mcap', rate_hz=1000.0)
-    result = replay.run()          # result.outputs: one row per tick, one column per output
+    for block in replay.blocks():  # sinks.Block: a window's rows, streamed (CLI, fleet)
+        sink.write(block)
+    result = replay.run()          # or collected: result.values, one row per tick (small bags)
 
 Bags are read by `replay.source` (every bag a ROS user has, as raw ROS 2 CDR in chunks; ROS 1
-messages converted there). Every message is then decoded ONCE through the node's own path (the
-input's decode plan, `plans.py`, in `InputBindings.on_message`; bytes it cannot read count as
-undecodable) and copied by the node's own `InputBindings.copy_latest` into a scratch batch,
-whose input slots and
-valid flags are read back into one matrix per input (messages x the input's slots).
+messages converted there). Replay streams over bag time in bounded memory (`Reading`,
+`Replay.blocks`): it holds one chunk of the bag and one window of ticks at a time. Each chunk's
+messages are decoded once, in one compiled call (`_decode`), through the node's own decode plans
+(`plans.py`, the input's plan from `InputBindings`; bytes it cannot read count as undecodable):
+per message its log time, the values of the input's slots, their validity (0: index out of
+range) and its header stamp. After each chunk the ticks logged before its newest message run (no
+later message can reach them), in windows of at most `WINDOW_TICKS`, each over the messages
+logged up to its last tick plus, per input, the message the cursor is on, carried from the
+window before; each window's rows are yielded as a `sinks.Block`. Of the messages before the
+first tick only the newest of each input is decoded (what the first tick sees).
 
-The tick loop then runs in compiled code (`_replay_ticks`, one numba call per chunk of ticks):
-tick k is at `t0 + k * period` in the bag's log time; for each input it advances a cursor to
-the newest message logged at or before the tick and applies the input's `timeout` exactly as
+The tick loop runs in compiled code (`_replay_ticks`, one numba call per window): tick k is at
+`t0 + k * period` in the bag's log time; for each input it advances a cursor to the newest
+message logged at or before the tick and applies the input's `timeout` exactly as
 `copy_latest` does (stale: the input's slots are marked invalid and keep their last values),
 with the node's receive time: the time of the tick that takes the message, i.e. the first tick
 at or after its log time (on the same grid before `t0`, as if the node had been ticking). Then
 it runs the kernel's own `_step` on the batch's packed block with `dt` = the period, and copies
-the outputs into a preallocated matrix. Message time (`fresh(imu)`, `ddt_msg(x)`, ...: the meta
-inputs of `inputs.InputBindings`) is computed in the loop as the bindings compute it, from the
-cursor, the receive times and each message's header stamp (`InputBindings.stamp`).
+the recorded slots into the window's rows. Message time (`fresh(imu)`, `ddt_msg(x)`, ...: the
+meta inputs of `inputs.InputBindings`) is computed in the loop as the bindings compute it, from
+the cursor, the receive times and each message's header stamp. The kernel's state lives in the
+arena, so it carries across windows by itself; the carried message gives the staleness, the
+receive time and `ddt_msg`'s message before, so windows of any size give the same bits.
 """
 
 from dataclasses import dataclass
