@@ -841,3 +841,126 @@ def test_the_shipped_q2_rate_follows_the_velocity_where_tick_to_tick_ddt_aliases
     assert off['shipped'].max() < 0.03, off['shipped'].max()
     assert (off['old'] > 0.5 * np.abs(v2[steady]) + 0.03).mean() > 0.02, \
         np.sort(off['old'])[-10:]
+
+
+# ----- streaming over bag time -------------------------------------------------------------------
+
+STREAM_PARAMS = MSGTIME_PARAMS + """\
+      - "smooth = lowpass(imu.linear_acceleration.x, 0.01)"
+      - "tilt_x = smooth * 2"
+    outputs:
+      tilt:
+        topic: ~/tilt
+        type: geometry_msgs/msg/Vector3Stamped
+        stamp: imu
+        every: 2
+        fields: ["vector.x = tilt_x", "vector.y = v", "vector.z = imu.linear_acceleration.y"]
+"""
+
+
+def stream_bag(tmp_path):
+    """Stamped Imu with jitter, ties and a gap longer than its timeout; Float64 without header."""
+    from rclpy.serialization import serialize_message
+    from std_msgs.msg import Float64
+
+    imu_ms = [0.2, 1.1, 2.9, 3.0, 3.0, 3.95, 5.5, 6.1, 7.0, 15.0, 16.0, 17.2, 18.0, 19.0, 20.5,
+              23.0, 23.4, 31.0, 31.5, 40.0]
+    stamps = [round(5e9 + t * MS) for t in imu_ms]
+    stamps[11] = stamps[10]        # a repeated stamp
+    stamps[13] = stamps[12] - MS   # a stamp going back
+    messages = [('/imu', 'sensor_msgs/msg/Imu', T0 + round(t * MS),
+                 stamped_imu_cdr(stamp, 2.0 * stamp / 1e9 + k))
+                for k, (t, stamp) in enumerate(zip(imu_ms, stamps, strict=True))]
+    messages += [('/level', 'std_msgs/msg/Float64', T0 + t * MS, serialize_message(
+        Float64(data=float(t) ** 2))) for t in (1, 4, 9, 10, 21, 30, 38)]
+    return write_bag(tmp_path / 'stream', messages, 'mcap')
+
+
+@pytest.mark.parametrize('window_ticks,chunk_bytes', [(1, 1), (3, 1), (7, 300), (5, 1 << 20)])
+@pytest.mark.parametrize('start', [None, 0.0035])
+def test_small_windows_give_the_rows_of_one_window(tmp_path, window_ticks, chunk_bytes, start):
+    """
+    Ticked in windows of a few ticks over chunks of one message: the same bits as one window.
+
+    Every recorded column (outputs, typed outputs' hidden ones, inputs, valid flags) and the
+    freshness, across windows that split the imu gap (its timeout expires inside a later
+    window), message ties, the stateful lowpass and ddt, and a range starting after messages.
+    """
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
+
+    bag = stream_bag(tmp_path)
+    path = tmp_path / 'stream.yaml'
+    path.write_text(STREAM_PARAMS.format(policy='hold'))
+    config, errors, _ = cfg.load_params_file(str(path))
+    assert not errors, errors
+
+    def replayed(**window):
+        replay = Replay(config, bag, start=start)
+        blocks = sum(1 for _ in replay.blocks(**window))
+        result = replay.run(**window)
+        replay.close()
+        return result, blocks
+
+    whole, one = replayed()
+    small, many = replayed(window_ticks=window_ticks, chunk_bytes=chunk_bytes)
+    assert one == 1 and many >= whole.recorded.shape[0] // window_ticks
+    assert np.array_equal(bits(small.recorded), bits(whole.recorded))
+    assert np.array_equal(small.fresh, whole.fresh)
+    assert [t.messages for t in small.tracks] == [t.messages for t in whole.tracks]
+    out = dict(zip(whole.outputs, whole.values.T, strict=True))
+    # Not vacuous: the imu goes stale in the gap and comes back, message time moves.
+    assert {0.0, 1.0} <= set(out['f']) and out['u'].sum() > 5
+    assert np.isfinite(out['smooth']).all() and len(set(out['v'])) > 3
+    if start is None:
+        expected = tick_outputs(config, bag, 1000.0, len(whole.times_ns))
+        assert np.array_equal(bits(small.values), bits(expected))
+
+
+def test_memory_does_not_grow_with_the_bag(tmp_path):
+    """
+    Streamed: the peak of what replay allocates (tracemalloc) is the same for a bag 4x longer.
+
+    Whole-bag replay held every decoded message and every row: 4x the bag, ~4x the peak.
+    """
+    import tracemalloc
+
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import get_typestore, Stores
+
+    from arena_eval.params import config as cfg
+    from arena_eval.replay.core import Replay
+    from arena_eval.tools.replaybench import MEMORY_PARAMS
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    types = store.types
+    raw = store.serialize_cdr(types['geometry_msgs/msg/Vector3Stamped'](
+        types['std_msgs/msg/Header'](types['builtin_interfaces/msg/Time'](0, 0), 'imu'),
+        types['geometry_msgs/msg/Vector3'](1.0, 2.0, 3.0)), 'geometry_msgs/msg/Vector3Stamped')
+    path = tmp_path / 'memory.yaml'
+    path.write_text(MEMORY_PARAMS.format(rate=1000.0))
+    config, errors, _ = cfg.load_params_file(str(path))
+    assert not errors, errors
+
+    def peak_of(n):
+        folder = tmp_path / f'bag{n}'
+        with Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            conn = writer.add_connection('/v', 'geometry_msgs/msg/Vector3Stamped',
+                                         typestore=store)
+            for k in range(n):
+                writer.write(conn, T0 + k * MS, raw)
+        replay = Replay(config, folder)
+        tracemalloc.start()
+        try:
+            rows = sum(b.count for b in replay.blocks(window_ticks=2000, chunk_bytes=64 << 10))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+            replay.close()
+        assert rows == n
+        return peak
+
+    short, long = peak_of(20_000), peak_of(80_000)
+    # What the longer bag's rows alone would take in memory (8 bytes a column a tick).
+    rows_bytes = 80_000 * 8 * len(Replay(config, tmp_path / 'bag20000').record_slots())
+    assert long < 1.25 * short + (1 << 20) and long < rows_bytes, (short, long, rows_bytes)

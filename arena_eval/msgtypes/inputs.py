@@ -410,6 +410,10 @@ class InputBindings:
         self._received[i] += 1
         return True
 
+    def reader(self, input_name):
+        """Return the input's `plans.Reader` (its plan; for replay's decode of whole chunks)."""
+        return self._readers[self._index[input_name]]
+
     def stamp(self, input_name):
         """Return the latest message's header stamp in seconds (nan without message time)."""
         return self._readers[self._index[input_name]].stamp()

@@ -70,6 +70,8 @@ class Stats:
     true_ticks: np.ndarray = None
     first_true: np.ndarray = None
     ticks: int = 0
+    n_inputs: int = 0        # inputs whose stale ticks are counted (from the blocks' fresh)
+    stale: np.ndarray = None
 
     def __post_init__(self):
         k = len(self.names)
@@ -78,6 +80,7 @@ class Stats:
         self.total = np.zeros(k)
         self.boolean = np.ones(k, bool)
         self.first_true = np.full(k, np.nan)
+        self.stale = np.zeros(self.n_inputs, np.int64)
 
     def write(self, block):
         """Take a block's rows (its first len(names) output columns)."""
@@ -97,6 +100,8 @@ class Stats:
         for j in np.flatnonzero(np.isnan(self.first_true) & true.any(axis=0)):
             r = int(np.argmax(true[:, j]))
             self.first_true[j] = (int(block.times_ns[r]) - self.start_ns) / 1e9
+        if self.n_inputs:
+            self.stale += n - block.fresh[:n].sum(axis=0, dtype=np.int64)
         self.ticks += n
 
     def row(self):
@@ -163,7 +168,7 @@ def replay_bag(task):
 
 def _replay_into(task, row):
     from .core import Replay
-    from .sinks import blocks_of, open_sink, partition_dir
+    from .sinks import open_sink, partition_dir
     from .source import ReplayError
     from ..params import config as cfg
 
@@ -173,20 +178,16 @@ def _replay_into(task, row):
     batch = cfg.build_batch(config)
     replay = Replay(config, task.bag, rate_hz=task.rate_hz, start=task.start,
                     duration=task.duration, remap=dict(task.remap), batch=batch)
-    try:
-        result = replay.run()
-    finally:
-        replay.close()
     n_results = len(config.expressions)
-    stats = Stats(tuple(batch.outputs[:n_results]), result.period_ns / 1e9, result.bag_start_ns)
+    stats = Stats(tuple(batch.outputs[:n_results]), replay.period_ns / 1e9, replay.bag_start_ns)
     sink = None
-    if task.out is not None:
-        force = task.force or os.path.lexists(partition_dir(task.out, task.key))
-        sink = open_sink(task.out, 'parquet', outputs=batch.outputs, typed=config.outputs,
-                         force=force, bag=task.key, batch=batch,
-                         bag_start_ns=result.bag_start_ns, n_results=n_results)
     try:
-        for block in blocks_of(result, len(batch.outputs)):
+        if task.out is not None:
+            force = task.force or os.path.lexists(partition_dir(task.out, task.key))
+            sink = open_sink(task.out, 'parquet', outputs=batch.outputs, typed=config.outputs,
+                             force=force, bag=task.key, batch=batch,
+                             bag_start_ns=replay.bag_start_ns, n_results=n_results)
+        for block in replay.blocks():  # rows written as they are computed
             stats.write(block)
             if sink is not None:
                 sink.write(block)
@@ -194,9 +195,11 @@ def _replay_into(task, row):
         if sink is not None:
             sink.abort()
         raise
+    finally:
+        replay.close()
     row.duration_s = (replay.bag_end_ns - replay.bag_start_ns) / 1e9
     row.ticks = stats.ticks
-    row.messages = int(sum(t.messages for t in result.tracks))
+    row.messages = int(sum(t.messages for t in replay.tracks))
     row.outputs = stats.row()
     if sink is not None:
         sink.close()

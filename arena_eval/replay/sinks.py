@@ -49,7 +49,6 @@ FORMATS = ('csv', 'mcap', 'rosbag2', 'parquet')
 RESULTS_TOPIC = '/arena_eval/results'
 RESULTS_TYPE = 'std_msgs/msg/Float64MultiArray'
 OUT_PREFIX = '/arena_eval/out/'
-BLOCK_ROWS = 65_536
 
 
 class SinkError(Exception):
@@ -67,6 +66,7 @@ class Block:
     # (stamps), then their valid flags (whether a typed output is stale); None when none
     # needs them
     inputs: np.ndarray = None
+    fresh: np.ndarray = None  # uint8[capacity, inputs]: 1 = the input was fresh on the tick
 
 
 def output_kind(path, fmt=None):
@@ -343,20 +343,3 @@ def _publisher_for(writer, conn, clock):
 
 def _clock_reader(clock):
     return lambda: clock[0]
-
-
-def blocks_of(result, n_outputs, rows=BLOCK_ROWS):
-    """
-    Yield a replay result's rows as `Block`s of at most `rows` (views: nothing is copied).
-
-    `n_outputs`: len(batch.outputs) (the recorded columns after them are the input slots, then
-    their valid flags). The
-    bridge from today's in-memory result to the sinks; the streaming tick hands its own blocks
-    to the sinks the same way.
-    """
-    stamps = result.times_ns + result.bag_start_ns
-    for start in range(0, len(stamps), rows):
-        stop = min(len(stamps), start + rows)
-        recorded = result.recorded[start:stop]
-        yield Block(times_ns=stamps[start:stop], values=recorded[:, :n_outputs],
-                    count=stop - start, inputs=recorded[:, n_outputs:])

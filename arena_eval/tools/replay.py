@@ -194,64 +194,81 @@ def run(args):
 
 
 def _single(args, config, batch, bag, kind, panels, remap):
-    """One bag in this process: the summary, or its rows into one output; a plot."""
+    """One bag in this process: its rows streamed into one output, the summary; a plot."""
     from ..replay.core import Replay, ReplayError
     from ..replay.fleet import bag_keys, Row, Stats, write_summary
-    from ..replay.sinks import blocks_of, open_sink
+    from ..replay.sinks import open_sink
 
     replay = Replay(config, bag, rate_hz=args.rate, start=args.start,
                     duration=args.duration, remap=remap, batch=batch)
     for note in replay.reader.notes:
         print(f'warning: {note}', file=sys.stderr)
     try:
-        span_s = (replay.t_end_ns - replay.t0_ns) / 1e9
-        progress = _Progress(not args.quiet and sys.stderr.isatty() and span_s >= PROGRESS_MIN_S)
-        try:
-            n_messages = sum(s.messages for s in replay.reader.select(config, remap))
-            replay.load(progress.start(n_messages, 'reading', 'msg'))
-            result = replay.run(progress.start(replay.n_ticks, 'ticking', 'tick'))
-        except ReplayError as exc:
-            print(f'error: {exc}', file=sys.stderr)
-            return EXIT_USAGE
-        finally:
-            progress.close()
-        for track in result.tracks:
-            if track.ignored:
-                print(f"warning: topic '{track.topic}' also has messages of type {track.ignored}"
-                      f'; input {track.name} reads only {track.type_name}', file=sys.stderr)
         n_results = len(config.expressions)
         names = tuple(batch.outputs[:n_results])
         sinks = []
         if kind is not None:
             sinks.append(open_sink(args.out, kind, outputs=batch.outputs, typed=config.outputs,
                                    force=args.force, bag=bag_keys([bag])[0], batch=batch,
-                                   bag_start_ns=result.bag_start_ns, n_results=n_results,
+                                   bag_start_ns=replay.bag_start_ns, n_results=n_results,
                                    individual=config.publish_individual))
-        stats = Stats(names, result.period_ns / 1e9, result.bag_start_ns)
+        stats = Stats(names, replay.period_ns / 1e9, replay.bag_start_ns,
+                      n_inputs=len(config.inputs))
+        kept = [] if args.plot else None  # the plot needs every tick of its outputs
+        span_s = (replay.t_end_ns - replay.t0_ns) / 1e9
+        progress = _Progress(not args.quiet and sys.stderr.isatty() and span_s >= PROGRESS_MIN_S)
         try:
-            for block in blocks_of(result, len(batch.outputs)):
+            for block in replay.blocks(progress.start(replay.n_ticks, 'ticking', 'tick')):
                 for sink in sinks:
                     sink.write(block)
                 stats.write(block)
+                if kept is not None:
+                    kept.append((block.values[:, :n_results].copy(), block.fresh.copy()))
+        except ReplayError as exc:
+            for sink in sinks:
+                sink.abort()
+            print(f'error: {exc}', file=sys.stderr)
+            return EXIT_USAGE
         except BaseException:
             for sink in sinks:
                 sink.abort()
             raise
+        finally:
+            progress.close()
+        for track in replay.tracks:
+            if track.ignored:
+                print(f"warning: topic '{track.topic}' also has messages of type {track.ignored}"
+                      f'; input {track.name} reads only {track.type_name}', file=sys.stderr)
         for sink in sinks:
             sink.close()
             for line in getattr(sink, 'warnings', ()):
                 print(line, file=sys.stderr)
         if args.plot:
-            plot(args.plot, result, panels, batch)
+            plot(args.plot, _kept_result(replay, kept), panels, batch)
         if args.summary:
             row = Row(bag_keys([bag])[0], (replay.bag_end_ns - replay.bag_start_ns) / 1e9,
-                      stats.ticks, sum(t.messages for t in result.tracks), stats.row())
+                      stats.ticks, sum(t.messages for t in replay.tracks), stats.row())
             write_summary(args.summary, [row], names)
         if not args.out:
-            print(summary(result, replay, bag))
+            print(summary(stats, replay, bag))
     finally:
         replay.close()
     return EXIT_OK
+
+
+def _kept_result(replay, kept):
+    """Return the rows kept for the plot as a `ReplayResult` (outputs and freshness only)."""
+    import numpy as np
+
+    from ..replay.core import ReplayResult
+
+    times = replay.t0_ns - replay.bag_start_ns + np.arange(replay.n_ticks, dtype=np.int64) * (
+        replay.period_ns)
+    return ReplayResult(outputs=tuple(replay.batch.outputs[:len(replay.config.expressions)]),
+                        inputs=tuple(t.name for t in replay.tracks), times_ns=times,
+                        values=np.concatenate([v for v, _ in kept]),
+                        fresh=np.concatenate([f for _, f in kept]), period_ns=replay.period_ns,
+                        bag_start_ns=replay.bag_start_ns, tracks=replay.tracks)
 
 
 def _fleet(args, bags, names, remap):
@@ -287,33 +304,30 @@ def _require(module, what):
         raise UsageError(f'{what} needs the Python package {module}: pip install {module}')
 
 
-def summary(result, replay, bag):
+def summary(stats, replay, bag):
     """Return the table printed without `--out` (outputs: min/mean/max/nan; inputs: stale)."""
-    import numpy as np
-
-    ticks = len(result.times_ns)
-    period_s = result.period_ns / 1e9
-    lines = [f'{bag}: {ticks} ticks at {1e9 / result.period_ns:g} Hz, '
-             f'{result.times_ns[0] / 1e9:.3f} .. {result.times_ns[-1] / 1e9:.3f} s from the '
-             f'bag start']
-    width = max([len('output')] + [len(n) for n in result.outputs])
+    ticks = stats.ticks
+    period_s = replay.period_ns / 1e9
+    first_ns = replay.t0_ns - replay.bag_start_ns
+    last_ns = first_ns + (ticks - 1) * replay.period_ns
+    lines = [f'{bag}: {ticks} ticks at {1e9 / replay.period_ns:g} Hz, '
+             f'{first_ns / 1e9:.3f} .. {last_ns / 1e9:.3f} s from the bag start']
+    width = max([len('output')] + [len(n) for n in stats.names])
     lines.append('')
     lines.append(f"{'output':<{width}}  {'min':>12}  {'mean':>12}  {'max':>12}  {'nan':>9}")
-    for j, name in enumerate(result.outputs):
-        column = result.values[:, j]
-        finite = column[~np.isnan(column)]
-        nan = ticks - finite.size
-        if finite.size:
-            low, mean, high = (f'{v:12.6g}' for v in (finite.min(), finite.mean(), finite.max()))
+    for name, cell in stats.row().items():
+        if cell['min'] is not None:
+            low, mean, high = (f'{cell[v]:12.6g}' for v in ('min', 'mean', 'max'))
         else:
             low = mean = high = f"{'-':>12}"
+        nan = int(stats.nan[stats.names.index(name)])
         lines.append(f'{name:<{width}}  {low}  {mean}  {high}  {nan:>9}')
-    width = max([len('input')] + [len(t.name) for t in result.tracks])
+    width = max([len('input')] + [len(t.name) for t in replay.tracks])
     lines.append('')
     lines.append(f"{'input':<{width}}  {'topic':<32}  {'messages':>8}  {'stale s':>9}  "
                  f"{'stale %':>7}")
-    for i, track in enumerate(result.tracks):
-        stale = ticks - int(result.fresh[:, i].sum())
+    for i, track in enumerate(replay.tracks):
+        stale = int(stats.stale[i])
         note = f'  ({track.undecodable} undecodable)' if track.undecodable else ''
         lines.append(f'{track.name:<{width}}  {track.topic:<32}  {track.messages:>8}  '
                      f'{stale * period_s:>9.3f}  {100.0 * stale / ticks:>7.2f}{note}')
