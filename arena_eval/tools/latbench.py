@@ -41,7 +41,6 @@ import numpy as np
 
 from .bench import default_statements, load_average
 from .procbench import _sayer, Child, ros_environment, STARTUP_TIMEOUT
-from ..params.config import NODE_NAME
 
 RATES = (200.0, 1000.0)
 # A first start may compile the kernel (cached afterwards), on a loaded machine slowly.
