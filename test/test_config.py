@@ -545,7 +545,7 @@ def test_trigger_list_in_a_file_is_one_line_with_a_hint(tmp_path):
             "    expressions: ['a = imu.linear_acceleration.x']\n")
     _, errors, _ = load_params_text(text, 'p.yaml')
     assert [e.one_line() for e in errors] == [
-        "p.yaml:3:14: error: trigger must be a string, got a list (write the names in one "
+        'p.yaml:3:14: error: trigger must be a string, got a list (write the names in one '
         "string: 'imu, joints')"]
 
 
