@@ -29,18 +29,21 @@ compiled loop cannot run (rcl symbols missing) the node does not start: one line
 `/diagnostics` is published every `diagnostics_period` seconds from the executor thread
 (`arena_eval.ros.diagnostics`), which also serves the parameter services.
 
-`ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `publish_individual`,
-`diagnostics_period` and an input's `topic`/`type`/`timeout`/`qos`/`depth` is validated and
-compiled in the parameter callback (`arena_eval.ros.params_bridge`), off the tick; a bad update
-is refused with the one-line errors as reason and the running program goes on; a good one is
-swapped in between two ticks. A new program takes over the state of every stateful call whose
-meaning did not change (`CompiledTick.carry_state_from_non_rt`: copied by the loop before its
-first step); new or changed calls start from their first tick; rate, diagnostics and
-`publish_individual` changes keep the running program. The `~/reset` service
-(`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and
-`t` restart. Only
-subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot be added
-or removed at run time.
+With `trigger` (an input's name, or several) the loop evaluates once per message on those
+inputs instead of every tick, and `max_period` after the previous evaluation without one.
+
+`ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `trigger`,
+`max_period`, `publish_individual`, `diagnostics_period` and an input's
+`topic`/`type`/`timeout`/`qos`/`depth` is validated and compiled in the parameter callback
+(`arena_eval.ros.params_bridge`), off the tick; a bad update is refused with the one-line errors as
+reason and the running program goes on; a good one is swapped in between two ticks. A new program
+takes over the state of every stateful call whose meaning did not change
+(`CompiledTick.carry_state_from_non_rt`: copied by the loop before its first step); new or changed
+calls start from their first tick; rate, diagnostics, `publish_individual`, `trigger` and
+`max_period` changes keep the running program and its state. The `~/reset` service
+(`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and `t`
+restart. Only subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot
+be added or removed at run time.
 
 With the read-only parameter `lifecycle` the node is a managed one
 (`arena_eval.ros.lifecycle`): the same steps (`configure`, `activate`, `deactivate`, `cleanup`)

@@ -27,6 +27,12 @@ holds the GIL and allocates nothing: every array is reached by address (`native.
 every C function through an address in the control block, so the compiled code is the same in
 every process and loads from numba's cache.
 
+A config with trigger inputs (`trigger`) runs triggered instead: the loop blocks in `rcl_wait` on
+its wait set of the trigger subscriptions (made off the tick), takes the other inputs to their
+newest when it wakes, then the trigger inputs one message at a time, one evaluation each; after
+`max_period` without one, one evaluation with the inputs as they are (stale). `dt` is the time
+since the previous evaluation either way, and the statistics count evaluations.
+
 Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
 templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
 one off the tick and posts its address in the control block (`C_POST`); the loop switches
