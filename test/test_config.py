@@ -508,8 +508,13 @@ def test_diff_tells_what_changed():
     changed, _, _ = config_from_parameters(params)
     diff = changed.diff(config)
     assert diff.inputs_changed == ('imu',) and diff.other == ('diagnostics_period',)
-    assert config.diff(None).other == ('publish_individual', 'diagnostics_period')
+    assert config.diff(None).other == ('publish_individual', 'diagnostics_period', 'trigger',
+                                       'max_period')
     assert diff.batch and not diff.rate and not diff.inputs_added
+    params['trigger'] = 'imu'
+    triggered, _, _ = config_from_parameters(params)
+    assert triggered.diff(changed).other == ('trigger',) and not triggered.diff(changed).batch
+    params['trigger'] = ''
     params['expressions'] = params['expressions'][:1]
     for name in [n for n in params if n.startswith('outputs.')]:
         del params[name]  # the typed outputs read the expressions cut here
@@ -519,6 +524,29 @@ def test_diff_tells_what_changed():
     smaller, errors, _ = config_from_parameters(params)
     assert errors == []
     assert smaller.diff(changed).inputs_removed == ('joints',)
+
+
+def test_trigger_names_inputs():
+    config, params = default_parameters()
+    assert config.trigger == () and config.max_period == 0.1
+    params.update(trigger='imu, joints,imu', max_period=0.5)
+    config, errors, _ = config_from_parameters(params)
+    assert not errors and config.trigger == ('imu', 'joints') and config.max_period == 0.5
+    params['trigger'] = 'imu jonts'
+    _, errors, _ = config_from_parameters(params)
+    assert [e.one_line() for e in errors] == [
+        "parameter trigger:1:1: error: trigger names no input 'jonts' (inputs: imu, joints) "
+        "(did you mean 'joints'?)"]
+
+
+def test_trigger_list_in_a_file_is_one_line_with_a_hint(tmp_path):
+    text = ('/**:\n  ros__parameters:\n    trigger: [imu, joints]\n'
+            '    inputs:\n      imu: {topic: /imu, type: sensor_msgs/msg/Imu}\n'
+            "    expressions: ['a = imu.linear_acceleration.x']\n")
+    _, errors, _ = load_params_text(text, 'p.yaml')
+    assert [e.one_line() for e in errors] == [
+        'p.yaml:3:14: error: trigger must be a string, got a list (write the names in one '
+        "string: 'imu, joints')"]
 
 
 def test_parameter_table_and_descriptors():

@@ -49,6 +49,11 @@ TIMER_ABSTIME = 1
 EINTR = 4
 RCL_RET_OK = 0
 RCL_RET_SUBSCRIPTION_TAKE_FAILED = 401
+RCL_RET_TIMEOUT = 2
+# rcl_wait_set_t: six (pointer array, size) pairs (subscriptions, guard conditions, timers,
+# clients, services, events), then the impl pointer; zero-filled it is a zero-initialized one.
+WAIT_SET_SIZE = 104
+WAIT_SET_SUBSCRIPTIONS_AT = 0
 # rcutils_uint8_array_t: buffer, buffer_length, buffer_capacity, then a 5-pointer allocator.
 SERIALIZED_SIZE = 64
 BUFFER_AT = 0
@@ -78,6 +83,8 @@ def _emit_call(builder, address, c_args, c_ret, values):
     for c_type, value in zip(c_args, values, strict=True):
         if c_type is _PTR:
             converted.append(builder.inttoptr(value, _PTR))
+        elif c_type is _I64:
+            converted.append(value)
         else:
             converted.append(builder.trunc(value, c_type))
     result = builder.call(function, converted)
@@ -103,6 +110,18 @@ def call_i32_pppp(typingctx, address, a, b, c, d):
 def call_i32_ppp(typingctx, address, a, b, c):
     """Call `int32 f(void *, void *, void *)`: rcl_publish_serialized_message."""
     return _call((_PTR, _PTR, _PTR), _I32)
+
+
+@intrinsic
+def call_i32_p(typingctx, address, a):
+    """Call `int32 f(void *)`: rcl_wait_set_clear."""
+    return _call((_PTR,), _I32)
+
+
+@intrinsic
+def call_i32_pl(typingctx, address, a, b):
+    """Call `int32 f(void *, int64)`: rcl_wait."""
+    return _call((_PTR, _I64), _I32)
 
 
 @intrinsic
@@ -204,6 +223,9 @@ class Symbols:
         'context_is_valid': ('rcl', 'rcl_context_is_valid'),
         'clock_nanosleep': ('c', 'clock_nanosleep'),
         'clock_gettime': ('c', 'clock_gettime'),
+        'wait_set_clear': ('rcl', 'rcl_wait_set_clear'),
+        'wait_set_add_subscription': ('rcl', 'rcl_wait_set_add_subscription'),
+        'wait': ('rcl', 'rcl_wait'),
     }
 
     def __init__(self, rcl_name='librcl.so', rcutils_name='librcutils.so'):
@@ -229,10 +251,22 @@ class Symbols:
         self._array_init.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
         self._array_fini.restype = ctypes.c_int32
         self._array_fini.argtypes = [ctypes.c_void_p]
+        rcl = libraries['rcl']
+        self._wait_set_init = rcl.rcl_wait_set_init
+        self._wait_set_init.restype = ctypes.c_int32
+        self._wait_set_init.argtypes = [ctypes.c_void_p] + [ctypes.c_size_t] * 6 + [
+            ctypes.c_void_p, _Allocator]
+        self._wait_set_fini = rcl.rcl_wait_set_fini
+        self._wait_set_fini.restype = ctypes.c_int32
+        self._wait_set_fini.argtypes = [ctypes.c_void_p]
 
     def serialized_buffer(self, capacity=INITIAL_CAPACITY):
         """Return a new `SerializedBuffer` (malloc'ed, grown by rcl as needed)."""
         return SerializedBuffer(self, capacity)
+
+    def wait_set(self, context_pointer, n_subscriptions):
+        """Return a new `WaitSet` for `n_subscriptions` (off the tick: rcl allocates)."""
+        return WaitSet(self, context_pointer, n_subscriptions)
 
 
 _SYMBOLS = None
@@ -276,6 +310,33 @@ class SerializedBuffer:
         if self._live:
             self._live = False
             self._symbols._array_fini(self.address)
+
+    def __del__(self):
+        self.close()
+
+
+class WaitSet:
+    """
+    One `rcl_wait_set_t` with room for `n` subscriptions, initialised here, off the tick.
+
+    Compiled code clears it, adds the trigger subscriptions and calls `rcl_wait` by address
+    (`address`); `close()` finalises it once no loop uses it (before the context shuts down).
+    """
+
+    def __init__(self, symbols_, context_pointer, n):
+        self._symbols = symbols_
+        self.struct = np.zeros(WAIT_SET_SIZE // 8, np.int64)
+        self.address = self.struct.ctypes.data
+        code = symbols_._wait_set_init(self.address, n, 0, 0, 0, 0, 0, context_pointer,
+                                       symbols_._default_allocator())
+        if code != RCL_RET_OK:
+            raise Unavailable(f'rcl_wait_set_init failed with rcl code {code}')
+        self._live = True
+
+    def close(self):
+        if self._live:
+            self._live = False
+            self._symbols._wait_set_fini(self.address)
 
     def __del__(self):
         self.close()

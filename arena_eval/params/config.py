@@ -98,6 +98,14 @@ PARAMETERS = (
     ParamSpec('rate_hz', 'double', 1000.0,
               'Ticks per second: each tick copies the latest input fields and evaluates the '
               'whole batch once.', value_range=(1.0, 10000.0)),
+    ParamSpec('trigger', 'string', '',
+              "'' evaluates periodically at rate_hz; an input's name (or several, separated "
+              "by commas: 'imu, joints') evaluates the batch once for each new message on "
+              'those inputs, every other input at its newest value.'),
+    ParamSpec('max_period', 'double', 0.1,
+              'With a trigger: seconds without a trigger message after which the batch is '
+              'evaluated anyway (stale inputs then act: fresh() is 0 past their timeout).',
+              value_range=(0.001, 3600.0)),
     ParamSpec('expressions', 'string_array', (),
               "The batch: one 'name = expression' per element; each name is an output.",
               required=True),
@@ -281,6 +289,8 @@ class NodeConfig:
     publish_individual: bool = False
     diagnostics_period: float = 1.0
     outputs: dict = field(default_factory=dict)
+    trigger: tuple = ()
+    max_period: float = 0.1
 
     def diff(self, old):
         """Return what changed from `old` (None: everything is new) to this config."""
@@ -299,7 +309,12 @@ class NodeConfig:
                           other)
 
 
-_OTHER = ('publish_individual', 'diagnostics_period')
+_OTHER = ('publish_individual', 'diagnostics_period', 'trigger', 'max_period')
+
+
+def trigger_names(text):
+    """Split a `trigger` value into input names: 'imu, joints' -> ('imu', 'joints')."""
+    return tuple(name for name in re.split(r'[\s,]+', text) if name)
 
 
 # ----- the public doors --------------------------------------------------------------------------
@@ -566,6 +581,7 @@ class _Checker:
         # the inputs it does not read, without saying the same thing twice.
         reported = {error.pos for error in self.errors}
         self.errors.extend(error for error in clashes if error.pos not in reported)
+        trigger = self._trigger(settings['trigger'], input_types)
         errors, warnings = _sorted(self.errors), _sorted(self.warnings)
         if errors:
             return None, errors, warnings
@@ -576,8 +592,23 @@ class _Checker:
             stale_state=settings['stale_state'],
             outputs=dict(output_configs),
             publish_individual=bool(settings['publish_individual']),
-            diagnostics_period=float(settings['diagnostics_period']))
+            diagnostics_period=float(settings['diagnostics_period']),
+            trigger=trigger, max_period=float(settings['max_period']))
         return config, errors, warnings
+
+    def _trigger(self, value, input_types):
+        """Return the trigger's input names, noting an error for a name that is no input."""
+        if not isinstance(value, str):
+            return ()
+        names = trigger_names(value)
+        pos = self.values['trigger'].pos if 'trigger' in self.values else self.anchor
+        for name in names:
+            if name not in input_types:
+                close = difflib.get_close_matches(name, list(input_types), n=1)
+                self.error(f"trigger names no input '{name}' (inputs: "
+                           f"{', '.join(input_types) or 'none'})", pos,
+                           f"did you mean '{close[0]}'?" if close else None)
+        return tuple(dict.fromkeys(names))
 
     # ----- single values ----------------------------------------------------------------------
     _MISSING = object()
@@ -599,6 +630,8 @@ class _Checker:
             hint = None
             if want == 'string' and kind in ('double', 'integer', 'bool'):
                 hint = f"quote it: '{value.raw}'"
+            elif want == 'string' and kind == 'array' and spec.name == 'trigger':
+                hint = "write the names in one string: 'imu, joints'"
             elif want == 'integer' and kind == 'double' and float(value.value).is_integer():
                 hint = f'write {int(value.value)}'
             self.error(f'{label} must be {_KIND_NAMES[want]}, got {_describe(value)}',

@@ -29,18 +29,21 @@ compiled loop cannot run (rcl symbols missing) the node does not start: one line
 `/diagnostics` is published every `diagnostics_period` seconds from the executor thread
 (`arena_eval.ros.diagnostics`), which also serves the parameter services.
 
-`ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `publish_individual`,
-`diagnostics_period` and an input's `topic`/`type`/`timeout`/`qos`/`depth` is validated and
-compiled in the parameter callback (`arena_eval.ros.params_bridge`), off the tick; a bad update
-is refused with the one-line errors as reason and the running program goes on; a good one is
-swapped in between two ticks. A new program takes over the state of every stateful call whose
-meaning did not change (`CompiledTick.carry_state_from_non_rt`: copied by the loop before its
-first step); new or changed calls start from their first tick; rate, diagnostics and
-`publish_individual` changes keep the running program. The `~/reset` service
-(`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and
-`t` restart. Only
-subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot be added
-or removed at run time.
+With `trigger` (an input's name, or several) the loop evaluates once per message on those
+inputs instead of every tick, and `max_period` after the previous evaluation without one.
+
+`ros2 param set` on `expressions`, `stale_policy`, `stale_state`, `rate_hz`, `trigger`,
+`max_period`, `publish_individual`, `diagnostics_period` and an input's
+`topic`/`type`/`timeout`/`qos`/`depth` is validated and compiled in the parameter callback
+(`arena_eval.ros.params_bridge`), off the tick; a bad update is refused with the one-line errors as
+reason and the running program goes on; a good one is swapped in between two ticks. A new program
+takes over the state of every stateful call whose meaning did not change
+(`CompiledTick.carry_state_from_non_rt`: copied by the loop before its first step); new or changed
+calls start from their first tick; rate, diagnostics, `publish_individual`, `trigger` and
+`max_period` changes keep the running program and its state. The `~/reset` service
+(`std_srvs/srv/Trigger`) swaps in the same program without its state: every stateful call and `t`
+restart. Only subscriptions whose input's topic, type or QoS changed are re-created. Inputs cannot
+be added or removed at run time.
 
 With the read-only parameter `lifecycle` the node is a managed one
 (`arena_eval.ros.lifecycle`): the same steps (`configure`, `activate`, `deactivate`, `cleanup`)
@@ -89,6 +92,8 @@ from ..rt.compiled_tick import Compiler, TickRunner
 SPIN_TIMEOUT_S = 0.25
 # Heap blocks are compared with a baseline read this long after a program is installed.
 WARMUP_S = 5.0
+# Changes made by a new TickConfig over the running batch (its state goes on as it is).
+_NEW_TICK = {'publish_individual', 'trigger', 'max_period'}
 # While a parameter update compiles in the executor thread, the tick thread needs the GIL every
 # period; the default 5 ms switch interval would make it wait for up to 5 ticks.
 SWITCH_INTERVAL_S = 0.0002
@@ -223,6 +228,8 @@ class ArenaEvalNode(Node):
         """Drop the program, the loop and every subscription and publisher it used."""
         self.deactivate()
         if self._entities is not None:
+            if self.loop is not None:
+                self.loop.close()
             self._entities.destroy_all()
         if self._results_pub is not None:
             self.destroy_publisher(self._results_pub)
@@ -249,7 +256,7 @@ class ArenaEvalNode(Node):
         self._log.info(
             f'{what}: {len(tick.results)} expression{"" if len(tick.results) == 1 else "s"} '
             f'({", ".join(tick.results)}), '
-            f'{batch.n_ops} ops, at {config.rate_hz:g} Hz; inputs: {inputs or "none"}; '
+            f'{batch.n_ops} ops, {_when(config)}; inputs: {inputs or "none"}; '
             f'results on {self._results_pub.topic_name}'
             + (' and ~/out/<name>' if config.publish_individual else '')
             + (f'; typed outputs: {typed}' if typed else ''))
@@ -263,7 +270,7 @@ class ArenaEvalNode(Node):
         diff = config.diff(old)
         if not diff.changed:
             return
-        if diff.batch or 'publish_individual' in diff.other:
+        if diff.batch or set(diff.other) & _NEW_TICK:
             tick, retired = self._make_tick(config, diff)
             running = self.loop.current_tick.batch
             if tick.batch is not running:
@@ -349,6 +356,8 @@ class ArenaEvalNode(Node):
         if self.loop is None:
             return True
         stopped = self.loop.stop(timeout=1.0)
+        if stopped:
+            self.loop.close()  # its wait sets, while the context is still up
         self._log.info(f'shutting down: stopped after {self.loop.snapshot().ticks} ticks'
                        if stopped else 'shutting down: the tick did not stop within 1 s')
         return stopped
@@ -388,6 +397,14 @@ class ArenaEvalNode(Node):
             heap_blocks_delta=(heap - self._heap_baseline
                                if self._heap_baseline is not None else None),
             idle=not self._active)
+
+
+def _when(config):
+    """When the batch is evaluated: 'at 1000 Hz', 'on each message of imu (...)'."""
+    if not config.trigger:
+        return f'at {config.rate_hz:g} Hz'
+    return (f'on each message of {", ".join(config.trigger)} (else every '
+            f'{config.max_period:g} s)')
 
 
 def run_node(args, stop_event, file_warnings=None, stopper=None, *, node_class=None,

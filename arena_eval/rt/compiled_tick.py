@@ -27,6 +27,12 @@ holds the GIL and allocates nothing: every array is reached by address (`native.
 every C function through an address in the control block, so the compiled code is the same in
 every process and loads from numba's cache.
 
+A config with trigger inputs (`trigger`) runs triggered instead: the loop blocks in `rcl_wait` on
+its wait set of the trigger subscriptions (made off the tick), takes the other inputs to their
+newest when it wakes, then the trigger inputs one message at a time, one evaluation each; after
+`max_period` without one, one evaluation with the inputs as they are (stale). `dt` is the time
+since the previous evaluation either way, and the statistics count evaluations.
+
 Everything that varies is data. A `TickConfig` (one per program: kernel block, plans, result
 templates, per-input and per-slot state) is an int64 block; the executor thread builds the next
 one off the tick and posts its address in the control block (`C_POST`); the loop switches
@@ -52,6 +58,7 @@ sources is recompiled at import, as `kernel.py` does for its own.
 """
 
 import ctypes
+import dataclasses
 import pathlib
 import threading
 import time
@@ -90,6 +97,14 @@ STATUS_STOPPED = 2
 STATUS_TAKE_FAILED = 3
 STATUS_PUBLISH_FAILED = 4
 STATUS_NO_CONFIG = 5
+STATUS_WAIT_FAILED = 6
+
+# What a triggered wait ended on (`_wait_trigger`).
+WAKE_DEADLINE = 0   # the max_period fallback is due
+WAKE_MESSAGE = 1    # a trigger subscription has a message
+WAKE_POSTED = 2     # a new config was posted: the loop takes it first
+WAKE_STOP = 3
+WAKE_FAILED = 4
 
 # A long sleep is cut into slices so a stop request is seen within one slice.
 SLEEP_SLICE_NS = 50_000_000
@@ -125,7 +140,13 @@ T_CARRY = 24        # address of int64 [n, 3]: source address, destination addre
 T_NSCRATCH = 25     # rows of the slots table: the batch's slots, then hidden ones (stamps)
 T_CLOCK_SLOT = 26   # hidden slot of the ROS clock's sec (nanosec next), -1: the system clock
 T_CLOCK_INPUT = 27  # the input row taking /clock (use_sim_time), -1 when none
-CONFIG_WORDS = 28
+T_NTRIGGER = 28     # trigger inputs (IN_TRIGGER set); 0: periodic at the control's period
+T_WAIT_SET = 29     # rcl_wait_set_t * holding room for the trigger subscriptions
+T_MAX_PERIOD_NS = 30  # triggered: evaluate anyway this long after the previous evaluation
+T_WAIT_CLEAR = 31   # function addresses: rcl_wait_set_clear, rcl_wait_set_add_subscription,
+T_WAIT_ADD = 32     # rcl_wait
+T_WAIT = 33
+CONFIG_WORDS = 34
 
 # inputs table row
 IN_SUB = 0          # rcl_subscription_t *
@@ -147,7 +168,8 @@ IN_HAS_LAST = 15    # message time has seen a message (its stamp and receive tim
 IN_LAST_STAMP = 16  # float64 bits: that message's stamp (s)
 IN_LAST_RECV = 17
 IN_META = 18        # 5 words: the batch slots of fresh, age, updated, stamp, mdt (-1 none)
-IN_WORDS = 23
+IN_TRIGGER = 23     # 1: each of its messages is one evaluation (triggered mode)
+IN_WORDS = 24
 
 # poll state (per input subscription, shared by configs)
 PS_TAKEN = 0        # messages taken
@@ -293,31 +315,59 @@ def _took(config, i, now):
 
 
 @njit(**_OPTIONS)
-def _take(config, i, now):
-    """Take input `i`'s waiting messages; 0, or the rcl code of a failed take."""
+def _take_raw(config, i):
+    """One rcl take into input `i`'s buffer: the rcl code (TAKE_FAILED: nothing waiting)."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    row = i * IN_WORDS
+    code = native.call_i32_pppp(config[T_TAKE], inputs[row + IN_SUB], inputs[row + IN_MSG],
+                                inputs[row + IN_INFO], 0)
+    if code == native.RCL_RET_OK:
+        native.i64_view(inputs[row + IN_POLL], PS_WORDS)[PS_TAKEN] += 1
+    return code
+
+
+@njit(**_OPTIONS)
+def _after_take(config, i, now):
+    """Note a grown take buffer, then hand input `i`'s newest taken message over."""
     inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
     row = i * IN_WORDS
     poll = native.i64_view(inputs[row + IN_POLL], PS_WORDS)
-    msg = inputs[row + IN_MSG]
+    capacity = native.load_i64(inputs[row + IN_MSG] + native.CAPACITY_AT)
+    if capacity != poll[PS_CAPACITY]:
+        poll[PS_GROWN] += 1
+        poll[PS_CAPACITY] = capacity
+    _took(config, i, now)
+
+
+@njit(**_OPTIONS)
+def _take(config, i, now):
+    """Take input `i`'s waiting messages; 0, or the rcl code of a failed take."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
     got = False
     while True:
-        code = native.call_i32_pppp(config[T_TAKE], inputs[row + IN_SUB], msg,
-                                    inputs[row + IN_INFO], 0)
+        code = _take_raw(config, i)
         if code == native.RCL_RET_SUBSCRIPTION_TAKE_FAILED:
             break
         if code != native.RCL_RET_OK:
             return code
         got = True
-        poll[PS_TAKEN] += 1
-        if inputs[row + IN_SINGLE] != 0:
+        if inputs[i * IN_WORDS + IN_SINGLE] != 0:
             break
     if got:
-        capacity = native.load_i64(msg + native.CAPACITY_AT)
-        if capacity != poll[PS_CAPACITY]:
-            poll[PS_GROWN] += 1
-            poll[PS_CAPACITY] = capacity
-        _took(config, i, now)
+        _after_take(config, i, now)
     return 0
+
+
+@njit(**_OPTIONS)
+def _take_one(config, i, now):
+    """Take one message of input `i`: (taken, 0) or (False, the rcl code of a failed take)."""
+    code = _take_raw(config, i)
+    if code == native.RCL_RET_SUBSCRIPTION_TAKE_FAILED:
+        return False, 0
+    if code != native.RCL_RET_OK:
+        return False, code
+    _after_take(config, i, now)
+    return True, 0
 
 
 @njit(**_OPTIONS)
@@ -540,18 +590,135 @@ def step(config, dt):
 
 
 @njit(**_OPTIONS)
-def _tick(config, now, dt):
-    """One tick after the sleep: take, decode, copy, step, publish. 0 or a STATUS_*."""
-    for i in range(config[T_NINPUTS]):
-        code = _take(config, i, now)
-        if code != 0:
-            return STATUS_TAKE_FAILED, code
+def _evaluate(config, now, dt):
+    """Copy the latest fields, step, publish: 0 or STATUS_PUBLISH_FAILED, and the rcl code."""
     copy_latest(config, now)
     step(config, dt)
     code = publish(config)
     if code != 0:
         return STATUS_PUBLISH_FAILED, code
     return 0, 0
+
+
+@njit(**_OPTIONS)
+def _take_all(config, now, triggers):
+    """Take every input's newest message (the trigger inputs' too only if `triggers`)."""
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    for i in range(config[T_NINPUTS]):
+        if triggers or inputs[i * IN_WORDS + IN_TRIGGER] == 0:
+            code = _take(config, i, now)
+            if code != 0:
+                return code
+    return 0
+
+
+@njit(**_OPTIONS)
+def _tick(config, now, dt):
+    """One tick after the sleep: take, decode, copy, step, publish. 0 or a STATUS_*."""
+    code = _take_all(config, now, True)
+    if code != 0:
+        return STATUS_TAKE_FAILED, code
+    return _evaluate(config, now, dt)
+
+
+@njit(**_OPTIONS)
+def _record(control, start, end, period, wake, target):
+    """Store one evaluation's statistics into the `loop.LoopStats` arrays."""
+    counters = native.i64_view(control[C_COUNTERS], 5)
+    history = control[C_HISTORY]
+    k = counters[loop_.TICKS] % history
+    native.i64_view(control[C_LOOP_RING], history)[k] = end - start
+    native.i64_view(control[C_PERIOD_RING], history)[k] = period
+    native.i64_view(control[C_WAKE_RING], history)[k] = wake
+    native.i64_view(control[C_TARGET_RING], history)[k] = target
+    if end - start > counters[loop_.LOOP_MAX_EVER_NS]:
+        counters[loop_.LOOP_MAX_EVER_NS] = end - start
+    counters[loop_.LAST_TICK_NS] = end
+    counters[loop_.TICKS] += 1
+
+
+@njit(**_OPTIONS)
+def _wait_trigger(control, config, deadline):
+    """
+    Block in `rcl_wait` on the trigger subscriptions until one has a message or `deadline`.
+
+    Returns (WAKE_*, rcl code). The wait is cut into slices so a stop or a posted config is
+    seen within `SLEEP_SLICE_NS` (rcl_wait is not interrupted by signals).
+    """
+    ws = config[T_WAIT_SET]
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    while True:
+        if control[C_STOP] != 0:
+            return WAKE_STOP, 0
+        if control[C_POST] != 0:
+            return WAKE_POSTED, 0
+        now = _now(control)
+        if now >= deadline:
+            return WAKE_DEADLINE, 0
+        code = native.call_i32_p(config[T_WAIT_CLEAR], ws)
+        for i in range(config[T_NINPUTS]):
+            if code == 0 and inputs[i * IN_WORDS + IN_TRIGGER] != 0:
+                code = native.call_i32_ppp(config[T_WAIT_ADD], ws, inputs[i * IN_WORDS + IN_SUB],
+                                           0)
+        if code != 0:
+            return WAKE_FAILED, code
+        left = deadline - now
+        code = native.call_i32_pl(config[T_WAIT], ws,
+                                  left if left < SLEEP_SLICE_NS else SLEEP_SLICE_NS)
+        if code == native.RCL_RET_OK:
+            return WAKE_MESSAGE, 0
+        if code != native.RCL_RET_TIMEOUT:
+            return WAKE_FAILED, code
+
+
+@njit(**_OPTIONS)
+def _triggered(control, config, prev_start):
+    """
+    Wait for trigger messages and evaluate once per message taken (or once at the fallback).
+
+    Returns (STATUS_* or 0, rcl code, start of the last evaluation). Every other input is taken
+    to its newest message once per wake-up; the trigger inputs one message per evaluation, so
+    none is skipped and none evaluated twice.
+    """
+    deadline = prev_start + config[T_MAX_PERIOD_NS]
+    state, code = _wait_trigger(control, config, deadline)
+    if state == WAKE_STOP:
+        return STATUS_STOPPED, 0, prev_start
+    if state == WAKE_FAILED:
+        return STATUS_WAIT_FAILED, code, prev_start
+    if state == WAKE_POSTED:
+        return 0, 0, prev_start
+    woke = _now(control)
+    code = _take_all(config, woke, False)
+    if code != 0:
+        return STATUS_TAKE_FAILED, code, prev_start
+    inputs = native.i64_view(config[T_INPUTS], config[T_NINPUTS] * IN_WORDS)
+    evaluated = 0
+    for i in range(config[T_NINPUTS]):
+        while inputs[i * IN_WORDS + IN_TRIGGER] != 0:
+            start = _now(control)
+            got, code = _take_one(config, i, start)
+            if code != 0:
+                return STATUS_TAKE_FAILED, code, prev_start
+            if not got:
+                break
+            status, code = _evaluate(config, start, (start - prev_start) / 1e9)
+            if status != 0:
+                return status, code, prev_start
+            # Triggered: the period is the message spacing, the wake-up the time to evaluate.
+            _record(control, start, _now(control), start - prev_start, start - woke,
+                    start - prev_start)
+            prev_start = start
+            evaluated += 1
+    if evaluated == 0 and state == WAKE_DEADLINE:
+        start = _now(control)
+        status, code = _evaluate(config, start, (start - prev_start) / 1e9)
+        if status != 0:
+            return status, code, prev_start
+        _record(control, start, _now(control), start - prev_start, start - deadline,
+                config[T_MAX_PERIOD_NS])
+        prev_start = start
+    return 0, 0, prev_start
 
 
 @njit(cache=True, nogil=True, **_OPTIONS)  # compiled on first use (tests)
@@ -623,11 +790,6 @@ def tick_loop(control_address):
     """Run ticks until `C_STOP` or an rcl error; return the final STATUS_*."""
     control = native.i64_view(control_address, CONTROL_WORDS)
     counters = native.i64_view(control[C_COUNTERS], 5)
-    history = control[C_HISTORY]
-    loop_ring = native.i64_view(control[C_LOOP_RING], history)
-    period_ring = native.i64_view(control[C_PERIOD_RING], history)
-    wake_ring = native.i64_view(control[C_WAKE_RING], history)
-    target_ring = native.i64_view(control[C_TARGET_RING], history)
     config_address = control[C_CONFIG]
     if config_address == 0:
         control[C_STATUS] = STATUS_NO_CONFIG
@@ -636,11 +798,10 @@ def tick_loop(control_address):
     control[C_ACK] = config_address
     control[C_STATUS] = STATUS_RUNNING
     _begin(config)
-    period = control[C_PERIOD_NS]
     prev_start = _now(control)
-    deadline = prev_start + period
+    deadline = prev_start + control[C_PERIOD_NS]
     while True:
-        if not _sleep_until(control, deadline):
+        if config[T_NTRIGGER] == 0 and not _sleep_until(control, deadline):
             break
         posted = control[C_POST]
         if posted != 0:
@@ -650,6 +811,17 @@ def tick_loop(control_address):
             _begin(config)
             control[C_ACK] = config_address
             counters[loop_.SWAPS] += 1
+        if config[T_NTRIGGER] != 0:
+            status, code, prev_start = _triggered(control, config, prev_start)
+            if status == STATUS_STOPPED:
+                break
+            if status != 0:
+                control[C_ERROR_CODE] = code
+                control[C_STATUS] = status
+                return status
+            # A switch to periodic ticks one period after the last evaluation.
+            deadline = prev_start + control[C_PERIOD_NS]
+            continue
         start = _now(control)
         status, code = _tick(config, start, (start - prev_start) / 1e9)
         if status != 0:
@@ -658,15 +830,7 @@ def tick_loop(control_address):
             return status
         end = _now(control)
         period = control[C_PERIOD_NS]
-        k = counters[loop_.TICKS] % history
-        loop_ring[k] = end - start
-        period_ring[k] = start - prev_start
-        wake_ring[k] = start - deadline
-        target_ring[k] = period
-        if end - start > counters[loop_.LOOP_MAX_EVER_NS]:
-            counters[loop_.LOOP_MAX_EVER_NS] = end - start
-        counters[loop_.LAST_TICK_NS] = end
-        counters[loop_.TICKS] += 1
+        _record(control, start, end, start - prev_start, start - deadline, period)
         prev_start = start
         deadline += period
         if end > deadline:
@@ -803,13 +967,17 @@ class TickConfig:
       the loop from the TypedOutput's own template (its counts stay the diagnostics').
     - `clock`: a `CompiledInput` on `/clock` (`rosgraph_msgs/Clock`) under use_sim_time: typed
       outputs stamped 'now' take its time; None: the system clock.
+    - `trigger`: indices into `inputs` of the trigger inputs (empty: periodic); the loop then
+      evaluates once per message taken from them, and `max_period` (s) after the previous
+      evaluation without one. Its wait set is made here, off the tick (`close()` finalises it).
     With `symbols` None the config runs offline (tests, replay): nothing is taken or published
-    through rcl, typed outputs are patched and counted. Raises `plans.Unsupported` when an
-    input's paths have no plan, `native.Unavailable` when an entity has no rcl pointer.
+    through rcl, typed outputs are patched and counted, and it is periodic. Raises
+    `plans.Unsupported` when an input's paths have no plan, `native.Unavailable` when an entity
+    has no rcl pointer.
     """
 
     def __init__(self, symbols, context_pointer, batch, inputs, slot_inputs, publishers,
-                 n_results=None, typed=(), clock=None):
+                 n_results=None, typed=(), clock=None, trigger=(), max_period=0.1):
         from ..msgtypes.inputs import has_stamp, META_BEFORE
         self.batch = batch
         self.inputs = tuple(inputs)
@@ -927,12 +1095,33 @@ class TickConfig:
         b[T_CARRY] = self.carry.ctypes.data
         b[T_CLOCK_SLOT] = clock_slot
         b[T_CLOCK_INPUT] = clock_input
+        self.trigger = tuple(trigger) if symbols is not None else ()
+        self.wait_set = None
+        if self.trigger:
+            self.wait_set = symbols.wait_set(context_pointer, len(self.trigger))
+            for i in self.trigger:
+                self.table[i * IN_WORDS + IN_TRIGGER] = 1
+            b[T_NTRIGGER] = len(self.trigger)
+            b[T_WAIT_SET] = self.wait_set.address
+            b[T_MAX_PERIOD_NS] = max(1, int(round(max_period * 1e9)))
+            b[T_WAIT_CLEAR] = symbols.wait_set_clear
+            b[T_WAIT_ADD] = symbols.wait_set_add_subscription
+            b[T_WAIT] = symbols.wait
         for s, (_, steps) in enumerate(slot_inputs):
             # Message time before the first message; always valid (as the bindings set it).
             meta = isinstance(steps, int)
             batch.input_valid[s] = 1.0 if meta else 0.0
             if meta:
                 batch.input_buffer[s] = META_BEFORE[steps]
+
+    @property
+    def triggered(self):
+        return bool(self.trigger)
+
+    def close(self):
+        """Finalise the wait set (no loop runs this config any more)."""
+        if self.wait_set is not None:
+            self.wait_set.close()
 
     def carry_state_from(self, old_batch):
         """
@@ -1092,9 +1281,10 @@ class CompiledLoop:
         if self.timer_slack_ns is not None:
             self.timer_slack_set = loop_.set_timer_slack(self.timer_slack_ns)
         status = tick_loop(self.control.ctypes.data)  # returns only on stop or an rcl error
-        if status in (STATUS_TAKE_FAILED, STATUS_PUBLISH_FAILED):
-            what = ('rcl_take_serialized_message' if status == STATUS_TAKE_FAILED
-                    else 'rcl_publish_serialized_message')
+        if status in (STATUS_TAKE_FAILED, STATUS_PUBLISH_FAILED, STATUS_WAIT_FAILED):
+            what = {STATUS_TAKE_FAILED: 'rcl_take_serialized_message',
+                    STATUS_PUBLISH_FAILED: 'rcl_publish_serialized_message',
+                    STATUS_WAIT_FAILED: 'rcl_wait'}[status]
             self.error = RclError(f'{what} failed with rcl code {int(self.control[C_ERROR_CODE])}')
             self.error_text = str(self.error)
             self.failed.set()
@@ -1131,6 +1321,15 @@ class CompiledLoop:
                 if self.control[C_ACK] == self.config.address:
                     self._retired.clear()
         return done
+
+    def close(self):
+        """Finalise the wait sets of the configs this loop ran (after it has stopped)."""
+        if self.running:
+            return False
+        for config in [*self._retired, self.config]:
+            if config is not None:
+                config.close()
+        return True
 
     def stop(self, timeout=1.0):
         """Ask the loop to stop and join it; True when it has ended."""
@@ -1308,7 +1507,9 @@ class Compiler:
         tick_config = TickConfig(
             self.symbols, self.context_pointer, batch,
             [(c, config.inputs[c.name].timeout, c.input_config.msg_type) for c in inputs],
-            slots, publishers, n_results=len(results), typed=typed_outputs, clock=clock_input)
+            slots, publishers, n_results=len(results), typed=typed_outputs, clock=clock_input,
+            trigger=[names.index(name) for name in config.trigger],
+            max_period=config.max_period)
         return CompiledTick(config, batch, tick_config, inputs, results)
 
 
@@ -1361,7 +1562,14 @@ class TickRunner:
         snap = self._loop.snapshot(since_ticks)
         # The loop runs on while the diagnostics are assembled: their counts are this moment's.
         self.current_tick.config.capture()
+        if self.current_tick.config.triggered:
+            # Evaluations follow the messages: no target rate to fall short of.
+            snap = dataclasses.replace(snap, target_hz=0.0)
         return snap
+
+    def close(self):
+        """Finalise the loop's wait sets once it has stopped (before the context goes)."""
+        return self._loop.close()
 
     def set_rate_from_non_rt(self, rate_hz):
         self._loop.set_rate_from_non_rt(rate_hz)

@@ -26,8 +26,8 @@ subject: p50 / p99 / max of send -> receive (us) over SECONDS after a warm-up, t
 messages sent in the window whose result arrived ("reflected"), and the CPU % of one core of the
 subject and of the probe (publisher + subscriber) over the same window, read by the probe.
 
-The subjects: the node periodic at 1 kHz, the node triggered (`trigger: 'imu'`: printed as not
-available while the node does not accept the parameter), the C program periodic, triggered by
+The subjects: the node periodic at 1 kHz, the node triggered (`trigger: 'imu'`: one evaluation
+per message, the loop blocked in `rcl_wait`), the C program periodic, triggered by
 `rcl_wait` and triggered by rcl's new-message callback (`cfloor.c --trigger imu --wake ...`), and
 the naive rclpy node evaluating in its subscription callback (`naive_node.py --trigger imu`).
 """
@@ -41,7 +41,6 @@ import numpy as np
 
 from .bench import default_statements, load_average
 from .procbench import _sayer, Child, ros_environment, STARTUP_TIMEOUT
-from ..params.config import NODE_NAME
 
 RATES = (200.0, 1000.0)
 # A first start may compile the kernel (cached afterwards), on a loaded machine slowly.
@@ -64,8 +63,6 @@ NAIVE = 'naive rclpy node, per message'
 SUBJECTS = (
     (NODE_PERIODIC, 'arena_eval.ros.node', ['--ros-args', '--params-file', '{params}'],
      'sent'),
-    # The node triggered joins here: it is measured once the node accepts `trigger` (checked
-    # on the params file first, `node_accepts_trigger`), and printed as not available before.
     (NODE_TRIGGERED, 'arena_eval.ros.node', ['--ros-args', '--params-file', '{triggered}'],
      'sent'),
     (C_PERIODIC, 'cfloor', ['1000'], 'stamp'),
@@ -93,19 +90,6 @@ def write_params(path, trigger=None):
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
     return path
-
-
-def node_accepts_trigger(triggered_params):
-    """Return None when the node takes `trigger` from this params file, else why not."""
-    from ..params.config import load_node_params
-
-    loaded = load_node_params([('file', triggered_params)], '/' + NODE_NAME)
-    for problem in loaded.errors + loaded.warnings:
-        if 'trigger' in problem.one_line():
-            return 'the node has no `trigger` parameter yet'
-    if loaded.errors:
-        return loaded.errors[0].one_line()
-    return None
 
 
 def _percentiles(lat):
@@ -194,13 +178,10 @@ def _table(rows, say):
 
 def _commands(exe, params, triggered):
     """{label: (module, args) or the reason it cannot run} for every subject."""
-    why_not_trigger = node_accepts_trigger(triggered)
     commands = {}
     for label, how, args, _ in SUBJECTS:
         args = [a.format(params=params, triggered=triggered) for a in args]
-        if label == NODE_TRIGGERED and why_not_trigger:
-            commands[label] = why_not_trigger
-        elif how == 'cfloor':
+        if how == 'cfloor':
             commands[label] = (None, [exe['cfloor']] + args) if exe.get('cfloor') else (
                 exe['why'])
         else:
