@@ -88,3 +88,40 @@ def test_signal_while_starting_exits_fast(tmp_path, signum, delay):
         assert not {f for f in own if os.path.exists(f)}
     finally:
         node.close()
+
+
+def _starting_main(monkeypatch, failing_start):
+    """Run the node's `main` in-process with `failing_start` as its start; restore signals."""
+    import sys
+
+    from arena_eval.ros import main as entry
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    monkeypatch.setattr(entry, '_main', failing_start)
+    try:
+        return entry.main(['arena_eval_node'], fast_exit=False)
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
+
+
+def test_a_signal_inside_a_c_extensions_import_is_a_stop(monkeypatch):
+    # What rclpy's pybind11 module does with the KeyboardInterrupt a signal raises while it
+    # initializes (seen once in CI): it fails the import instead.
+    def start(argv, stopper):
+        try:
+            stopper(signal.SIGINT, None)
+        except KeyboardInterrupt as exc:
+            raise ImportError('initialization failed') from exc
+
+    assert _starting_main(monkeypatch, start) == 0
+
+
+def test_an_import_failing_without_a_signal_is_an_error(monkeypatch):
+    def start(argv, stopper):
+        raise ImportError('initialization failed')
+
+    with pytest.raises(ImportError):
+        _starting_main(monkeypatch, start)

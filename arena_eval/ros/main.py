@@ -55,6 +55,13 @@ def main(argv=None, *, fast_exit=None):
         code = _main(argv, stopper)
     except KeyboardInterrupt:
         code = 0
+    except Exception:  # noqa: B902 - see below
+        # A signal inside a C extension's initialization (rclpy's pybind11 module) comes back
+        # as that import's failure ("ImportError: initialization failed"), not as the
+        # KeyboardInterrupt: a stop asked for while starting, not an error.
+        if not stopper.requested:
+            raise
+        code = 0
     if fast_exit:
         exit_now(code)
     return code
