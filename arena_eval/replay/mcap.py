@@ -163,13 +163,18 @@ def _scanned(f, at, end):
     """Return the chunks found walking the data section (None: a Message outside chunks)."""
     refs = []
     while at + 9 <= end:
-        head = _read(f, at, 9 + _CHUNK_HEAD.size, 'record')
+        f.seek(at)
+        head = f.read(9 + _CHUNK_HEAD.size)
+        if len(head) < 9:
+            raise McapError(f'truncated record at offset {at}')
         op, length = head[0], _u64.unpack_from(head, 1)[0]
         if op in (OP_DATA_END, OP_FOOTER):
             break
         if op == OP_MESSAGE:
             return None
         if op == OP_CHUNK:
+            if len(head) < 9 + _CHUNK_HEAD.size:
+                raise McapError(f'truncated chunk at offset {at}')
             start, stop, _, _ = _CHUNK_HEAD.unpack_from(head, 9)
             refs.append(ChunkRef(start, stop, at, 9 + length))
         at += 9 + length
