@@ -30,7 +30,10 @@ then from rosbags' Humble type store; a topic whose type is in neither is listed
 
 A ROS 1 message is converted to the CDR of the ROS 2 type of the same name (`_ros1_converter`),
 so the tick only ever sees ROS 2 CDR. Chunks are filled from the storage's bytes: no Python
-message object is built per message.
+message object is built per message. MCAP storage (rosbag2 folders of `.mcap` files, split or
+zstd-compressed per file, and single `.mcap` files) is read by `replay.mcap`, chunk by chunk in
+compiled code, to the same chunks rosbags' reader gives; bags compressed per message, and MCAP
+files with messages outside chunks, are read through rosbags (a Python step per message).
 """
 
 from dataclasses import dataclass
