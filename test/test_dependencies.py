@@ -61,6 +61,7 @@ KEYS = {
     'pytest': 'python3-pytest',
     'rosbags': 'python3-rosbags-pip',  # a pip key: no distribution packages rosbags
     'backports': 'python3-rosbags-pip',  # backports.zstd: rosbags' own zstd before Python 3.14
+    'lz4': 'python3-rosbags-pip',  # lz4.frame: rosbags' own decompression of lz4 MCAP chunks
     'tqdm': 'python3-tqdm',
     'yaml': 'python3-yaml',
     'cexprtk': None,

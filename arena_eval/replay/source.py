@@ -30,7 +30,10 @@ then from rosbags' Humble type store; a topic whose type is in neither is listed
 
 A ROS 1 message is converted to the CDR of the ROS 2 type of the same name (`_ros1_converter`),
 so the tick only ever sees ROS 2 CDR. Chunks are filled from the storage's bytes: no Python
-message object is built per message.
+message object is built per message. MCAP storage (rosbag2 folders of `.mcap` files, split or
+zstd-compressed per file, and single `.mcap` files) is read by `replay.mcap`, chunk by chunk in
+compiled code, to the same chunks rosbags' reader gives; bags compressed per message, and MCAP
+files with messages outside chunks, are read through rosbags (a Python step per message).
 """
 
 from dataclasses import dataclass
@@ -292,7 +295,9 @@ class Bag:
         """
         Yield `Chunk`s of the selections' messages logged in [start_ns, end_ns] (None: open).
 
-        A connection selected by several inputs yields its message once per input.
+        A connection selected by several inputs yields its message once per input. A chunk is
+        handed on once its bytes reach `max_bytes`. MCAP storage is read natively
+        (`replay.mcap`), everything else through rosbags; both give the same chunks.
         """
         by_conn = {}
         for i, sel in enumerate(conns):
@@ -302,36 +307,102 @@ class Bag:
         wanted = list({id(c): c for c in wanted}.values())
         if not wanted:
             return
-        convert = self.converter()
-        stop = None if end_ns is None else end_ns + 1
-        parts, inputs, times, sizes = [], [], [], []
-        filled = 0
         try:
-            for conn, t, raw in self.reader.messages(connections=wanted, start=start_ns,
-                                                     stop=stop):
-                if convert is not None:
-                    raw = convert(raw, normalize_type(conn.msgtype))
-                n = len(raw)
-                pad = -n % ALIGN
-                for i in by_conn[id(conn)]:
-                    parts.append(raw)
-                    if pad:
-                        parts.append(_PAD[:pad])
-                    inputs.append(i)
-                    times.append(t)
-                    sizes.append(n)
-                    filled += n + pad
-                if filled >= max_bytes:
-                    yield _chunk(parts, inputs, times, sizes)
-                    parts, inputs, times, sizes = [], [], [], []
-                    filled = 0
+            files = self._mcap_files(wanted)
+            if files is None:
+                parts = self._rosbags_chunks(wanted, by_conn, start_ns, end_ns, max_bytes)
+            else:
+                parts = self._mcap_chunks(files, wanted, by_conn, start_ns, end_ns, max_bytes)
+            yield from parts
         except ReplayError:
             raise
         except Exception as exc:  # noqa: B902 - a storage that breaks while being read
             detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             raise ReplayError(f'{self.path}: cannot read this bag: {detail}') from None
+
+    def _rosbags_chunks(self, wanted, by_conn, start_ns, end_ns, max_bytes):
+        convert = self.converter()
+        stop = None if end_ns is None else end_ns + 1
+        parts, inputs, times, sizes = [], [], [], []
+        filled = 0
+        for conn, t, raw in self.reader.messages(connections=wanted, start=start_ns, stop=stop):
+            if convert is not None:
+                raw = convert(raw, normalize_type(conn.msgtype))
+            n = len(raw)
+            pad = -n % ALIGN
+            for i in by_conn[id(conn)]:
+                parts.append(raw)
+                if pad:
+                    parts.append(_PAD[:pad])
+                inputs.append(i)
+                times.append(t)
+                sizes.append(n)
+                filled += n + pad
+            if filled >= max_bytes:
+                yield _chunk(parts, inputs, times, sizes)
+                parts, inputs, times, sizes = [], [], [], []
+                filled = 0
         if inputs:
             yield _chunk(parts, inputs, times, sizes)
+
+    def _mcap_files(self, wanted):
+        """
+        Return [(path, {channel id: wanted index})] per MCAP storage file, or None (rosbags).
+
+        None for anything but one rosbag2 bag of MCAP files whose messages are not compressed
+        one by one. A folder's connections are matched to each file's channels as rosbags'
+        `DirectoryReader.messages` matches them (topic, type, serialization, digest).
+        """
+        from rosbags.rosbag2.storage_mcap import McapReader
+
+        readers = getattr(self.reader, 'readers', ())
+        if not self.is2 or len(readers) != 1:
+            return None
+        storage = getattr(readers[0], 'storage', None)
+        if isinstance(storage, McapReader):
+            index = {id(c): k for k, c in enumerate(wanted)}
+            return [(storage.path, {c.id: index[id(c)] for c in storage.connections
+                                    if id(c) in index})]
+        storages = getattr(storage, 'storages', None)
+        if (not storages or not all(isinstance(s, McapReader) for s in storages)
+                or storage.metadata.compression_mode == 'message'):
+            return None
+        files = []
+        for part in storages:
+            channels = {}
+            for x in part.connections:
+                k = next((k for k, y in enumerate(wanted)
+                          if y.topic == x.topic and y.msgtype == x.msgtype and y.ext == x.ext
+                          and (not x.digest or not y.digest or y.digest == x.digest)), None)
+                if k is not None:
+                    channels[x.id] = k
+            files.append((part.path, channels))
+        return files
+
+    def _mcap_chunks(self, files, wanted, by_conn, start_ns, end_ns, max_bytes):
+        from contextlib import ExitStack
+
+        from . import mcap
+
+        slot_inputs = [by_conn[id(c)] for c in wanted]
+        start = -(2**63) if start_ns is None else int(start_ns)
+        stop = 2**63 - 1 if end_ns is None else int(end_ns) + 1
+        with ExitStack() as stack:
+            opened = []
+            for path, channels in files:
+                f = stack.enter_context(open(path, 'rb'))
+                refs = mcap.chunk_refs(f)
+                if refs is None:  # messages outside chunks: rosbags reads those
+                    yield from self._rosbags_chunks(wanted, by_conn, start_ns, end_ns,
+                                                    max_bytes)
+                    return
+                slot_of = np.full(1 << 16, -1, np.int64)
+                for channel, slot in channels.items():
+                    slot_of[channel] = slot
+                opened.append((f, refs, slot_of))
+            for part in mcap.read_messages(opened, slot_inputs, start, stop, max_bytes):
+                yield Chunk(data=part.data, offsets=part.offsets, input=part.input,
+                            log_ns=part.log_ns, sizes=part.sizes)
 
 
 def _chunk(parts, inputs, times, sizes):
