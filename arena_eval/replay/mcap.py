@@ -246,15 +246,15 @@ def _scan(buf, slot_of, start, stop, off, size, time, slot):
         if length > np.uint64(end - at - 9):
             return -1, at
         body = at + 9
-        if buf[at] == 5:
-            if length < np.uint64(22):
+        if buf[at] == OP_MESSAGE:
+            if length < np.uint64(_MESSAGE_HEAD):
                 return -1, at
             channel = np.int64(buf[body]) | (np.int64(buf[body + 1]) << 8)
             t = np.int64(_u64_at(buf, body + 6))
             s = slot_of[channel]
             if s >= 0 and start <= t < stop:
-                off[n] = body + 22
-                size[n] = np.int64(length) - 22
+                off[n] = body + _MESSAGE_HEAD
+                size[n] = np.int64(length) - _MESSAGE_HEAD
                 time[n] = t
                 slot[n] = s
                 if t < last:
@@ -279,7 +279,7 @@ def _fill(buf, off, size, time, slot, order, k, first, inputs, data, filled, m,
     while k < n:
         j = order[k]
         s, length = slot[j], size[j]
-        padded = length + (8 - length % 8) % 8
+        padded = length + (ALIGN - length % ALIGN) % ALIGN
         count = first[s + 1] - first[s]
         if filled + padded * count > data.size or m + count > out_size.size:
             return k, filled, m, 1
